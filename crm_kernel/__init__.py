@@ -1,0 +1,1 @@
+"""Shared kernel of the CRM services: configuration, database, outbox, schemas, errors, metrics."""

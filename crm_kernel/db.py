@@ -1,0 +1,125 @@
+"""The one database dependency: SQLAlchemy 2 engines that behave under eventlet, and entity columns.
+
+PostgreSQL goes through pg8000 (pure Python, so its socket I/O yields to other green threads).
+SQLite is a C library whose lock waits would block the whole process, so a process holds one
+connection and green threads queue for it cooperatively in the pool; WAL keeps readers of other
+processes (the CLI, tests) out of the writer's way.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import DateTime, Integer, String, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from crm_kernel.config import database_url
+
+_engines: dict[str, Engine] = {}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL and process, so that every part of a service shares its connections."""
+    if url not in _engines:
+        _engines[url] = _create_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def _create_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        path = url.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args={"check_same_thread": False, "timeout": 10},
+        )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # nothing recorded may be lost, even on power loss
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always returned timezone-aware; naive input is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: a time zone is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Entity:
+    """Columns every entity carries: a string id, an optimistic-lock version, and UTC timestamps."""
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow, index=True
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        # SQLAlchemy adds `WHERE version = :old` to every UPDATE: a lost update becomes an error.
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class Database(DependencyProvider):
+    """Injects a SQLAlchemy session per worker, closed when the worker ends. It never commits for you."""
+
+    def setup(self):
+        self.engine = get_engine(database_url(self.container.service_name))
+        self.make_session = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = {}
+
+    def get_dependency(self, worker_ctx):
+        session = self.make_session()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_teardown(self, worker_ctx):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()

@@ -1,0 +1,56 @@
+"""`/healthz`, `/readyz` and `/metrics`, served by every service and the gateway alike."""
+
+import json
+
+import pika
+from nameko.web.handlers import http
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from crm_kernel.config import amqp_uri, database_url
+from crm_kernel.db import get_engine
+
+
+def broker_reachable(uri: str | None = None, timeout: float = 3.0) -> bool:
+    """True when RabbitMQ accepts a connection at `uri` (pika, outside Nameko's entrypoints)."""
+    params = pika.URLParameters(uri or amqp_uri())
+    params.socket_timeout = timeout
+    params.blocked_connection_timeout = timeout
+    params.connection_attempts = 1
+    try:
+        pika.BlockingConnection(params).close()
+        return True
+    except Exception:
+        return False
+
+
+def database_reachable(service: str) -> bool:
+    try:
+        with get_engine(database_url(service)).connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+class Observable:
+    """Mixed into each service class: liveness, readiness and Prometheus metrics over HTTP."""
+
+    name: str
+
+    @http("GET", "/healthz")
+    def healthz(self, request):
+        return Response(json.dumps({"status": "ok"}), mimetype="application/json")
+
+    @http("GET", "/readyz")
+    def readyz(self, request):
+        checks = {"database": database_reachable(self.name), "broker": broker_reachable()}
+        ready = all(checks.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks}
+        headers = {} if ready else {"Retry-After": "5"}
+        return Response(json.dumps(body), status=200 if ready else 503, headers=headers, mimetype="application/json")
+
+    @http("GET", "/metrics")
+    def metrics(self, request):
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,131 @@
+"""The HTTP entrypoint every JSON route uses: call context in, problem documents out.
+
+It is the one place that maps errors to HTTP statuses (`application/problem+json`), so routes never
+carry try/except ladders and a client never sees a stack trace.
+"""
+
+import json
+import logging
+from functools import partial
+
+from eventlet.event import Event
+from nameko.exceptions import ContainerBeingKilled
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.wrappers import Response
+
+from crm_kernel.config import env
+from crm_kernel.context import REQUEST_ID
+from crm_kernel.db import new_id
+from crm_kernel.errors import BadRequest, CrmError, PayloadTooLarge, PreconditionFailed, ServiceUnavailable, problem
+from crm_kernel.metrics import HTTP_RESPONSES
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def problem_response(status: int, title: str, detail: str = "", errors: dict | None = None, headers=None) -> Response:
+    return Response(
+        json.dumps(problem(status, title, detail, errors)), status=status, headers=headers, mimetype=PROBLEM_JSON
+    )
+
+
+def _request_id(request) -> str:
+    given = request.headers.get("X-Request-Id", "")
+    return given if 0 < len(given) <= 64 and given.isprintable() else new_id()
+
+
+class ApiHandler(HttpRequestHandler):
+    """`@api(method, url)`: a route returns a Response, a dict/list (200), or `(status, body[, headers])`."""
+
+    def handle_request(self, request):
+        request.shallow = False
+        request_id = _request_id(request)
+        try:
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            done = Event()
+            self.container.spawn_worker(
+                self,
+                args,
+                kwargs,
+                context_data={REQUEST_ID: request_id},
+                handle_result=partial(self.handle_result, done),
+            )
+            response = self.response_from_result(done.wait())
+        except Exception as exc:
+            response = self.response_from_exception(exc)
+        response.headers["X-Request-Id"] = request_id
+        HTTP_RESPONSES.labels(self.url, str(response.status_code)).inc()
+        return response
+
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, tuple):
+            status, body, *rest = result
+            return json_response(body, status, rest[0] if rest else None)
+        return json_response(result)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, CrmError):
+            headers = {"Retry-After": "5"} if isinstance(exc, ServiceUnavailable) else None
+            return problem_response(exc.status, exc.title, exc.detail, exc.errors, headers)
+        if isinstance(exc, ContainerBeingKilled):
+            return problem_response(503, "Service unavailable", "shutting down; retry", headers={"Retry-After": "1"})
+        log.error("unexpected error in %s %s", self.method, self.url, exc_info=exc)
+        return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+
+api = ApiHandler.decorator
+
+
+def json_body(request, max_bytes: int | None = None) -> dict:
+    """The request's JSON object; 413 past `CRM_MAX_BODY_BYTES`, 400 when it is not JSON."""
+    limit = max_bytes or int(env("CRM_MAX_BODY_BYTES", str(1024 * 1024)))
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+def etag(entity: dict) -> str:
+    return f'"{entity["version"]}"'
+
+
+def expected_version(request) -> int | None:
+    """The version an `If-Match` header asks for; None when absent or `*`."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(f"If-Match {header!r} is not an ETag this API returned")
+    return int(value)
+
+
+def entity_response(entity: dict, status: int = 200, location: str | None = None) -> Response:
+    headers = {"ETag": etag(entity)}
+    if location:
+        headers["Location"] = location
+    return json_response(entity, status, headers)
+
+
+def query_args(request, *, lists: tuple = ()) -> dict:
+    """Query parameters as a dict (those in `lists` as lists), for a service's query schema."""
+    args = {key: request.args.get(key) for key in request.args}
+    for key in lists:
+        if key in request.args:
+            args[key] = request.args.getlist(key)
+    return args

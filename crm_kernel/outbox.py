@@ -1,0 +1,182 @@
+"""The transactional outbox, and idempotent consumption of what it publishes.
+
+A service records an event in the same session (and so the same commit) as the change it
+announces. A relay in the same process publishes recorded events in order, with publisher
+confirms, and marks them sent. A crash between publishing and marking publishes the event again:
+delivery is at least once, and consumers drop what they have seen by `event_id`.
+"""
+
+import logging
+from datetime import datetime
+
+from eventlet.event import Event
+from eventlet.queue import Empty, Full, LightQueue
+from kombu import Exchange
+from nameko.messaging import encode_to_headers
+from nameko.amqp.publish import Publisher
+from nameko.events import get_event_exchange
+from nameko.extensions import DependencyProvider
+from sqlalchemy import JSON, BigInteger, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from crm_kernel import metrics
+from crm_kernel.config import amqp_uri, database_url
+from crm_kernel.context import ACTOR, REQUEST_ID
+from crm_kernel.db import UTCDateTime, get_engine, new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxMixin:
+    """Events waiting to be published (`sent_at` empty) and those already published."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    payload: Mapped[dict] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+
+
+class ProcessedEventMixin:
+    """Events a consumer has applied, so that a redelivery changes nothing."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+def make_event(event_type: str, entity: dict, context: dict, **extra) -> dict:
+    """The envelope every event carries: id, type, UTC time, actor, request id and the entity."""
+    return {
+        "event_id": new_id(),
+        "type": event_type,
+        "occurred_at": utcnow().isoformat(),
+        "actor": context.get(ACTOR),
+        "request_id": context.get(REQUEST_ID),
+        "entity": entity,
+        **extra,
+    }
+
+
+def consume_once(session: Session, model, event: dict) -> bool:
+    """Mark `event` as applied in `session`; False when it was applied before (a redelivery)."""
+    if session.get(model, event["event_id"]) is not None:
+        return False
+    session.add(model(event_id=event["event_id"], type=event["type"]))
+    return True
+
+
+def relay_batch(session: Session, model, publish, limit: int = 100) -> int:
+    """Publish up to `limit` unsent events in the order they were recorded; mark them sent."""
+    rows = session.scalars(
+        select(model)
+        .where(model.sent_at.is_(None))
+        .order_by(model.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # replicas of a service share the work on PostgreSQL
+    ).all()
+    for row in rows:
+        publish(row.payload)
+        row.sent_at = utcnow()
+    session.commit()
+    return len(rows)
+
+
+def backlog(session: Session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(model.sent_at.is_(None)))
+
+
+class OutboxRecorder:
+    """What a worker sees: `add(session, type, entity)` records an event in the caller's transaction."""
+
+    def __init__(self, model, context_data: dict):
+        self.model = model
+        self.context_data = context_data
+
+    def add(self, session: Session, event_type: str, entity: dict, **extra) -> dict:
+        event = make_event(event_type, entity, self.context_data, **extra)
+        session.add(self.model(event_id=event["event_id"], type=event_type, payload=event))
+        return event
+
+
+class Outbox(DependencyProvider):
+    """Records events with the change they announce, and relays them to the service's exchange."""
+
+    idle_interval = 1.0  # seconds between polls when no worker has kicked the relay
+    max_backoff = 10.0
+
+    def __init__(self, model):
+        self.model = model
+
+    def setup(self):
+        service = self.container.service_name
+        self.service = service
+        self.exchange: Exchange = get_event_exchange(service)
+        self.publisher = Publisher(
+            amqp_uri(), exchange=self.exchange, declare=[self.exchange], serializer="json"
+        )
+        self.make_session = sessionmaker(get_engine(database_url(service)), expire_on_commit=False)
+        self.kicks = LightQueue(maxsize=1)
+        self.running = False
+        self.stopped = Event()
+
+    def start(self):
+        self.running = True
+        self.container.spawn_managed_thread(self._relay_forever, identifier="outbox_relay")
+
+    def stop(self):
+        # Finish the batch in flight, then let the container go.
+        if self.running:
+            self.running = False
+            self.kick()
+            self.stopped.wait()
+
+    def kill(self):
+        self.running = False
+
+    def get_dependency(self, worker_ctx):
+        return OutboxRecorder(self.model, worker_ctx.data)
+
+    def worker_teardown(self, worker_ctx):
+        self.kick()
+
+    def kick(self):
+        try:
+            self.kicks.put_nowait(True)
+        except Full:
+            pass
+
+    def publish(self, event: dict):
+        headers = encode_to_headers({REQUEST_ID: event.get("request_id"), ACTOR: event.get("actor")})
+        self.publisher.publish(event, routing_key=event["type"], extra_headers=headers)
+        metrics.EVENTS_PUBLISHED.labels(self.service).inc()
+
+    def _relay_forever(self):
+        backoff = 0.0
+        try:
+            while self.running:
+                try:
+                    self.kicks.get(timeout=backoff or self.idle_interval)
+                except Empty:
+                    pass
+                backoff = self._relay_until_empty(backoff)
+        finally:
+            self.stopped.send(True)
+
+    def _relay_until_empty(self, backoff: float) -> float:
+        """Publish everything pending; return the wait before the next try (0 after success)."""
+        try:
+            with self.make_session() as session:
+                while relay_batch(session, self.model, self.publish):
+                    pass
+                metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog(session, self.model))
+            return 0.0
+        except Exception:
+            metrics.OUTBOX_RELAY_FAILURES.labels(self.service).inc()
+            log.warning("outbox relay failed; will retry", exc_info=True)
+            return min(self.max_backoff, max(0.5, backoff * 2))

@@ -1,0 +1,68 @@
+"""Marshmallow base schemas: the wire format of every resource starts here."""
+
+from datetime import UTC
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from crm_kernel.errors import ValidationFailed
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An ISO 8601 time that must carry its offset; stored and returned in UTC."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+
+
+class StrictSchema(Schema):
+    """Refuses unknown fields, so a typo in a field name is an error, not silently ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class EntitySchema(StrictSchema):
+    """Fields every entity carries on the wire."""
+
+    id = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True, default_timezone=UTC)
+    updated_at = fields.AwareDateTime(dump_only=True, default_timezone=UTC)
+
+
+class PageQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None)
+    sort = fields.String(load_default="-created_at")
+
+
+def load(schema: Schema, data, **kwargs):
+    """Validate `data` with `schema`, raising `ValidationFailed` that names every bad field."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("the request body must be a JSON object", {"_schema": ["not an object"]})
+    try:
+        return schema.load(data, **kwargs)
+    except ValidationError as exc:
+        fields_ = ", ".join(sorted(exc.messages)) if isinstance(exc.messages, dict) else ""
+        errors = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(f"invalid fields: {fields_}", errors) from None
+
+
+def valid_timezone(name: str) -> bool:
+    """An IANA time zone name such as `Europe/Berlin`."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown IANA time zone {name!r}") from None
+    return True
+
+
+class TimeZone(fields.String):
+    """An IANA time zone name, checked against the zone database."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=valid_timezone, **kwargs)

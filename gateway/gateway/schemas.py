@@ -1,0 +1,75 @@
+"""The identity wire format: departments, users, tokens."""
+
+import re
+
+from marshmallow import ValidationError, fields, post_load, validate, validates
+
+from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, TimeZone
+
+ROLES = ("admin", "manager", "agent", "analyst")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+DEFAULT_WORKING_HOURS = {day: [["09:00", "17:00"]] for day in WEEKDAYS[:5]} | {"sat": [], "sun": []}
+
+
+def check_working_hours(hours: dict) -> None:
+    """Each weekday: a list of `[start, end]` intervals, HH:MM, start before end, not overlapping."""
+    for day, intervals in hours.items():
+        if day not in WEEKDAYS:
+            raise ValidationError(f"{day!r} is not a weekday; use {', '.join(WEEKDAYS)}")
+        if not isinstance(intervals, list):
+            raise ValidationError(f"{day}: a list of [start, end] intervals")
+        previous_end = ""
+        for interval in sorted(intervals):
+            if not (isinstance(interval, list) and len(interval) == 2 and all(isinstance(t, str) for t in interval)):
+                raise ValidationError(f"{day}: each interval is [\"HH:MM\", \"HH:MM\"]")
+            start, end = interval
+            if not (HHMM.match(start) and HHMM.match(end)):
+                raise ValidationError(f"{day}: {interval} is not HH:MM")
+            if start >= end:
+                raise ValidationError(f"{day}: {start} is not before {end}")
+            if start < previous_end:
+                raise ValidationError(f"{day}: intervals overlap at {start}")
+            previous_end = end
+
+
+class DepartmentSchema(EntitySchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    parent_id = fields.String(allow_none=True, load_default=None)
+    timezone = TimeZone(load_default="UTC")
+    working_hours = fields.Dict(load_default=lambda: dict(DEFAULT_WORKING_HOURS))
+
+    @validates("working_hours")
+    def _working_hours(self, value, **kwargs):
+        check_working_hours(value)
+
+    @post_load
+    def complete_week(self, data, **kwargs):
+        if "working_hours" in data:
+            data["working_hours"] = {day: sorted(data["working_hours"].get(day, [])) for day in WEEKDAYS}
+        return data
+
+
+class UserSchema(EntitySchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    department_id = fields.String(allow_none=True, load_default=None)
+    timezone = TimeZone(load_default="UTC")
+    active = fields.Boolean(dump_only=True)
+    password = fields.String(load_only=True, required=True, validate=validate.Length(min=12, max=200))
+
+    @post_load
+    def lower_email(self, data, **kwargs):
+        if "email" in data:
+            data["email"] = data["email"].strip().lower()
+        return data
+
+
+class TokenRequestSchema(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class IdentityQuerySchema(PageQuerySchema):
+    sort = fields.String(load_default="created_at")

@@ -1,0 +1,96 @@
+"""`make run`: the whole system on this machine, with its embedded defaults.
+
+Makes sure RabbitMQ answers, migrates each service's database (SQLite files under `var/` unless
+`<SERVICE>_DATABASE_URL` is set), starts the four services and the gateway as separate processes,
+creates the first admin, and prints the gateway URL. Ctrl-C stops everything cleanly.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
+
+from ensure_infra import ensure_rabbitmq  # noqa: E402
+
+from crm_kernel.topology import SERVICE_CLASSES  # noqa: E402
+
+PORT_OFFSETS = {"gateway": 0, "contacts": 1, "interactions": 2, "documents": 3, "reporting": 4}
+
+
+def main() -> int:
+    base_port = int(os.environ.get("CRM_PORT", "8000"))
+    env = dict(os.environ)
+    env.setdefault("CRM_VAR_DIR", str(ROOT / "var"))
+    env.setdefault("DOCUMENTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['documents']}")
+    env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    python = sys.executable
+
+    ensure_rabbitmq()
+    subprocess.run([python, "-m", "crm_kernel.migrations"], env=env, check=True)
+
+    processes = {}
+    for name, path in SERVICE_CLASSES.items():
+        process_env = dict(env, WEB_SERVER_ADDRESS=f"0.0.0.0:{base_port + PORT_OFFSETS[name]}")
+        processes[name] = subprocess.Popen(
+            [python, "-m", "nameko", "run", "--config", str(ROOT / "config.yaml"), path],
+            env=process_env,
+            cwd=ROOT,
+        )
+
+    def stop(*_, code=0):
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        print("stopped", flush=True)
+        sys.exit(code)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    if not wait_ready(processes, base_port) or subprocess.run([python, "-m", "gateway.bootstrap"], env=env).returncode:
+        stop(code=1)
+    print(f"CRM gateway ready at http://127.0.0.1:{base_port}/api/v1 (Ctrl-C stops everything)", flush=True)
+    while True:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                print(f"{name} exited with {process.returncode}; stopping everything", flush=True)
+                stop(code=1)
+        time.sleep(1)
+
+
+def wait_ready(processes: dict, base_port: int, seconds: float = 90) -> bool:
+    """Poll each process's /readyz until all answer 200, one exits, or time runs out."""
+    deadline = time.monotonic() + seconds
+    waiting = set(processes)
+    while waiting and time.monotonic() < deadline:
+        for name in sorted(waiting):
+            if processes[name].poll() is not None:
+                print(f"{name} exited during start-up with {processes[name].returncode}", flush=True)
+                return False
+            try:
+                url = f"http://127.0.0.1:{base_port + PORT_OFFSETS[name]}/readyz"
+                if requests.get(url, timeout=2).status_code == 200:
+                    waiting.discard(name)
+            except requests.RequestException:
+                pass
+        time.sleep(0.3)
+    if waiting:
+        print(f"not ready after {seconds:.0f}s: {', '.join(sorted(waiting))}", flush=True)
+    return not waiting
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,6 +27,9 @@ PORT_OFFSETS = {"gateway": 0, "contacts": 1, "interactions": 2, "documents": 3, 
 def main() -> int:
     base_port = int(os.environ.get("CRM_PORT", "8000"))
     env = dict(os.environ)
+    # Each service is a folder of its own; the processes find the packages through PYTHONPATH.
+    code_paths = [ROOT, ROOT / "gateway", *(ROOT / "services" / name for name in SERVICE_CLASSES if name != "gateway")]
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, code_paths), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("CRM_VAR_DIR", str(ROOT / "var"))
     env.setdefault("DOCUMENTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['documents']}")
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")

@@ -1,0 +1,83 @@
+"""Shared fixtures. Eventlet must patch the standard library before anything else imports it:
+since Nameko 2.14 the pytest plugin no longer does, and an unpatched run can hang."""
+
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import uuid  # noqa: E402
+
+import pg8000.native  # noqa: E402
+import pytest  # noqa: E402
+from nameko import config  # noqa: E402
+
+from crm_kernel.db import dispose_engines  # noqa: E402
+
+PG_ADMIN = dict(
+    user=os.environ.get("CRM_TEST_PG_USER", "postgres"),
+    host=os.environ.get("CRM_TEST_PG_HOST", "127.0.0.1"),
+    port=int(os.environ.get("CRM_TEST_PG_PORT", "5432")),
+)
+BROKER = os.environ.get("CRM_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def amqp_vhost_uri():
+    """A RabbitMQ virtual host of this test run alone, deleted afterwards."""
+    vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"{BROKER}/{vhost}"
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def rabbit_config(amqp_vhost_uri, monkeypatch):
+    """Nameko and the kernel both pointed at the test virtual host."""
+    monkeypatch.setenv("AMQP_URI", amqp_vhost_uri)
+    with config.patch({"AMQP_URI": amqp_vhost_uri, "serializer": "json"}):
+        yield {"AMQP_URI": amqp_vhost_uri}
+
+
+class PostgresDatabases:
+    """Creates throw-away PostgreSQL databases and drops them at the end of the session."""
+
+    def __init__(self):
+        self.created = []
+        self.prefix = f"crm_t_{uuid.uuid4().hex[:6]}"
+
+    def create(self, name: str) -> str:
+        database = f"{self.prefix}_{name}"
+        admin = pg8000.native.Connection(database="postgres", **PG_ADMIN)
+        admin.run(f'CREATE DATABASE "{database}"')
+        admin.close()
+        self.created.append(database)
+        return f"postgresql+pg8000://{PG_ADMIN['user']}@{PG_ADMIN['host']}:{PG_ADMIN['port']}/{database}"
+
+    def drop_all(self):
+        dispose_engines()
+        admin = pg8000.native.Connection(database="postgres", **PG_ADMIN)
+        for database in self.created:
+            admin.run(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database URL on each engine the project supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres").create(uuid.uuid4().hex[:8])

@@ -1,0 +1,36 @@
+"""Small builders for the end-to-end tests."""
+
+import itertools
+import time
+
+V1 = "/api/v1"
+_numbers = itertools.count(1)
+
+
+def contact_body(**fields) -> dict:
+    n = next(_numbers)
+    return {"first_name": "Grace", "last_name": f"Hopper{n}", "emails": [f"grace{n}@example.com"], **fields}
+
+
+def count_contacts(system, api) -> int:
+    total, cursor = 0, None
+    while True:
+        page = api.get(system.url(f"{V1}/contacts"), params={"limit": 200, **({"cursor": cursor} if cursor else {})}).json()
+        total += len(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return total
+
+
+def kpis(system, api) -> dict:
+    return api.get(system.url(f"{V1}/reports/kpis"), params={"from": "2026-01-01", "to": "2027-12-31"}).json()["kpis"]
+
+
+def eventually(check, seconds: float = 20):
+    """Polls `check` until it returns a truthy value (reports are fed asynchronously by events)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)

@@ -16,9 +16,7 @@ ENTRYPOINT_ERRORS = Counter(
     "Workers that ended in an exception, by exception type.",
     ["service", "entrypoint", "error"],
 )
-HTTP_RESPONSES = Counter(
-    "crm_http_responses_total", "Gateway responses by route and status.", ["route", "status"]
-)
+HTTP_RESPONSES = Counter("crm_http_responses_total", "Gateway responses by route and status.", ["route", "status"])
 OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Events recorded but not yet published.", ["service"])
 EVENTS_PUBLISHED = Counter("crm_events_published_total", "Events the outbox relay published.", ["service"])
 OUTBOX_RELAY_FAILURES = Counter(

@@ -7,15 +7,16 @@ delivery is at least once, and consumers drop what they have seen by `event_id`.
 """
 
 import logging
+from contextlib import suppress
 from datetime import datetime
 
 from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
 from kombu import Exchange
-from nameko.messaging import encode_to_headers
 from nameko.amqp.publish import Publisher
 from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
+from nameko.messaging import encode_to_headers
 from sqlalchemy import JSON, BigInteger, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -117,9 +118,7 @@ class Outbox(DependencyProvider):
         service = self.container.service_name
         self.service = service
         self.exchange: Exchange = get_event_exchange(service)
-        self.publisher = Publisher(
-            amqp_uri(), exchange=self.exchange, declare=[self.exchange], serializer="json"
-        )
+        self.publisher = Publisher(amqp_uri(), exchange=self.exchange, declare=[self.exchange], serializer="json")
         self.make_session = sessionmaker(get_engine(database_url(service)), expire_on_commit=False)
         self.kicks = LightQueue(maxsize=1)
         self.running = False
@@ -146,10 +145,8 @@ class Outbox(DependencyProvider):
         self.kick()
 
     def kick(self):
-        try:
+        with suppress(Full):  # a kick is already pending: one is enough
             self.kicks.put_nowait(True)
-        except Full:
-            pass
 
     def publish(self, event: dict):
         headers = encode_to_headers({REQUEST_ID: event.get("request_id"), ACTOR: event.get("actor")})
@@ -160,10 +157,8 @@ class Outbox(DependencyProvider):
         backoff = 0.0
         try:
             while self.running:
-                try:
+                with suppress(Empty):  # no kick: poll anyway, for events of other processes
                     self.kicks.get(timeout=backoff or self.idle_interval)
-                except Empty:
-                    pass
                 backoff = self._relay_until_empty(backoff)
         finally:
             self.stopped.send(True)

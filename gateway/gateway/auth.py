@@ -63,7 +63,11 @@ def issue_token(user, key: str) -> dict:
         "iat": now,
         "exp": now + timedelta(seconds=token_ttl()),
     }
-    return {"access_token": jwt.encode(claims, key, algorithm="HS256"), "token_type": "Bearer", "expires_in": token_ttl()}
+    return {
+        "access_token": jwt.encode(claims, key, algorithm="HS256"),
+        "token_type": "Bearer",
+        "expires_in": token_ttl(),
+    }
 
 
 def principal_from_token(token: str, key: str) -> Principal:

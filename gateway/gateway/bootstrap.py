@@ -12,7 +12,7 @@ from gateway.identity import ensure_admin
 from gateway.models import OutboxEvent
 
 DEMO_EMAIL = "admin@example.com"
-DEMO_PASSWORD = "demo-admin-password"
+DEMO_PASSWORD = "demo-admin-password"  # noqa: S105 - printed as a demo credential, local runs only
 
 
 def main() -> int:

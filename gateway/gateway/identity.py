@@ -75,7 +75,13 @@ def ensure_admin(session: Session, email: str, password: str, outbox=None) -> Us
             outbox.add(session, "department.created", DepartmentSchema().dump(department))
     fields = load(
         UserSchema(),
-        {"email": email, "name": "Administrator", "role": "admin", "password": password, "department_id": department.id},
+        {
+            "email": email,
+            "name": "Administrator",
+            "role": "admin",
+            "password": password,
+            "department_id": department.id,
+        },
     )
     password = fields.pop("password")
     user = User(**fields, password_hash=hash_password(password))
@@ -227,7 +233,12 @@ class IdentityRoutes:
     def _list(self, request, model, schema_cls, stmt):
         params = load(IdentityQuerySchema(), query_args(request))
         rows, next_cursor = keyset_page(
-            self.db, stmt, model, limit=params["limit"], cursor=params["cursor"], sort=params["sort"],
+            self.db,
+            stmt,
+            model,
+            limit=params["limit"],
+            cursor=params["cursor"],
+            sort=params["sort"],
             sortable=("created_at", "name"),
         )
         return {"items": schema_cls(many=True).dump(rows), "next_cursor": next_cursor}

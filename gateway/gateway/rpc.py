@@ -27,7 +27,9 @@ class DeadlineServiceRpc(ServiceRpc):
         super().__init__(target_service, expiration=self.timeout)
 
     def get_dependency(self, worker_ctx):
-        return DeadlineClient(super().get_dependency(worker_ctx), self.target_service, self.timeout, self.reply_listener)
+        return DeadlineClient(
+            super().get_dependency(worker_ctx), self.target_service, self.timeout, self.reply_listener
+        )
 
 
 class DeadlineClient:
@@ -48,7 +50,9 @@ class DeadlineClient:
                 if reply is not None:
                     self._reply_listener.pending.pop(reply.correlation_id, None)
                 RPC_TIMEOUTS.labels(self._service, method).inc()
-                raise ServiceUnavailable(f"the {self._service} service did not answer within {self._timeout:g}s") from None
+                raise ServiceUnavailable(
+                    f"the {self._service} service did not answer within {self._timeout:g}s"
+                ) from None
             except UnknownService:
                 raise ServiceUnavailable(f"the {self._service} service is not running") from None
             except (BrokerError, OSError) as exc:

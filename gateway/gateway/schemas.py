@@ -22,7 +22,7 @@ def check_working_hours(hours: dict) -> None:
         previous_end = ""
         for interval in sorted(intervals):
             if not (isinstance(interval, list) and len(interval) == 2 and all(isinstance(t, str) for t in interval)):
-                raise ValidationError(f"{day}: each interval is [\"HH:MM\", \"HH:MM\"]")
+                raise ValidationError(f'{day}: each interval is ["HH:MM", "HH:MM"]')
             start, end = interval
             if not (HHMM.match(start) and HHMM.match(end)):
                 raise ValidationError(f"{day}: {interval} is not HH:MM")

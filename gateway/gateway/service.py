@@ -134,7 +134,10 @@ class GatewayService(IdentityRoutes, ServiceBase):
             "ETag": f'"{document["sha256"]}"',
         }
         return Response(
-            upstream.iter_content(64 * 1024), mimetype=document["content_type"], headers=headers, direct_passthrough=True
+            upstream.iter_content(64 * 1024),
+            mimetype=document["content_type"],
+            headers=headers,
+            direct_passthrough=True,
         )
 
     # -- reports ------------------------------------------------------------------------------
@@ -143,6 +146,10 @@ class GatewayService(IdentityRoutes, ServiceBase):
     def report_kpis(self, request):
         self.auth.require(request)
         return self.reporting.kpis(query_args(request))
+
+    @api("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
+    def no_such_route(self, request, path):
+        raise NotFound(f"no route {request.method} /{path}; see {V1}/openapi.json")
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -181,4 +188,3 @@ class PassThroughProblem(BadRequest):
         super().__init__(body.get("detail", ""), body.get("errors"))
         self.status = response.status_code
         self.title = body.get("title", "Error")
-

@@ -92,7 +92,9 @@ def system(request, amqp_vhost_uri, tmp_path_factory):
 def wait_until_ready(system: System, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert system.process.poll() is None, f"the launcher exited; see {system.log}:\n{system.log.read_text()[-3000:]}"
+        assert system.process.poll() is None, (
+            f"the launcher exited; see {system.log}:\n{system.log.read_text()[-3000:]}"
+        )
         if b"ready at" in system.log.read_bytes():
             return
         time.sleep(0.2)

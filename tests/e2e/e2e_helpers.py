@@ -15,7 +15,9 @@ def contact_body(**fields) -> dict:
 def count_contacts(system, api) -> int:
     total, cursor = 0, None
     while True:
-        page = api.get(system.url(f"{V1}/contacts"), params={"limit": 200, **({"cursor": cursor} if cursor else {})}).json()
+        page = api.get(
+            system.url(f"{V1}/contacts"), params={"limit": 200, **({"cursor": cursor} if cursor else {})}
+        ).json()
         total += len(page["items"])
         cursor = page["next_cursor"]
         if not cursor:

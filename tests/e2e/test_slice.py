@@ -24,11 +24,15 @@ def test_contacts_can_be_created_read_updated_and_listed(system):
     read = api.get(system.url(f"{V1}/contacts/{contact['id']}"))
     assert read.json() == contact and read.headers["ETag"] == '"1"'
 
-    updated = api.patch(system.url(f"{V1}/contacts/{contact['id']}"), json={"last_name": "Murray"}, headers={"If-Match": '"1"'})
+    updated = api.patch(
+        system.url(f"{V1}/contacts/{contact['id']}"), json={"last_name": "Murray"}, headers={"If-Match": '"1"'}
+    )
     assert updated.status_code == 200
     assert updated.json()["last_name"] == "Murray" and updated.headers["ETag"] == '"2"'
 
-    stale = api.patch(system.url(f"{V1}/contacts/{contact['id']}"), json={"last_name": "X"}, headers={"If-Match": '"1"'})
+    stale = api.patch(
+        system.url(f"{V1}/contacts/{contact['id']}"), json={"last_name": "X"}, headers={"If-Match": '"1"'}
+    )
     assert stale.status_code == 412
     assert stale.headers["Content-Type"] == "application/problem+json"
     assert api.get(system.url(f"{V1}/contacts/{contact['id']}")).json()["last_name"] == "Murray"
@@ -43,7 +47,9 @@ def test_lists_page_with_a_cursor_without_gaps_or_repeats(system):
     ids = {api.post(system.url(f"{V1}/contacts"), json=contact_body(tags=[tag])).json()["id"] for _ in range(5)}
     seen, cursor = [], None
     while True:
-        page = api.get(system.url(f"{V1}/contacts"), params={"tag": tag, "limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        page = api.get(
+            system.url(f"{V1}/contacts"), params={"tag": tag, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).json()
         seen += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -68,12 +74,21 @@ def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(system):
 
 def test_an_interaction_needs_a_known_contact_and_a_zoned_time(system):
     api = system.client()
-    unknown = api.post(system.url(f"{V1}/interactions"), json={"contact_id": "nobody", "channel": "call", "occurred_at": "2026-11-30T10:00:00+01:00"})
+    unknown = api.post(
+        system.url(f"{V1}/interactions"),
+        json={"contact_id": "nobody", "channel": "call", "occurred_at": "2026-11-30T10:00:00+01:00"},
+    )
     assert unknown.status_code == 422 and "contact_id" in unknown.json()["errors"]
     contact = api.post(system.url(f"{V1}/contacts"), json=contact_body()).json()
-    naive = api.post(system.url(f"{V1}/interactions"), json={"contact_id": contact["id"], "channel": "call", "occurred_at": "2026-11-30T10:00:00"})
+    naive = api.post(
+        system.url(f"{V1}/interactions"),
+        json={"contact_id": contact["id"], "channel": "call", "occurred_at": "2026-11-30T10:00:00"},
+    )
     assert naive.status_code == 422 and "occurred_at" in naive.json()["errors"]
-    logged = api.post(system.url(f"{V1}/interactions"), json={"contact_id": contact["id"], "channel": "call", "occurred_at": "2026-11-30T10:00:00+01:00"})
+    logged = api.post(
+        system.url(f"{V1}/interactions"),
+        json={"contact_id": contact["id"], "channel": "call", "occurred_at": "2026-11-30T10:00:00+01:00"},
+    )
     assert logged.status_code == 201
     assert logged.json()["occurred_at"] == "2026-11-30T09:00:00+00:00"
     listed = api.get(system.url(f"{V1}/interactions"), params={"contact_id": contact["id"]}).json()
@@ -83,7 +98,11 @@ def test_an_interaction_needs_a_known_contact_and_a_zoned_time(system):
 def test_a_document_comes_back_byte_for_byte_with_its_sha256(system):
     api = system.client()
     content = bytes(range(256)) * 4096  # 1 MiB, every byte value
-    uploaded = api.post(system.url(f"{V1}/documents"), files={"file": ("../../etc/contract.pdf", content, "application/pdf")}, data={"title": "Contract", "kind": "contract"})
+    uploaded = api.post(
+        system.url(f"{V1}/documents"),
+        files={"file": ("../../etc/contract.pdf", content, "application/pdf")},
+        data={"title": "Contract", "kind": "contract"},
+    )
     assert uploaded.status_code == 201, uploaded.text
     document = uploaded.json()
     assert document["sha256"] == hashlib.sha256(content).hexdigest() and document["size"] == len(content)
@@ -101,14 +120,19 @@ def test_reports_count_what_was_created_fed_by_events_only(system):
     before = kpis(system, api)
     contact = api.post(system.url(f"{V1}/contacts"), json=contact_body()).json()
     for _ in range(2):
-        api.post(system.url(f"{V1}/interactions"), json={"contact_id": contact["id"], "channel": "email", "occurred_at": "2026-11-29T08:00:00+00:00"})
+        api.post(
+            system.url(f"{V1}/interactions"),
+            json={"contact_id": contact["id"], "channel": "email", "occurred_at": "2026-11-29T08:00:00+00:00"},
+        )
     expected = {"contacts_created": before["contacts_created"] + 1, "interactions": before["interactions"] + 2}
-    assert eventually(lambda: kpis(system, api) == expected) , kpis(system, api)
+    assert eventually(lambda: kpis(system, api) == expected), kpis(system, api)
 
 
 def test_without_a_valid_token_nothing_is_served(system):
     assert system.http.get(system.url(f"{V1}/contacts")).status_code == 401
-    wrong = system.http.post(system.url(f"{V1}/auth/token"), json={"email": "admin@e2e.example.com", "password": "wrong-password"})
+    wrong = system.http.post(
+        system.url(f"{V1}/auth/token"), json={"email": "admin@e2e.example.com", "password": "wrong-password"}
+    )
     assert wrong.status_code == 401 and wrong.headers["Content-Type"] == "application/problem+json"
     forged = system.http.get(system.url(f"{V1}/contacts"), headers={"Authorization": "Bearer forged.token.value"})
     assert forged.status_code == 401
@@ -116,9 +140,17 @@ def test_without_a_valid_token_nothing_is_served(system):
 
 def test_admins_manage_departments_and_users_and_roles_are_enforced(system):
     admin = system.client()
-    sales = admin.post(system.url(f"{V1}/departments"), json={"name": "Sales Berlin", "timezone": "Europe/Berlin"}).json()
+    sales = admin.post(
+        system.url(f"{V1}/departments"), json={"name": "Sales Berlin", "timezone": "Europe/Berlin"}
+    ).json()
     assert sales["working_hours"]["mon"] == [["09:00", "17:00"]]
-    agent = {"email": f"agent-{sales['id'][:6]}@e2e.example.com", "name": "Agent", "role": "agent", "department_id": sales["id"], "password": "agent-password-1234"}
+    agent = {
+        "email": f"agent-{sales['id'][:6]}@e2e.example.com",
+        "name": "Agent",
+        "role": "agent",
+        "department_id": sales["id"],
+        "password": "agent-password-1234",
+    }
     assert admin.post(system.url(f"{V1}/users"), json=agent).status_code == 201
     assert admin.post(system.url(f"{V1}/users"), json=agent).status_code == 409
     as_agent = system.client(system.token(agent["email"], agent["password"]))
@@ -132,7 +164,12 @@ def test_admins_manage_departments_and_users_and_roles_are_enforced(system):
 def test_the_openapi_document_describes_the_routes(system):
     document = system.http.get(system.url(f"{V1}/openapi.json")).json()
     assert document["openapi"].startswith("3.")
-    for path in ("/api/v1/auth/token", "/api/v1/contacts/{id}", "/api/v1/documents/{id}/content", "/api/v1/reports/kpis"):
+    for path in (
+        "/api/v1/auth/token",
+        "/api/v1/contacts/{id}",
+        "/api/v1/documents/{id}/content",
+        "/api/v1/reports/kpis",
+    ):
         assert path in document["paths"]
     assert "Contact" in document["components"]["schemas"]
 

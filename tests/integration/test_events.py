@@ -14,9 +14,11 @@ def contact(**fields):
 
 def test_a_created_contact_is_counted_by_reporting(start):
     contacts, reporting = start("contacts", "reporting")
-    with entrypoint_waiter(reporting, "on_contact_created", timeout=10):
-        with entrypoint_hook(contacts, "create_contact") as create_contact:
-            created = create_contact(contact())
+    with (
+        entrypoint_waiter(reporting, "on_contact_created", timeout=10),
+        entrypoint_hook(contacts, "create_contact") as create_contact,
+    ):
+        created = create_contact(contact())
     with entrypoint_hook(reporting, "kpis") as kpis:
         report = kpis({})
     assert created["id"]
@@ -26,9 +28,11 @@ def test_a_created_contact_is_counted_by_reporting(start):
 
 def test_an_interaction_is_counted_by_reporting(start):
     interactions, reporting = start("interactions", "reporting")
-    with entrypoint_waiter(reporting, "on_interaction_created", timeout=10):
-        with entrypoint_hook(interactions, "create_interaction") as create:
-            create({"contact_id": "c1", "channel": "call", "occurred_at": utcnow().isoformat()})
+    with (
+        entrypoint_waiter(reporting, "on_interaction_created", timeout=10),
+        entrypoint_hook(interactions, "create_interaction") as create,
+    ):
+        create({"contact_id": "c1", "channel": "call", "occurred_at": utcnow().isoformat()})
     with entrypoint_hook(reporting, "kpis") as kpis:
         assert kpis({})["kpis"]["interactions"] == 1
 

@@ -73,7 +73,13 @@ class ContactsService(ServiceBase):
             if params[name]:
                 stmt = stmt.where(getattr(Contact, name) == params[name])
         rows, next_cursor = keyset_page(
-            self.db, stmt, Contact, limit=params["limit"], cursor=params["cursor"], sort=params["sort"], sortable=CONTACT_SORTS
+            self.db,
+            stmt,
+            Contact,
+            limit=params["limit"],
+            cursor=params["cursor"],
+            sort=params["sort"],
+            sortable=CONTACT_SORTS,
         )
         return {"items": ContactSchema(many=True).dump(rows), "next_cursor": next_cursor}
 

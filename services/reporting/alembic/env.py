@@ -1,4 +1,4 @@
-from reporting.models import Base
 from crm_kernel.migrations import run_migrations
+from reporting.models import Base
 
 run_migrations(Base.metadata)

@@ -6,6 +6,7 @@ the gateway gave up on is not executed later by a service that comes back.
 """
 
 import logging
+import time
 
 import eventlet
 from kombu.exceptions import OperationalError as BrokerError
@@ -15,6 +16,7 @@ from nameko.rpc import ServiceRpc
 from crm_kernel.config import rpc_timeout
 from crm_kernel.errors import TRANSIENT_REMOTE_ERRORS, ServiceUnavailable
 from crm_kernel.metrics import RPC_TIMEOUTS
+from crm_kernel.rpc import DEADLINE
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class DeadlineClient:
     def __getattr__(self, method: str):
         def call(*args, **kwargs):
             reply = None
+            # Travels with the request: a service that gets it too late drops it unexecuted.
+            self._client.context_data[DEADLINE] = str(time.time() + self._timeout)
             try:
                 with eventlet.Timeout(self._timeout):
                     reply = getattr(self._client, method).call_async(*args, **kwargs)

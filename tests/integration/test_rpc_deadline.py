@@ -2,11 +2,12 @@
 
 import pytest
 from eventlet.event import Event
-from nameko.rpc import rpc
+from nameko.standalone.rpc import ServiceRpcClient
 from nameko.testing.services import entrypoint_hook
 
 from crm_kernel.context import RequestContext
 from crm_kernel.errors import NotFound, ServiceUnavailable
+from crm_kernel.rpc import rpc
 from gateway.rpc import DeadlineServiceRpc
 
 never = Event()
@@ -26,10 +27,16 @@ class Silent:
         raise NotFound("no such thing")
 
     context = RequestContext()
+    calls = []
 
     @rpc
     def whoami(self):
         return self.context.request_id
+
+    @rpc
+    def count(self, label):
+        Silent.calls.append(label)
+        return list(Silent.calls)
 
 
 class Caller:
@@ -69,3 +76,12 @@ def test_a_service_error_crosses_rpc_as_itself(caller):
 def test_the_request_id_follows_the_call(caller):
     with entrypoint_hook(caller, "call", context_data={"request_id": "req-99"}) as call:
         assert call("silent", "whoami") == "req-99"
+
+
+def test_a_request_whose_deadline_passed_is_dropped_unexecuted(caller):
+    Silent.calls.clear()
+    with ServiceRpcClient("silent", context_data={"deadline": "1"}) as late:
+        late.count.call_async("too late")
+    with ServiceRpcClient("silent", timeout=10) as on_time:
+        # Requests are handled in the order they arrive: the late one came first, and was dropped.
+        assert on_time.count("on time") == ["on time"]

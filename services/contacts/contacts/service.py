@@ -1,6 +1,5 @@
 """The contacts service: the customer base."""
 
-from nameko.rpc import rpc
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -10,6 +9,7 @@ from crm_kernel.db import utcnow
 from crm_kernel.errors import NotFound, PreconditionFailed
 from crm_kernel.outbox import Outbox
 from crm_kernel.pagination import keyset_page
+from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 

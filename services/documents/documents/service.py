@@ -1,12 +1,12 @@
 """The documents service: electronic documents, stored by checksum and never served unchecked."""
 
-from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
 from crm_kernel.config import env, var_dir
 from crm_kernel.errors import NotFound, ValidationFailed
 from crm_kernel.http import api
 from crm_kernel.outbox import Outbox
+from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 from documents.models import Document, OutboxEvent

@@ -1,11 +1,11 @@
 """The interactions service: the history of every contact between customers and the company."""
 
-from nameko.rpc import rpc
 from sqlalchemy import select
 
 from crm_kernel.errors import NotFound
 from crm_kernel.outbox import Outbox
 from crm_kernel.pagination import keyset_page
+from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 from interactions.models import Interaction, OutboxEvent

@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from nameko.events import event_handler
-from nameko.rpc import rpc
 from sqlalchemy import func, select
 
 from crm_kernel.metrics import observe_event_lag
 from crm_kernel.outbox import Outbox, consume_once
+from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 from reporting.kpis import KPIS, fact_from_event, period_bounds

@@ -24,6 +24,8 @@ def test_a_service_whose_database_is_gone_answers_service_unavailable(rabbit_con
     contacts.start()
     front = container_factory(Front)
     front.start()
-    with entrypoint_hook(front, "list_contacts") as list_contacts:
-        with pytest.raises(ServiceUnavailable, match="cannot reach its database"):
-            list_contacts()
+    with (
+        entrypoint_hook(front, "list_contacts") as list_contacts,
+        pytest.raises(ServiceUnavailable, match="cannot reach its database"),
+    ):
+        list_contacts()

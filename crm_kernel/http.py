@@ -110,7 +110,7 @@ def expected_version(request) -> int | None:
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise PreconditionFailed(f"If-Match {header!r} is not an ETag this API returned")
     return int(value)
 

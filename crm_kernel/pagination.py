@@ -24,6 +24,8 @@ def decode_cursor(cursor: str, column) -> tuple:
         value, last_id = json.loads(raw)
         if isinstance(column.type, UTCDateTime):
             value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError("naive time in cursor")
         return value, str(last_id)
     except (ValueError, TypeError):
         raise ValidationFailed("the cursor is not one this API returned", {"cursor": ["invalid cursor"]}) from None

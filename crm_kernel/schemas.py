@@ -56,7 +56,7 @@ def valid_timezone(name: str) -> bool:
     """An IANA time zone name such as `Europe/Berlin`."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" names a folder of the database
         raise ValidationError(f"unknown IANA time zone {name!r}") from None
     return True
 

@@ -28,13 +28,30 @@ def _rabbitmqctl(*args: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def amqp_vhost_uri():
-    """A RabbitMQ virtual host of this test run alone, deleted afterwards."""
-    vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"{BROKER}/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+def make_vhost():
+    """`make_vhost()`: a RabbitMQ virtual host of its own, deleted at the end of the run.
+
+    A running system under test consumes from the same queue names as the services the
+    integration tests start, so each gets its own virtual host to not steal their messages.
+    """
+    created = []
+
+    def make() -> str:
+        vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        created.append(vhost)
+        return f"{BROKER}/{vhost}"
+
+    yield make
+    for vhost in created:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def amqp_vhost_uri(make_vhost):
+    """The virtual host of the integration tests."""
+    return make_vhost()
 
 
 @pytest.fixture
@@ -53,7 +70,7 @@ class PostgresDatabases:
         self.prefix = f"crm_t_{uuid.uuid4().hex[:6]}"
 
     def create(self, name: str) -> str:
-        database = f"{self.prefix}_{name}"
+        database = f"{self.prefix}_{name}_{len(self.created)}"
         admin = pg8000.native.Connection(database="postgres", **PG_ADMIN)
         admin.run(f'CREATE DATABASE "{database}"')
         admin.close()

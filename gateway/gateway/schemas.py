@@ -19,13 +19,13 @@ def check_working_hours(hours: dict) -> None:
             raise ValidationError(f"{day!r} is not a weekday; use {', '.join(WEEKDAYS)}")
         if not isinstance(intervals, list):
             raise ValidationError(f"{day}: a list of [start, end] intervals")
-        previous_end = ""
-        for interval in sorted(intervals):
+        for interval in intervals:
             if not (isinstance(interval, list) and len(interval) == 2 and all(isinstance(t, str) for t in interval)):
                 raise ValidationError(f'{day}: each interval is ["HH:MM", "HH:MM"]')
-            start, end = interval
-            if not (HHMM.match(start) and HHMM.match(end)):
+            if not all(HHMM.match(t) for t in interval):
                 raise ValidationError(f"{day}: {interval} is not HH:MM")
+        previous_end = ""
+        for start, end in sorted(intervals):
             if start >= end:
                 raise ValidationError(f"{day}: {start} is not before {end}")
             if start < previous_end:

@@ -19,7 +19,7 @@ SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
 
 def free_port_base() -> int:
     for _ in range(50):
-        base = random.randrange(20000, 40000, 10)
+        base = random.randrange(12000, 30000, 10)  # below the ephemeral range of outgoing connections
         if all(_port_free(base + offset) for offset in range(5)):
             return base
     raise RuntimeError("no five free consecutive ports")
@@ -51,8 +51,8 @@ class System:
         return session
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def system(request, amqp_vhost_uri, tmp_path_factory):
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def system(request, make_vhost, tmp_path_factory):
     """Runs `scripts/run_local.py` with every database on the engine of the parameter."""
     base = free_port_base()
     var_dir = tmp_path_factory.mktemp(f"system-{request.param}")
@@ -60,7 +60,7 @@ def system(request, amqp_vhost_uri, tmp_path_factory):
         os.environ,
         CRM_PORT=str(base),
         CRM_VAR_DIR=str(var_dir),
-        AMQP_URI=amqp_vhost_uri,
+        AMQP_URI=make_vhost(),
         CRM_ADMIN_EMAIL=ADMIN["email"],
         CRM_ADMIN_PASSWORD=ADMIN["password"],
         CRM_SECRET_KEY="e2e-secret-key-that-is-long-enough-for-hs256",

@@ -18,7 +18,12 @@ class ContactSchema(EntitySchema):
     company_id = fields.String(allow_none=True, load_default=None)
     owner_id = fields.String(allow_none=True, load_default=None)
     department_id = fields.String(allow_none=True, load_default=None)
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=list)
+    tags = fields.List(
+        fields.String(
+            validate=[validate.Length(min=1, max=50), validate.Regexp(r".*\S", error="a tag cannot be blank")]
+        ),
+        load_default=list,
+    )
     attributes = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)), load_default=dict)
     timezone = TimeZone(allow_none=True, load_default=None)
     marketing_consent = fields.Boolean(load_default=False)

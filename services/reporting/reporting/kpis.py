@@ -1,6 +1,6 @@
 """KPI arithmetic: plain functions from events and facts to numbers, with no broker and no database."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 KPIS = ("contacts_created", "interactions")
@@ -33,4 +33,4 @@ def period_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
     zone = ZoneInfo(tz)
     opens = datetime.combine(start, time.min, tzinfo=zone)
     closes = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
-    return opens, closes
+    return opens.astimezone(UTC), closes.astimezone(UTC)

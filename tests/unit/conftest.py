@@ -1,0 +1,79 @@
+"""Unit-test fixtures: in-memory SQLite databases and Nameko workers over them, no broker."""
+
+import itertools
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from crm_kernel.outbox import OutboxRecorder
+
+CALLER = {"actor": "u1", "request_id": "r1"}
+
+
+@pytest.fixture
+def memory_engine():
+    """`memory_engine(Base)`: a fresh in-memory SQLite database holding `Base`'s tables."""
+    engines = []
+
+    def make(base):
+        engine = create_engine("sqlite://", poolclass=StaticPool)
+        base.metadata.create_all(engine)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+class Workers:
+    """Calls a service method the way Nameko does: a fresh worker and session per call, the session
+    closed afterwards (so whatever the method did not commit is rolled back, as in `Database`)."""
+
+    def __init__(self, service_cls, engine, outbox_model=None):
+        self.service_cls = service_cls
+        self.engine = engine
+        self.outbox_model = outbox_model
+
+    def worker(self, session):
+        dependencies = {"db": session}
+        if self.outbox_model is not None:
+            dependencies["outbox"] = OutboxRecorder(self.outbox_model, dict(CALLER))
+        return worker_factory(self.service_cls, **dependencies)
+
+    def __getattr__(self, method):
+        def call(*args, **kwargs):
+            with Session(self.engine, expire_on_commit=False) as session:
+                return getattr(self.worker(session), method)(*args, **kwargs)
+
+        return call
+
+    def rows(self, model, *order_by):
+        """Every row of `model` as committed, read in a session of its own."""
+        with Session(self.engine) as session:
+            return session.scalars(select(model).order_by(*order_by)).all()
+
+
+@pytest.fixture
+def workers(memory_engine):
+    """`workers(Service, Base, outbox_model)`: call `Service`'s methods over a fresh in-memory database."""
+
+    def make(service_cls, base, outbox_model=None):
+        return Workers(service_cls, memory_engine(base), outbox_model)
+
+    return make
+
+
+@pytest.fixture
+def contact_data():
+    """`contact_data(**overrides)`: a valid contact as a client would send it, unique per call."""
+    numbers = itertools.count(1)
+
+    def make(**overrides):
+        n = next(numbers)
+        return {"first_name": f"Ada{n}", "last_name": "Lovelace", "emails": [f"ada{n}@example.com"]} | overrides
+
+    return make

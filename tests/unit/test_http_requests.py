@@ -1,0 +1,76 @@
+"""Reading requests: `If-Match` versions and JSON bodies, refused with the right status."""
+
+import json
+
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from crm_kernel.errors import BadRequest, PayloadTooLarge, PreconditionFailed
+from crm_kernel.http import expected_version, json_body
+
+
+def request_with(body: bytes = b"", **headers):
+    return EnvironBuilder(
+        method="POST", path="/api/v1/contacts", data=body, headers=headers, content_type="application/json"
+    ).get_request()
+
+
+def if_match(value):
+    return request_with(**{"If-Match": value})
+
+
+@pytest.mark.parametrize(("header", "version"), [('"3"', 3), ('W/"3"', 3), ('"120"', 120), (' "7" ', 7)])
+def test_if_match_names_the_expected_version(header, version):
+    assert expected_version(if_match(header)) == version
+
+
+def test_if_match_star_expects_no_particular_version():
+    assert expected_version(if_match("*")) is None
+
+
+def test_no_if_match_expects_no_particular_version():
+    assert expected_version(request_with()) is None
+
+
+@pytest.mark.parametrize("header", ["abc", '"v3"', '"-1"', '""', '"3", "4"', '"1.5"', '"²"'])
+def test_an_if_match_that_is_not_one_of_our_etags_fails_the_precondition(header):
+    with pytest.raises(PreconditionFailed):
+        expected_version(if_match(header))
+
+
+def test_a_json_object_body_is_returned_as_a_dict():
+    body = {"first_name": "Ada", "tags": ["vip"]}
+
+    assert json_body(request_with(json.dumps(body).encode())) == body
+
+
+@pytest.mark.parametrize("raw", [b"{", b"{'a': 1}", b"\xff\xfe"])
+def test_a_body_that_is_not_json_is_a_bad_request(raw):
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        json_body(request_with(raw))
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"42", b"null", b""])
+def test_a_body_that_is_not_a_json_object_is_a_bad_request(raw):
+    with pytest.raises(BadRequest, match="JSON object"):
+        json_body(request_with(raw))
+
+
+def test_a_body_over_the_given_limit_is_too_large():
+    raw = json.dumps({"body": "x" * 100}).encode()
+
+    with pytest.raises(PayloadTooLarge):
+        json_body(request_with(raw), max_bytes=len(raw) - 1)
+
+
+def test_a_body_exactly_at_the_limit_is_accepted():
+    raw = json.dumps({"body": "x" * 100}).encode()
+
+    assert json_body(request_with(raw), max_bytes=len(raw)) == {"body": "x" * 100}
+
+
+def test_the_body_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CRM_MAX_BODY_BYTES", "16")
+
+    with pytest.raises(PayloadTooLarge, match="16 bytes"):
+        json_body(request_with(json.dumps({"body": "x" * 16}).encode()))

@@ -14,6 +14,7 @@ from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
 from gateway.auth import hash_password, issue_token, password_matches
 from gateway.models import Department, User
+from gateway.openapi import ERRORS, crud, json_content, ref
 from gateway.schemas import DepartmentSchema, IdentityQuerySchema, TokenRequestSchema, UserSchema
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def ensure_admin(session: Session, email: str, password: str, outbox=None) -> Us
     return user
 
 
-class IdentityRoutes:
+class IdentityApi:
     """Mixed into the gateway service: `/auth/token`, `/departments`, `/users`."""
 
     @api("POST", f"{V1}/auth/token")
@@ -211,6 +212,35 @@ class IdentityRoutes:
     def list_users(self, request):
         self.auth.require(request)
         return self._list(request, User, UserSchema, select(User).where(User.active.is_(True)))
+
+    @staticmethod
+    def describe(spec):
+        spec.components.schema("TokenRequest", schema=TokenRequestSchema)
+        spec.components.schema("Department", schema=DepartmentSchema)
+        spec.components.schema("User", schema=UserSchema)
+        token = {
+            "type": "object",
+            "properties": {
+                "access_token": {"type": "string"},
+                "token_type": {"type": "string"},
+                "expires_in": {"type": "integer"},
+            },
+        }
+        spec.path(
+            path=f"{V1}/auth/token",
+            operations={
+                "post": {
+                    "tags": ["auth"],
+                    "security": [],
+                    "requestBody": json_content(ref("TokenRequest")),
+                    "responses": {"200": {"description": "A bearer token", **json_content(token)}, **ERRORS},
+                }
+            },
+        )
+        crud(spec, f"{V1}/departments", "Department", "departments")
+        crud(spec, f"{V1}/users", "User", "users")
+        me = {"200": {"description": "The caller", **json_content(ref("User"))}, **ERRORS}
+        spec.path(path=f"{V1}/users/me", operations={"get": {"tags": ["users"], "responses": me}})
 
     # -- shared by the identity routes ----------------------------------------------------------
 

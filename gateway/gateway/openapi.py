@@ -1,14 +1,11 @@
-"""`GET /api/v1/openapi.json`: the contract, built from the same marshmallow schemas that validate."""
+"""`GET /api/v1/openapi.json`: the contract, built from the same marshmallow schemas that validate.
 
-from functools import cache
+Each route module of the gateway describes its own paths in a `describe(spec)` static method, next
+to the routes themselves; this module holds the shared pieces and puts the document together.
+"""
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-
-from contacts.schemas import ContactSchema
-from documents.schemas import DocumentSchema
-from gateway.schemas import DepartmentSchema, TokenRequestSchema, UserSchema
-from interactions.schemas import InteractionSchema
 
 PROBLEM = {
     "type": "object",
@@ -38,6 +35,7 @@ ERRORS = {
         (503, "A service or the broker is unavailable; retry after Retry-After"),
     ]
 }
+ID_PARAM = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
 PAGE_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -45,42 +43,42 @@ PAGE_PARAMS = [
 ]
 
 
-def _ref(name: str) -> dict:
+def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict) -> dict:
+def json_content(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _page(name: str) -> dict:
-    return _json(
+def page_of(name: str) -> dict:
+    return json_content(
         {
             "type": "object",
             "properties": {
-                "items": {"type": "array", "items": _ref(name)},
+                "items": {"type": "array", "items": ref(name)},
                 "next_cursor": {"type": "string", "nullable": True},
             },
         }
     )
 
 
-def _crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, filters=()) -> None:
+def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, filters=()) -> None:
     item = f"{path}/{{id}}"
-    id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    id_param = ID_PARAM
     list_params = PAGE_PARAMS + [{"name": f, "in": "query", "schema": {"type": "string"}} for f in filters]
     spec.path(
         path=path,
         operations={
             "post": {
                 "tags": [tag],
-                "requestBody": _json(_ref(name)),
-                "responses": {"201": {"description": "Created", **_json(_ref(name))}, **ERRORS},
+                "requestBody": json_content(ref(name)),
+                "responses": {"201": {"description": "Created", **json_content(ref(name))}, **ERRORS},
             },
             "get": {
                 "tags": [tag],
                 "parameters": list_params,
-                "responses": {"200": {"description": "A page", **_page(name)}, **ERRORS},
+                "responses": {"200": {"description": "A page", **page_of(name)}, **ERRORS},
             },
         },
     )
@@ -88,7 +86,7 @@ def _crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=
         "get": {
             "tags": [tag],
             "parameters": id_param,
-            "responses": {"200": {"description": "With ETag", **_json(_ref(name))}, **ERRORS},
+            "responses": {"200": {"description": "With ETag", **json_content(ref(name))}, **ERRORS},
         }
     }
     if update:
@@ -96,8 +94,8 @@ def _crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=
         operations["patch"] = {
             "tags": [tag],
             "parameters": [*id_param, if_match],
-            "requestBody": _json(_ref(name)),
-            "responses": {"200": {"description": "Changed", **_json(_ref(name))}, **ERRORS},
+            "requestBody": json_content(ref(name)),
+            "responses": {"200": {"description": "Changed", **json_content(ref(name))}, **ERRORS},
         }
     if delete:
         operations["delete"] = {
@@ -108,8 +106,8 @@ def _crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=
     spec.path(path=item, operations=operations)
 
 
-@cache
-def openapi_document() -> dict:
+def openapi_document(service_cls) -> dict:
+    """The document for every `describe(spec)` found on the classes `service_cls` is made of."""
     spec = APISpec(
         title="CRM platform API",
         version="1.0.0",
@@ -120,138 +118,9 @@ def openapi_document() -> dict:
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Problem", PROBLEM)
-    for name, schema in [
-        ("Department", DepartmentSchema),
-        ("User", UserSchema),
-        ("Contact", ContactSchema),
-        ("Interaction", InteractionSchema),
-        ("Document", DocumentSchema),
-        ("TokenRequest", TokenRequestSchema),
-    ]:
-        spec.components.schema(name, schema=schema)
-    token = {
-        "type": "object",
-        "properties": {
-            "access_token": {"type": "string"},
-            "token_type": {"type": "string"},
-            "expires_in": {"type": "integer"},
-        },
-    }
-    spec.path(
-        path="/api/v1/auth/token",
-        operations={
-            "post": {
-                "tags": ["auth"],
-                "security": [],
-                "requestBody": _json(_ref("TokenRequest")),
-                "responses": {"200": {"description": "A bearer token", **_json(token)}, **ERRORS},
-            }
-        },
-    )
-    _crud(spec, "/api/v1/departments", "Department", "departments")
-    _crud(spec, "/api/v1/users", "User", "users")
-    spec.path(
-        path="/api/v1/users/me",
-        operations={
-            "get": {
-                "tags": ["users"],
-                "responses": {"200": {"description": "The caller", **_json(_ref("User"))}, **ERRORS},
-            }
-        },
-    )
-    _crud(
-        spec, "/api/v1/contacts", "Contact", "contacts", filters=("q", "tag", "company_id", "owner_id", "department_id")
-    )
-    _crud(
-        spec,
-        "/api/v1/interactions",
-        "Interaction",
-        "interactions",
-        update=False,
-        delete=False,
-        filters=("contact_id", "user_id", "channel"),
-    )
-    upload = {
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        **{f: {"type": "string"} for f in ("title", "kind", "contact_id", "deal_id", "ticket_id")},
-                    },
-                }
-            }
-        }
-    }
-    id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    spec.path(
-        path="/api/v1/documents",
-        operations={
-            "post": {
-                "tags": ["documents"],
-                "requestBody": upload,
-                "responses": {"201": {"description": "Stored", **_json(_ref("Document"))}, **ERRORS},
-            }
-        },
-    )
-    spec.path(
-        path="/api/v1/documents/{id}",
-        operations={
-            "get": {
-                "tags": ["documents"],
-                "parameters": id_param,
-                "responses": {"200": {"description": "Metadata", **_json(_ref("Document"))}, **ERRORS},
-            }
-        },
-    )
-    spec.path(
-        path="/api/v1/documents/{id}/content",
-        operations={
-            "get": {
-                "tags": ["documents"],
-                "parameters": id_param,
-                "responses": {
-                    "200": {
-                        "description": "The bytes, checked against their SHA-256",
-                        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-                    },
-                    **ERRORS,
-                },
-            }
-        },
-    )
-    report_params = [
-        {"name": name, "in": "query", "schema": {"type": "string", **extra}}
-        for name, extra in [
-            ("from", {"format": "date"}),
-            ("to", {"format": "date"}),
-            ("tz", {}),
-            ("department_id", {}),
-            ("user_id", {}),
-        ]
-    ]
-    kpis = {
-        "type": "object",
-        "properties": {
-            "from": {"type": "string"},
-            "to": {"type": "string"},
-            "tz": {"type": "string"},
-            "kpis": {"type": "object", "additionalProperties": {"type": "number"}},
-            "fresh_as_of": {"type": "string", "nullable": True},
-        },
-    }
-    spec.path(
-        path="/api/v1/reports/kpis",
-        operations={
-            "get": {
-                "tags": ["reports"],
-                "parameters": report_params,
-                "responses": {"200": {"description": "KPI counts", **_json(kpis)}, **ERRORS},
-            }
-        },
-    )
+    for cls in reversed(service_cls.__mro__):
+        if "describe" in vars(cls):
+            cls.describe(spec)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]
     return document

@@ -17,7 +17,7 @@ from nameko.amqp.publish import Publisher
 from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
 from nameko.messaging import encode_to_headers
-from sqlalchemy import JSON, BigInteger, Integer, String, func, select
+from sqlalchemy import JSON, BigInteger, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from crm_kernel import metrics
@@ -98,6 +98,12 @@ class OutboxRecorder:
     def __init__(self, model, context_data: dict):
         self.model = model
         self.context_data = context_data
+
+    def republish_all(self, session: Session) -> int:
+        """Mark every recorded event unsent, so the relay publishes the history again, in order."""
+        count = session.execute(update(self.model).values(sent_at=None)).rowcount
+        session.commit()
+        return count
 
     def add(self, session: Session, event_type: str, entity: dict, **extra) -> dict:
         event = make_event(event_type, entity, self.context_data, **extra)

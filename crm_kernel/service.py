@@ -4,9 +4,17 @@ from crm_kernel.context import RequestContext
 from crm_kernel.db import Database
 from crm_kernel.health import Observable
 from crm_kernel.metrics import Metrics
+from crm_kernel.rpc import rpc
 
 
 class ServiceBase(Observable):
+    """Subclasses declare `outbox = Outbox(TheirOutboxModel)`."""
+
     db = Database()
     context = RequestContext()
     timing = Metrics()
+
+    @rpc
+    def republish_events(self) -> int:
+        """Publish this service's whole event history again (for rebuilding read models)."""
+        return self.outbox.republish_all(self.db)

@@ -79,3 +79,25 @@ def test_events_carry_the_request_id_and_actor_of_the_call(start, rabbit_config)
     assert body["entity"]["id"] == created["id"]
     assert body["request_id"] == "req-42" and body["actor"] == "u-7"
     assert headers["nameko.request_id"] == "req-42"
+
+
+def test_a_service_republishes_its_history_with_the_original_event_ids(start, rabbit_config):
+    (contacts,) = start("contacts")
+    connection = pika.BlockingConnection(pika.URLParameters(rabbit_config["AMQP_URI"]))
+    channel = connection.channel()
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "contacts.events", "contact.*")
+    with entrypoint_hook(contacts, "create_contact") as create:
+        create(contact())
+    received = []
+    for method, _properties, payload in channel.consume(queue, inactivity_timeout=10):
+        assert method is not None, "an event did not arrive within 10 s"
+        received.append(json.loads(payload))
+        if len(received) == 1:
+            with entrypoint_hook(contacts, "republish_events") as republish:
+                assert republish() == 1
+        else:
+            break
+    connection.close()
+    first, again = received
+    assert again["event_id"] == first["event_id"] and again["type"] == "contact.created"

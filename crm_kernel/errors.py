@@ -10,6 +10,7 @@ from nameko.exceptions import deserialize_to_instance
 class CrmError(Exception):
     status = 500
     title = "Internal error"
+    retry_after: int | None = None  # seconds, sent as `Retry-After` when set
 
     def __init__(self, detail: str = "", errors: dict | None = None):
         super().__init__(detail, errors or {})
@@ -71,9 +72,20 @@ class PayloadTooLarge(CrmError):
 
 
 @deserialize_to_instance
+class TooManyRequests(CrmError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str = "", errors: dict | None = None, retry_after: int = 1):
+        super().__init__(detail, errors)
+        self.retry_after = retry_after
+
+
+@deserialize_to_instance
 class ServiceUnavailable(CrmError):
     status = 503
     title = "Service unavailable"
+    retry_after = 5
 
 
 # Exceptions of libraries that mean "a dependency is down, try again", by their type name as it

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from crm_kernel.config import env
 from crm_kernel.context import REQUEST_ID
 from crm_kernel.db import new_id
-from crm_kernel.errors import BadRequest, CrmError, PayloadTooLarge, PreconditionFailed, ServiceUnavailable, problem
+from crm_kernel.errors import BadRequest, CrmError, PayloadTooLarge, PreconditionFailed, problem
 from crm_kernel.metrics import HTTP_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,20 @@ def _request_id(request) -> str:
 
 
 class ApiHandler(HttpRequestHandler):
-    """`@api(method, url)`: a route returns a Response, a dict/list (200), or `(status, body[, headers])`."""
+    """`@api(method, url)`: a route returns a Response, a dict/list (200), or `(status, body[, headers])`.
+
+    A service class may set `http_middleware = callable(request, serve) -> Response` to wrap every
+    one of its `@api` routes (the gateway uses it for rate limits, idempotency and headers).
+    """
 
     def handle_request(self, request):
         request.shallow = False
+        middleware = getattr(self.container.service_cls, "http_middleware", None)
+        if middleware is not None:
+            return middleware(request, self.serve)
+        return self.serve(request)
+
+    def serve(self, request):
         request_id = _request_id(request)
         try:
             args, kwargs = self.get_entrypoint_parameters(request)
@@ -72,7 +82,7 @@ class ApiHandler(HttpRequestHandler):
 
     def response_from_exception(self, exc):
         if isinstance(exc, CrmError):
-            headers = {"Retry-After": "5"} if isinstance(exc, ServiceUnavailable) else None
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
             return problem_response(exc.status, exc.title, exc.detail, exc.errors, headers)
         if isinstance(exc, ContainerBeingKilled):
             return problem_response(503, "Service unavailable", "shutting down; retry", headers={"Retry-After": "1"})

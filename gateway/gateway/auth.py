@@ -8,11 +8,13 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from nameko.extensions import DependencyProvider
+from sqlalchemy.orm import sessionmaker
 
-from crm_kernel.config import env, var_dir
+from crm_kernel.config import database_url, env, var_dir
 from crm_kernel.context import ACTOR
-from crm_kernel.db import utcnow
+from crm_kernel.db import get_engine, utcnow
 from crm_kernel.errors import Forbidden, Unauthorized
+from gateway.models import User
 
 _hasher = PasswordHasher()
 # Verifying against this when the e-mail is unknown costs the same time as a real check.
@@ -60,6 +62,7 @@ def issue_token(user, key: str) -> dict:
         "sub": user.id,
         "role": user.role,
         "dept": user.department_id,
+        "gen": user.token_generation or 0,
         "iat": now,
         "exp": now + timedelta(seconds=token_ttl()),
     }
@@ -70,38 +73,62 @@ def issue_token(user, key: str) -> dict:
     }
 
 
-def principal_from_token(token: str, key: str) -> Principal:
+def token_claims(token: str, key: str) -> dict:
+    """The claims of a token this gateway signed and that has not expired."""
     try:
-        claims = jwt.decode(token, key, algorithms=["HS256"], options={"require": ["sub", "exp"]})
+        return jwt.decode(token, key, algorithms=["HS256"], options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired; ask for a new one at POST /api/v1/auth/token") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("the token is not valid") from None
+
+
+def principal_from_token(token: str, key: str) -> Principal:
+    claims = token_claims(token, key)
     return Principal(claims["sub"], claims.get("role", ""), claims.get("dept"))
 
 
+def bearer_token(request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 class Authenticator:
-    def __init__(self, key: str, context_data: dict):
+    def __init__(self, key: str, context_data: dict, session_factory=None):
         self.key = key
         self.context_data = context_data
+        self.session_factory = session_factory
 
     def require(self, request, *roles: str) -> Principal:
-        """The caller of `request`, who must hold one of `roles` (any role when none are named)."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        """The caller of `request`, who must hold one of `roles` (any role when none are named).
+
+        The token proves who calls; the role and department are read from the user as they are now,
+        so a disabled user, a logout or a change of role takes effect on the next request.
+        """
+        token = bearer_token(request)
+        if token is None:
             raise Unauthorized("send `Authorization: Bearer <token>`; get a token at POST /api/v1/auth/token")
-        principal = principal_from_token(token.strip(), self.key)
+        principal = self._current(token_claims(token, self.key))
         if roles and principal.role not in roles:
             raise Forbidden(f"the {principal.role} role may not do this")
         # Every RPC and event from this worker now names who acts.
         self.context_data[ACTOR] = principal.user_id
         return principal
 
+    def _current(self, claims: dict) -> Principal:
+        if self.session_factory is None:  # unit tests of the token alone
+            return Principal(claims["sub"], claims.get("role", ""), claims.get("dept"))
+        with self.session_factory() as session:
+            user = session.get(User, claims["sub"])
+        if user is None or not user.active or claims.get("gen", 0) != user.token_generation:
+            raise Unauthorized("the token has been revoked; ask for a new one at POST /api/v1/auth/token")
+        return Principal(user.id, user.role, user.department_id)
+
 
 class Auth(DependencyProvider):
     def setup(self):
         self.key = secret_key()
+        self.session_factory = sessionmaker(get_engine(database_url(self.container.service_name)))
 
     def get_dependency(self, worker_ctx):
-        return Authenticator(self.key, worker_ctx.data)
+        return Authenticator(self.key, worker_ctx.data, self.session_factory)

@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm_kernel.db import utcnow
-from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, Unauthorized, ValidationFailed
+from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, TooManyRequests, Unauthorized, ValidationFailed
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
+from gateway import throttle
 from gateway.auth import hash_password, issue_token, password_matches
 from gateway.models import Department, User
 from gateway.openapi import ERRORS, crud, json_content, ref
@@ -101,11 +102,30 @@ class IdentityApi:
     def create_token(self, request):
         credentials = load(TokenRequestSchema(), json_body(request))
         email = credentials["email"].strip().lower()
+        keys = [f"account:{email}", f"address:{request.remote_addr}"]
+        now = utcnow()
+        wait = throttle.seconds_locked(self.db, keys, now)
+        if wait:
+            raise TooManyRequests(f"too many failed logins; try again in {wait} s", retry_after=wait)
         user = self.db.scalar(select(User).where(User.email == email, User.active.is_(True)))
         if not password_matches(user.password_hash if user else None, credentials["password"]):
-            log.info("failed login for %s", email)
+            for key in keys:
+                throttle.record_failure(self.db, key, now)
+            self.db.commit()
+            log.info("failed login for %s from %s", email, request.remote_addr)
             raise Unauthorized("wrong e-mail or password")
+        throttle.clear(self.db, keys[0])
+        self.db.commit()
         return issue_token(user, self.auth.key)
+
+    @api("POST", f"{V1}/auth/logout")
+    def logout(self, request):
+        """Revokes every token of the caller (on every device)."""
+        caller = self.auth.require(request)
+        user = load_or_404(self.db, User, caller.user_id)
+        user.token_generation += 1
+        commit_or_conflict(self.db, "the user")
+        return 204, ""
 
     # -- departments --------------------------------------------------------------------------
 
@@ -194,6 +214,7 @@ class IdentityApi:
         password = fields.pop("password", None)
         if password is not None:
             user.password_hash = hash_password(password)
+            user.token_generation += 1  # a new password ends every session of the old one
         return self._apply_changes(user, fields, UserSchema(), "user", password_changed=password is not None)
 
     @api("DELETE", f"{V1}/users/<string:user_id>")
@@ -202,6 +223,7 @@ class IdentityApi:
         self.auth.require(request, "admin")
         user = load_or_404(self.db, User, user_id, request)
         user.active = False
+        user.token_generation += 1
         user.updated_at = utcnow()
         self.db.flush()
         self.outbox.add(self.db, "user.deleted", UserSchema().dump(user))
@@ -237,6 +259,8 @@ class IdentityApi:
                 }
             },
         )
+        logout = {"204": {"description": "Every token of the caller is revoked"}, **ERRORS}
+        spec.path(path=f"{V1}/auth/logout", operations={"post": {"tags": ["auth"], "responses": logout}})
         crud(spec, f"{V1}/departments", "Department", "departments")
         crud(spec, f"{V1}/users", "User", "users")
         me = {"200": {"description": "The caller", **json_content(ref("User"))}, **ERRORS}

@@ -1,9 +1,11 @@
 """The gateway's tables: identity (departments and users), and its outbox."""
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from crm_kernel.db import Entity
+from crm_kernel.db import Entity, UTCDateTime, utcnow
 from crm_kernel.outbox import OutboxMixin, ProcessedEventMixin
 
 
@@ -40,3 +42,30 @@ class User(Entity, Base):
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Tokens name the generation they were issued in; logging out or disabling moves it on.
+    token_generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+
+class LoginThrottle(Base):
+    """Failed logins per account or per address, to slow guessing down."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a POST with an `Idempotency-Key`, replayed when the request is retried."""
+
+    __tablename__ = "idempotency_records"
+
+    caller: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)

@@ -13,6 +13,7 @@ from crm_kernel.service import ServiceBase
 from gateway.auth import Auth
 from gateway.contacts_api import ContactsApi
 from gateway.documents_api import DocumentsApi
+from gateway.http import PublicApi
 from gateway.identity import V1, IdentityApi
 from gateway.interactions_api import InteractionsApi
 from gateway.models import OutboxEvent
@@ -29,6 +30,7 @@ class GatewayService(IdentityApi, ContactsApi, InteractionsApi, DocumentsApi, Re
     interactions = DeadlineServiceRpc("interactions")
     documents = DeadlineServiceRpc("documents")
     reporting = DeadlineServiceRpc("reporting")
+    http_middleware = PublicApi()
 
     @api("GET", f"{V1}/openapi.json")
     def openapi(self, request):

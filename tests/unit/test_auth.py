@@ -20,6 +20,7 @@ class User:
     id: str = "u42"
     role: str = "agent"
     department_id: str | None = "d7"
+    token_generation: int = 0
 
 
 def request_with(authorization=None):

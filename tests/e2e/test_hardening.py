@@ -1,0 +1,70 @@
+"""The gateway as the public meets it: throttled logins, revocable tokens, idempotent retries, headers."""
+
+import uuid
+
+from e2e_helpers import V1, contact_body, count_contacts
+
+
+def new_agent(system, admin) -> dict:
+    agent = {
+        "email": f"agent-{uuid.uuid4().hex[:8]}@e2e.example.com",
+        "name": "Agent",
+        "role": "agent",
+        "password": "agent-password-1234",
+    }
+    created = admin.post(system.url(f"{V1}/users"), json=agent)
+    assert created.status_code == 201, created.text
+    return agent | {"id": created.json()["id"]}
+
+
+def test_repeated_failed_logins_lock_the_account_for_a_while(system):
+    agent = new_agent(system, system.client())
+    login = system.url(f"{V1}/auth/token")
+    wrong = {"email": agent["email"], "password": "not-the-password"}
+    statuses = [system.http.post(login, json=wrong).status_code for _ in range(5)]
+    assert statuses == [401] * 5
+    locked = system.http.post(login, json={"email": agent["email"], "password": agent["password"]})
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) >= 1
+    assert locked.headers["Content-Type"] == "application/problem+json"
+
+
+def test_logout_revokes_the_token(system):
+    agent = new_agent(system, system.client())
+    session = system.client(system.token(agent["email"], agent["password"]))
+    assert session.get(system.url(f"{V1}/users/me")).status_code == 200
+    assert session.post(system.url(f"{V1}/auth/logout")).status_code == 204
+    revoked = session.get(system.url(f"{V1}/users/me"))
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
+
+
+def test_a_disabled_users_token_stops_working_at_once(system):
+    admin = system.client()
+    agent = new_agent(system, admin)
+    session = system.client(system.token(agent["email"], agent["password"]))
+    assert admin.delete(system.url(f"{V1}/users/{agent['id']}")).status_code == 204
+    assert session.get(system.url(f"{V1}/contacts")).status_code == 401
+
+
+def test_a_retried_post_with_the_same_idempotency_key_creates_once(system):
+    api = system.client()
+    before = count_contacts(system, api)
+    body, headers = contact_body(), {"Idempotency-Key": uuid.uuid4().hex}
+    first = api.post(system.url(f"{V1}/contacts"), json=body, headers=headers)
+    retry = api.post(system.url(f"{V1}/contacts"), json=body, headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry.headers["Location"] == first.headers["Location"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert count_contacts(system, api) == before + 1
+
+    other = api.post(system.url(f"{V1}/contacts"), json=contact_body(), headers=headers)
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["errors"]
+    assert count_contacts(system, api) == before + 1
+
+
+def test_responses_carry_security_headers_and_no_cors_unless_configured(system):
+    response = system.http.get(system.url(f"{V1}/contacts"), headers={"Origin": "https://evil.example"})
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Access-Control-Allow-Origin" not in response.headers

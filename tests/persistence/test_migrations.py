@@ -3,9 +3,8 @@
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
-
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
 
 from crm_kernel.migrations import SERVICES, alembic_config, upgrade
 from crm_kernel.topology import service_class

@@ -3,7 +3,7 @@
 from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from crm_kernel.errors import ValidationFailed
 
@@ -18,11 +18,34 @@ class UTCDateTime(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
+def fields_with_nul(data, path: str = "") -> list[str]:
+    """The dotted paths of every string in `data` that holds a NUL character."""
+    if isinstance(data, str):
+        return [path or "_schema"] if "\x00" in data else []
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return []
+    return [found for key, value in items for found in fields_with_nul(value, f"{path}.{key}" if path else str(key))]
+
+
 class StrictSchema(Schema):
-    """Refuses unknown fields, so a typo in a field name is an error, not silently ignored."""
+    """Refuses unknown fields, so a typo in a field name is an error, not silently ignored.
+
+    Also refuses NUL characters anywhere: PostgreSQL cannot store them in text, and no field needs one.
+    """
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def refuse_nul_characters(self, data, **kwargs):
+        paths = fields_with_nul(data)
+        if paths:
+            raise ValidationError({path.split(".")[0]: [f"{path}: NUL characters are not allowed"] for path in paths})
+        return data
 
 
 class EntitySchema(StrictSchema):

@@ -65,6 +65,9 @@ def system(request, make_vhost, tmp_path_factory):
         CRM_ADMIN_PASSWORD=ADMIN["password"],
         CRM_SECRET_KEY="e2e-secret-key-that-is-long-enough-for-hs256",
         CRM_RPC_TIMEOUT="5",
+        # The suite makes many requests per token; the limiter itself is tested in tests/unit.
+        CRM_RATE_LIMIT_PER_MINUTE="100000",
+        CRM_RATE_LIMIT_BURST="100000",
     )
     if request.param == "postgresql":
         databases = request.getfixturevalue("postgres")

@@ -102,3 +102,9 @@ def test_a_blank_tag_is_refused(contact_data):
     with pytest.raises(ValidationFailed) as error:
         load(ContactSchema(), contact_data(tags=["vip", "   "]))
     assert "tags" in error.value.errors
+
+
+def test_a_nul_character_anywhere_is_refused_naming_the_field(contact_data):
+    with pytest.raises(ValidationFailed) as error:
+        load(ContactSchema(), contact_data(tags=["ok", "bad\x00tag"]))
+    assert "tags" in error.value.errors

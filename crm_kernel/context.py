@@ -11,6 +11,7 @@ from eventlet.corolocal import local
 from nameko.extensions import DependencyProvider
 
 from crm_kernel.db import new_id
+from crm_kernel.scope import Scope
 
 REQUEST_ID = "request_id"
 ACTOR = "actor"
@@ -35,6 +36,11 @@ class CallContext:
     @property
     def actor(self) -> str | None:
         return self._data.get(ACTOR)
+
+    @property
+    def scope(self) -> Scope | None:
+        """Whose records this call may see; None when no user is behind it (unrestricted)."""
+        return Scope.from_context(self._data)
 
     def act_as(self, user_id: str) -> None:
         """Record who acts: every RPC and event this worker sends from now on carries it."""

@@ -8,13 +8,15 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from nameko.extensions import DependencyProvider
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from crm_kernel.config import database_url, env, var_dir
 from crm_kernel.context import ACTOR
 from crm_kernel.db import get_engine, utcnow
 from crm_kernel.errors import Forbidden, Unauthorized
-from gateway.models import User
+from crm_kernel.scope import SCOPE, Scope
+from gateway.models import Department, User
 
 _hasher = PasswordHasher()
 # Verifying against this when the e-mail is unknown costs the same time as a real check.
@@ -54,6 +56,26 @@ class Principal:
     user_id: str
     role: str
     department_id: str | None
+    departments: tuple[str, ...] = ()  # the departments whose records the caller sees
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.user_id, self.role, self.department_id, self.departments)
+
+
+def subtree(parents: dict[str, str | None], root: str | None) -> tuple[str, ...]:
+    """`root` and every department below it, from a map of department -> parent."""
+    if root is None:
+        return ()
+    children: dict[str | None, list[str]] = {}
+    for department, parent in parents.items():
+        children.setdefault(parent, []).append(department)
+    found, stack = [], [root]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(children.get(current, ()))
+    return tuple(found)
 
 
 def issue_token(user, key: str) -> dict:
@@ -111,8 +133,9 @@ class Authenticator:
         principal = self._current(token_claims(token, self.key))
         if roles and principal.role not in roles:
             raise Forbidden(f"the {principal.role} role may not do this")
-        # Every RPC and event from this worker now names who acts.
+        # Every RPC and event from this worker now names who acts, and whose records they may see.
         self.context_data[ACTOR] = principal.user_id
+        self.context_data[SCOPE] = principal.scope.encode()
         return principal
 
     def _current(self, claims: dict) -> Principal:
@@ -120,9 +143,14 @@ class Authenticator:
             return Principal(claims["sub"], claims.get("role", ""), claims.get("dept"))
         with self.session_factory() as session:
             user = session.get(User, claims["sub"])
-        if user is None or not user.active or claims.get("gen", 0) != user.token_generation:
-            raise Unauthorized("the token has been revoked; ask for a new one at POST /api/v1/auth/token")
-        return Principal(user.id, user.role, user.department_id)
+            if user is None or not user.active or claims.get("gen", 0) != user.token_generation:
+                raise Unauthorized("the token has been revoked; ask for a new one at POST /api/v1/auth/token")
+            if user.role == "manager":
+                parents = dict(session.execute(select(Department.id, Department.parent_id)).all())
+                departments = subtree(parents, user.department_id)
+            else:
+                departments = (user.department_id,) if user.department_id else ()
+        return Principal(user.id, user.role, user.department_id, departments)
 
 
 class Auth(DependencyProvider):

@@ -10,6 +10,7 @@ from werkzeug.test import EnvironBuilder
 
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Forbidden, Unauthorized
+from crm_kernel.scope import Scope
 from gateway.auth import Authenticator, hash_password, issue_token, password_matches, principal_from_token
 
 KEY = secrets.token_urlsafe(48)
@@ -114,7 +115,8 @@ def test_a_caller_with_an_allowed_role_is_let_in_and_recorded_as_the_actor():
     principal = Authenticator(KEY, context).require(request_with(bearer(User(role="manager"))), "admin", "manager")
 
     assert principal.user_id == "u42"
-    assert context == {"request_id": "r1", "actor": "u42"}
+    assert context["actor"] == "u42" and context["request_id"] == "r1"
+    assert Scope.from_context(context) == Scope("u42", "manager", "d7", ())
 
 
 def test_any_role_is_let_in_when_none_is_named():

@@ -1,0 +1,69 @@
+"""Who may see which records: the caller's scope travels with every call and filters every query.
+
+The gateway authenticates the caller and puts their scope in the call context; services apply it
+in their own queries (`visible`), so that lists stay full pages and counts stay true, and a record
+outside the scope reads as absent (404), never as forbidden.
+
+- admin: everything;
+- manager: records of their department and of every department below it;
+- agent: records they own or are assigned, and their department's shared records;
+- analyst: no records (reports only).
+"""
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import false, or_
+
+SCOPE = "scope"
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: str
+    role: str
+    department_id: str | None
+    departments: tuple[str, ...] = ()  # the departments whose records the caller sees
+
+    def encode(self) -> str:
+        return json.dumps([self.user_id, self.role, self.department_id, list(self.departments)])
+
+    @classmethod
+    def from_context(cls, context_data: dict) -> "Scope | None":
+        """The caller's scope; None for a call without one (service to service, tooling): unrestricted."""
+        raw = context_data.get(SCOPE)
+        if not raw:
+            return None
+        user_id, role, department_id, departments = json.loads(raw)
+        return cls(user_id, role, department_id, tuple(departments))
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.role == "admin"
+
+    def sees(self, record: dict, owners: tuple[str, ...] = ("owner_id",), department: str = "department_id") -> bool:
+        """The same rule as `visible`, for one record already loaded (as its wire dict)."""
+        if self.unrestricted:
+            return True
+        if self.role == "manager":
+            return record.get(department) in self.departments
+        if self.role == "agent":
+            mine = any(record.get(owner) == self.user_id for owner in owners)
+            return mine or (self.department_id is not None and record.get(department) == self.department_id)
+        return False
+
+
+def visible(
+    stmt, model, scope: Scope | None, owners: tuple[str, ...] = ("owner_id",), department: str = "department_id"
+):
+    """`stmt` restricted to the rows of `model` that `scope` may see."""
+    if scope is None or scope.unrestricted:
+        return stmt
+    department_column = getattr(model, department)
+    if scope.role == "manager":
+        return stmt.where(department_column.in_(scope.departments))
+    if scope.role == "agent":
+        mine = [getattr(model, owner) == scope.user_id for owner in owners]
+        shared = [department_column == scope.department_id] if scope.department_id else []
+        return stmt.where(or_(*mine, *shared))
+    return stmt.where(false())

@@ -88,6 +88,32 @@ def relay_batch(session: Session, model, publish, limit: int = 100) -> int:
     return len(rows)
 
 
+def audit_trail(session: Session, model, entity_type: str, entity_id: str, limit: int = 200) -> list[dict]:
+    """The recorded events of one entity, newest first: who (actor), when, what (type and changes).
+
+    The outbox keeps every event after it is sent, so it is the service's audit log as well.
+    """
+    rows = session.scalars(
+        select(model)
+        .where(model.type.startswith(f"{entity_type}.", autoescape=True))
+        .where(model.payload["entity"]["id"].as_string() == entity_id)
+        .order_by(model.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "event_id": row.event_id,
+            "type": row.type,
+            "occurred_at": row.payload["occurred_at"],
+            "actor": row.payload.get("actor"),
+            "request_id": row.payload.get("request_id"),
+            "changes": row.payload.get("changes"),
+            "department_id": row.payload["entity"].get("department_id"),
+        }
+        for row in rows
+    ]
+
+
 def backlog(session: Session, model) -> int:
     return session.scalar(select(func.count()).select_from(model).where(model.sent_at.is_(None)))
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from contacts.models import Contact, OutboxEvent, ProcessedEvent
 from crm_kernel.db import get_engine
 from crm_kernel.migrations import upgrade
-from crm_kernel.outbox import OutboxRecorder, backlog, consume_once, relay_batch
+from crm_kernel.outbox import OutboxRecorder, audit_trail, backlog, consume_once, relay_batch
 
 
 @pytest.fixture
@@ -109,3 +109,19 @@ def test_a_naive_timestamp_is_refused(session):
     contact.deleted_at = datetime(2026, 7, 1, 12, 0)
     with pytest.raises(Exception, match="naive datetime"):
         session.flush()
+
+
+def test_the_outbox_is_the_audit_trail_of_an_entity(session):
+    contact = record_contact(session, "a")
+    record_contact(session, "someone else")
+    OutboxRecorder(OutboxEvent, {"actor": "u2", "request_id": "r2"}).add(
+        session, "contact.updated", {"id": contact.id}, changes={"last_name": ["Lovelace", "King"]}
+    )
+    session.commit()
+    trail = audit_trail(session, OutboxEvent, "contact", contact.id)
+    assert [(entry["type"], entry["actor"]) for entry in trail] == [
+        ("contact.updated", "u2"),
+        ("contact.created", "u1"),
+    ]
+    assert trail[0]["changes"] == {"last_name": ["Lovelace", "King"]}
+    assert audit_trail(session, OutboxEvent, "company", contact.id) == []

@@ -4,10 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gateway:$(CURDIR)/services/contacts:$(CURDIR)/services/interactions:$(CURDIR)/services/documents:$(CURDIR)/services/reporting
 
-.PHONY: help venv run test lint format migrate bench clean
+.PHONY: help venv run test lint format migrate bench clean deploy-check image
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -37,3 +37,9 @@ migrate: venv  ## apply every service's migrations to its database
 
 clean:  ## remove local state (SQLite files, document blobs)
 	rm -rf var
+
+deploy-check: venv  ## check Dockerfile, compose and Kubernetes files (no Docker needed; RabbitMQ for the SIGTERM check)
+	$(VENV)/bin/pytest tests/deploy -q $(PYTEST_ARGS)
+
+image:  ## build the container image crm-platform:dev (needs Docker)
+	docker build -t crm-platform:dev .

@@ -1,0 +1,10 @@
+"""Fixtures of the deployment checks: the Kubernetes manifests, rendered as kustomize would."""
+
+import pytest
+from deploy_render import OVERLAYS, render
+
+
+@pytest.fixture(scope="session")
+def rendered() -> dict[str, list[dict]]:
+    """Every object of the base and of each overlay, by overlay name."""
+    return {name: render(path, suffix) for name, (path, suffix) in OVERLAYS.items()}

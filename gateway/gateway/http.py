@@ -59,8 +59,16 @@ def caller_of(request) -> str:
 
 
 def fingerprint(request) -> str:
+    """What makes a retry the same request: method, path and query, and the JSON body.
+
+    An upload's bytes are streamed, never held whole in memory, so for multipart bodies only their
+    length and content type count.
+    """
     digest = hashlib.sha256(f"{request.method} {request.full_path}\n".encode())
-    digest.update(request.get_data(cache=True))
+    if request.mimetype == "multipart/form-data":
+        digest.update(f"{request.content_length} {request.mimetype}".encode())
+    else:
+        digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 
 

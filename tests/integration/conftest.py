@@ -1,9 +1,19 @@
 """Services in Nameko containers over the real RabbitMQ (a virtual host of the test run)."""
 
+import pika
 import pytest
 
 from crm_kernel.migrations import upgrade
 from crm_kernel.topology import declare_event_queues, service_class
+
+
+def purge(uri: str, queues: list[str]) -> None:
+    """Empty the service's durable event queues: events other tests left there are not this test's."""
+    connection = pika.BlockingConnection(pika.URLParameters(uri))
+    channel = connection.channel()
+    for queue in queues:
+        channel.queue_purge(queue)
+    connection.close()
 
 
 @pytest.fixture
@@ -15,7 +25,8 @@ def prepared(rabbit_config, tmp_path, monkeypatch):
             url = f"sqlite:///{tmp_path / service}.db"
             monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", url)
             upgrade(service, url)
-            declare_event_queues(service_class(service), rabbit_config["AMQP_URI"])
+            queues = declare_event_queues(service_class(service), rabbit_config["AMQP_URI"])
+            purge(rabbit_config["AMQP_URI"], queues)
 
     return prepare
 

@@ -1,22 +1,36 @@
 """`/api/v1/documents`: metadata over RPC, content streamed over the documents service's internal HTTP."""
 
 import requests
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from crm_kernel.config import env
-from crm_kernel.errors import BadRequest, ServiceUnavailable, ValidationFailed
-from crm_kernel.http import api, entity_response
-from documents.schemas import DocumentSchema
+from crm_kernel.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
+from documents.schemas import (
+    DocumentSchema,
+    GenerateSchema,
+    TransitionRequestSchema,
+    TransitionSchema,
+    VersionSchema,
+)
 from gateway.contacts_api import STAFF
 from gateway.identity import V1
-from gateway.openapi import ERRORS, ID_PARAM, json_content, ref
+from gateway.interactions_api import action, read_only
+from gateway.openapi import ERRORS, ID_PARAM, PAGE_PARAMS, json_content, page_of, ref
 
 DOCUMENT_FIELDS = ("title", "kind", "contact_id", "deal_id", "ticket_id")
+FILTERS = ("kind", "status", "contact_id", "deal_id", "ticket_id", "created_from", "created_to")
+FORM_ALLOWANCE = 64 * 1024  # multipart boundaries and the metadata fields around the file
 _http = requests.Session()
 
 
 def documents_url() -> str:
     return env("DOCUMENTS_URL", "http://127.0.0.1:8003").rstrip("/")
+
+
+def max_upload_bytes() -> int:
+    return int(env("CRM_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
 
 
 def safe_filename(name: str | None) -> str:
@@ -48,31 +62,69 @@ def documents_http(method: str, path: str, **kwargs) -> requests.Response:
     return response
 
 
+def uploaded_file(request):
+    """The multipart field `file`, spooled to disk by werkzeug as it arrives: 413 past the limit, 422 empty."""
+    limit = max_upload_bytes()
+    if (request.content_length or 0) > limit + FORM_ALLOWANCE:  # refuse before reading a byte
+        raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes")
+    request.max_content_length = limit + FORM_ALLOWANCE  # werkzeug counts while it reads
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes") from None
+    if upload is None:
+        raise ValidationFailed("send the content as the multipart field `file`", {"file": ["missing"]})
+    upload.stream.seek(0, 2)
+    size = upload.stream.tell()
+    upload.stream.seek(0)
+    if size > limit:
+        raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes")
+    if size == 0:
+        raise ValidationFailed("the file is empty", {"file": ["empty file"]})
+    return upload
+
+
+def store_content(upload) -> dict:
+    """Stream the upload to the blob store; its filename, checked content type, SHA-256 and size."""
+    declared = upload.mimetype or "application/octet-stream"
+    stored = documents_http("PUT", "/blobs", params={"content_type": declared}, data=upload.stream).json()
+    return {"filename": safe_filename(upload.filename), **stored}
+
+
 class DocumentsApi:
     @api("POST", f"{V1}/documents")
     def upload_document(self, request):
         self.auth.require(request, *STAFF)
-        upload = request.files.get("file")
-        if upload is None:
-            raise ValidationFailed("send the content as the multipart field `file`", {"file": ["missing"]})
-        metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
+        upload = uploaded_file(request)
         unknown = set(request.form) - set(DOCUMENT_FIELDS)
         if unknown:
             raise ValidationFailed("unknown form fields", {name: ["unknown field"] for name in sorted(unknown)})
+        metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
         if metadata.get("contact_id"):
             self.contact_must_exist(metadata["contact_id"])
-        stored = documents_http("PUT", "/blobs", data=upload.stream).json()
+        content = store_content(upload)
         # A crash from here to the commit leaves an unreferenced blob, never a document without content.
         document = self.documents.create_document(
-            {
-                **metadata,
-                "title": metadata.get("title") or safe_filename(upload.filename),
-                "filename": safe_filename(upload.filename),
-                "content_type": upload.mimetype or "application/octet-stream",
-                "sha256": stored["sha256"],
-                "size": stored["size"],
-            }
+            {**metadata, "title": metadata.get("title") or content["filename"], **content}
         )
+        return entity_response(document, 201, f"{V1}/documents/{document['id']}")
+
+    @api("GET", f"{V1}/documents")
+    def list_documents(self, request):
+        self.auth.require(request, *STAFF)
+        return self.documents.list_documents(query_args(request))
+
+    @api("POST", f"{V1}/documents/generate")
+    def generate_document(self, request):
+        self.auth.require(request, *STAFF)
+        body = json_body(request)
+        contact = {}
+        if isinstance(body.get("contact_id"), str):
+            try:
+                contact = self.contacts.get_contact(body["contact_id"])
+            except NotFound:
+                raise ValidationFailed("the contact does not exist", {"contact_id": ["unknown contact"]}) from None
+        document = self.documents.generate_document(body, contact)
         return entity_response(document, 201, f"{V1}/documents/{document['id']}")
 
     @api("GET", f"{V1}/documents/<string:document_id>")
@@ -83,67 +135,154 @@ class DocumentsApi:
     @api("GET", f"{V1}/documents/<string:document_id>/content")
     def get_document_content(self, request, document_id):
         self.auth.require(request, *STAFF)
-        document = self.documents.get_document(document_id)
-        upstream = documents_http("GET", f"/blobs/{document['sha256']}", stream=True)
+        wanted = request.args.get("version")
+        if wanted is None:
+            content = self.documents.get_document(document_id)
+        elif wanted.isascii() and wanted.isdigit() and 0 < int(wanted) < 2**31:
+            content = self.documents.get_version(document_id, int(wanted))
+        else:
+            raise ValidationFailed("version must be a version number", {"version": ["a positive integer"]})
+        upstream = documents_http("GET", f"/blobs/{content['sha256']}", stream=True)
         headers = {
-            "Content-Length": upstream.headers.get("Content-Length", str(document["size"])),
-            "Content-Disposition": f'attachment; filename="{document["filename"]}"',
-            "X-Content-SHA256": document["sha256"],
-            "ETag": f'"{document["sha256"]}"',
+            "Content-Length": upstream.headers.get("Content-Length", str(content["size"])),
+            "Content-Disposition": f'attachment; filename="{content["filename"]}"',
+            "X-Content-SHA256": content["sha256"],
+            "ETag": f'"{content["sha256"]}"',
         }
         return Response(
-            upstream.iter_content(64 * 1024),
-            mimetype=document["content_type"],
-            headers=headers,
-            direct_passthrough=True,
+            upstream.iter_content(64 * 1024), mimetype=content["content_type"], headers=headers, direct_passthrough=True
         )
+
+    @api("POST", f"{V1}/documents/<string:document_id>/versions")
+    def add_document_version(self, request, document_id):
+        self.auth.require(request, *STAFF)
+        wanted = expected_version(request)
+        self.documents.get_document(document_id)  # 404 before an upload that would be thrown away
+        upload = uploaded_file(request)
+        if set(request.form):
+            raise ValidationFailed(
+                "a version is only its file", {name: ["unknown field"] for name in sorted(request.form)}
+            )
+        document = self.documents.add_version(document_id, store_content(upload), wanted)
+        return entity_response(document, 201, f"{V1}/documents/{document_id}/versions/{document['current_version']}")
+
+    @api("GET", f"{V1}/documents/<string:document_id>/versions")
+    def list_document_versions(self, request, document_id):
+        self.auth.require(request, *STAFF)
+        return {"items": self.documents.list_versions(document_id)}
+
+    @api("POST", f"{V1}/documents/<string:document_id>/transitions")
+    def transition_document(self, request, document_id):
+        self.auth.require(request, *STAFF)
+        return entity_response(self.documents.transition(document_id, json_body(request), expected_version(request)))
+
+    @api("GET", f"{V1}/documents/<string:document_id>/transitions")
+    def list_document_transitions(self, request, document_id):
+        self.auth.require(request, *STAFF)
+        return {"items": self.documents.list_transitions(document_id)}
 
     @staticmethod
     def describe(spec):
         spec.components.schema("Document", schema=DocumentSchema)
+        spec.components.schema("DocumentVersion", schema=VersionSchema)
+        spec.components.schema("DocumentTransition", schema=TransitionSchema)
+        spec.components.schema("DocumentTransitionRequest", schema=TransitionRequestSchema)
+        spec.components.schema("DocumentGenerateRequest", schema=GenerateSchema)
+        tag, item = "documents", f"{V1}/documents/{{id}}"
+        file_part = {"file": {"type": "string", "format": "binary"}}
         form = {name: {"type": "string"} for name in DOCUMENT_FIELDS}
-        upload = {
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {"file": {"type": "string", "format": "binary"}, **form},
-                    }
-                }
-            }
-        }
+
+        def multipart(properties: dict) -> dict:
+            schema = {"type": "object", "required": ["file"], "properties": properties}
+            return {"content": {"multipart/form-data": {"schema": schema}}}
+
+        filters = [{"name": name, "in": "query", "schema": {"type": "string"}} for name in FILTERS]
         spec.path(
             path=f"{V1}/documents",
             operations={
                 "post": {
-                    "tags": ["documents"],
-                    "requestBody": upload,
-                    "responses": {"201": {"description": "Stored", **json_content(ref("Document"))}, **ERRORS},
-                }
-            },
-        )
-        spec.path(
-            path=f"{V1}/documents/{{id}}",
-            operations={
-                "get": {
-                    "tags": ["documents"],
-                    "parameters": ID_PARAM,
-                    "responses": {"200": {"description": "Metadata", **json_content(ref("Document"))}, **ERRORS},
-                }
-            },
-        )
-        binary = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
-        spec.path(
-            path=f"{V1}/documents/{{id}}/content",
-            operations={
-                "get": {
-                    "tags": ["documents"],
-                    "parameters": ID_PARAM,
+                    "tags": [tag],
+                    "summary": "Upload a document (413 past CRM_MAX_UPLOAD_BYTES; the content type is sniffed)",
+                    "requestBody": multipart({**file_part, **form}),
                     "responses": {
-                        "200": {"description": "The bytes, checked against their SHA-256", "content": binary},
+                        "201": {"description": "Stored, in draft", **json_content(ref("Document"))},
                         **ERRORS,
                     },
+                },
+                "get": {
+                    "tags": [tag],
+                    "summary": "Search by kind, status, links, creation time (created_from inclusive, created_to not)",
+                    "parameters": PAGE_PARAMS + filters,
+                    "responses": {"200": {"description": "A page", **page_of("Document")}, **ERRORS},
+                },
+            },
+        )
+        generated = "Render a quote or contract as PDF for a contact (and a deal) and store it as a new document"
+        spec.path(
+            path=f"{V1}/documents/generate",
+            operations={
+                "post": {
+                    "tags": [tag],
+                    "summary": generated,
+                    "requestBody": json_content(ref("DocumentGenerateRequest")),
+                    "responses": {"201": {"description": generated, **json_content(ref("Document"))}, **ERRORS},
                 }
             },
+        )
+        read_only(
+            spec,
+            item,
+            tag,
+            "Metadata, with ETag (the lock version); current_version numbers the content",
+            ref("Document"),
+        )
+        version_param = {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+        binary = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        spec.path(
+            path=f"{item}/content",
+            operations={
+                "get": {
+                    "tags": [tag],
+                    "summary": "The bytes of the current version (or ?version=N), checked against their SHA-256",
+                    "parameters": [*ID_PARAM, version_param],
+                    "responses": {"200": {"description": "The bytes", "content": binary}, **ERRORS},
+                }
+            },
+        )
+        if_match = {"name": "If-Match", "in": "header", "schema": {"type": "string"}}
+        spec.path(
+            path=f"{item}/versions",
+            operations={
+                "post": {
+                    "tags": [tag],
+                    "summary": "Add a new immutable version; a reviewed or signed document goes back to draft",
+                    "parameters": [*ID_PARAM, if_match],
+                    "requestBody": multipart(file_part),
+                    "responses": {"201": {"description": "The document", **json_content(ref("Document"))}, **ERRORS},
+                }
+            },
+        )
+        items_of = lambda name: {"type": "object", "properties": {"items": {"type": "array", "items": ref(name)}}}  # noqa: E731
+        read_only(
+            spec,
+            f"{item}/versions",
+            tag,
+            "Every version, oldest first, with who uploaded it and when",
+            items_of("DocumentVersion"),
+        )
+        action(
+            spec,
+            f"{item}/transitions",
+            tag,
+            "Approval workflow: submit, approve, reject, resubmit, redraft, sign, archive; 409 names an action "
+            "not allowed; approve and reject need a manager of the uploader's department (or above) or an admin (403)",
+            ref("DocumentTransitionRequest"),
+            ref("Document"),
+        )
+        read_only(
+            spec,
+            f"{item}/transitions",
+            tag,
+            "The approval trail, oldest first: who, when, comment",
+            items_of("DocumentTransition"),
         )

@@ -1,0 +1,57 @@
+"""The gateway's upload checks: size limits before and while reading, empty and missing files."""
+
+import io
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from crm_kernel.errors import PayloadTooLarge, ValidationFailed
+from gateway.documents_api import FORM_ALLOWANCE, uploaded_file
+
+LIMIT = 1000
+
+
+@pytest.fixture(autouse=True)
+def small_limit(monkeypatch):
+    monkeypatch.setenv("CRM_MAX_UPLOAD_BYTES", str(LIMIT))
+
+
+def multipart(content: bytes, field: str = "file", chunked: bool = False) -> Request:
+    environ = EnvironBuilder(method="POST", data={field: (io.BytesIO(content), "a.txt", "text/plain")}).get_environ()
+    if chunked:  # no Content-Length: only counting while reading can stop it
+        del environ["CONTENT_LENGTH"]
+        environ["wsgi.input_terminated"] = True
+    return Request(environ)
+
+
+def test_a_file_within_the_limit_is_handed_over_whole():
+    upload = uploaded_file(multipart(b"x" * LIMIT))
+    assert upload.stream.read() == b"x" * LIMIT
+
+
+def test_a_file_one_byte_over_the_limit_is_413():
+    with pytest.raises(PayloadTooLarge):
+        uploaded_file(multipart(b"x" * (LIMIT + 1)))
+
+
+def test_a_declared_length_over_the_limit_is_413_before_reading():
+    request = multipart(b"x")
+    request.environ["CONTENT_LENGTH"] = str(LIMIT + FORM_ALLOWANCE + 1)
+    request.environ["wsgi.input"] = io.BytesIO(b"")  # nothing would be there to read
+    with pytest.raises(PayloadTooLarge):
+        uploaded_file(request)
+
+
+def test_a_body_without_length_is_counted_while_it_is_read_and_not_read_to_its_end():
+    request = multipart(b"x" * (LIMIT + FORM_ALLOWANCE) * 4, chunked=True)
+    with pytest.raises(PayloadTooLarge):
+        uploaded_file(request)
+    assert request.environ["wsgi.input"].tell() < (LIMIT + FORM_ALLOWANCE) * 2
+
+
+def test_an_empty_or_missing_file_is_422_naming_file():
+    for request in (multipart(b""), multipart(b"abc", field="document")):
+        with pytest.raises(ValidationFailed) as raised:
+            uploaded_file(request)
+        assert list(raised.value.errors) == ["file"]

@@ -1,46 +1,110 @@
-"""`/api/v1/reports`: the gateway's routes to the reporting service."""
+"""`/api/v1/reports`: the gateway's routes to the reporting service (JSON, CSV or PNG)."""
 
-from crm_kernel.http import api, query_args
+import base64
+
+from werkzeug.wrappers import Response
+
+from crm_kernel.http import api, json_response, query_args
 from gateway.identity import V1
-from gateway.openapi import ERRORS, json_content
+from gateway.openapi import ERRORS
 
-REPORT_PARAMS = [
-    {"name": name, "in": "query", "schema": {"type": "string", **extra}}
-    for name, extra in [
-        ("from", {"format": "date"}),
-        ("to", {"format": "date"}),
-        ("tz", {}),
-        ("department_id", {}),
-        ("user_id", {}),
-    ]
+READERS = ("admin", "manager", "analyst")
+
+
+def _param(name: str, description: str, **schema) -> dict:
+    return {"name": name, "in": "query", "description": description, "schema": {"type": "string", **schema}}
+
+
+PERIOD_PARAMS = [
+    _param("from", "first local day of the period (default: 29 days ago)", format="date"),
+    _param("to", "last local day of the period, inclusive (default: today)", format="date"),
+    _param("tz", "IANA time zone the days are read in (default UTC)"),
+    _param("department_id", "a department, with every department below it"),
+    _param("user_id", "a user"),
+    _param("format", "json (default), csv or png", enum=["json", "csv", "png"]),
 ]
+GROUP_PARAM = _param(
+    "group_by",
+    "user, department (rolled up the tree), day (at most 366 days), week (ISO, at most 5 years) or month",
+    enum=["user", "department", "day", "week", "month"],
+)
+KPI_PARAM = _param("kpi", "comma-separated KPI names (default: all)")
+COMPARE_PARAMS = [
+    _param("compare_from", "first day of the period to compare with", format="date"),
+    _param("compare_to", "last day of the period to compare with", format="date"),
+]
+REPORTS = {
+    "kpis": ("KPIs in total and per group", [*PERIOD_PARAMS, GROUP_PARAM, KPI_PARAM]),
+    "funnel": ("Conversion per stage and average time in stage of the deals created in the period", PERIOD_PARAMS),
+    "sla": ("Ticket response and resolution times and SLA compliance", [*PERIOD_PARAMS, GROUP_PARAM]),
+    "campaigns": ("Campaign responses and rates per kind", PERIOD_PARAMS),
+    "plan-vs-actual": (
+        "Each plan of the period with its actual and percentage",
+        [_param("period", "2026-03, 2026-W14, 2026-Q2 or 2026"), *PERIOD_PARAMS[2:]],
+    ),
+    "compare": (
+        "Two periods, or several departments or users (comma-separated ids), side by side",
+        [*PERIOD_PARAMS, *COMPARE_PARAMS, KPI_PARAM],
+    ),
+}
+
+
+def report_response(result: dict) -> Response:
+    """The report as JSON, or the CSV or PNG the reporting service rendered."""
+    output = result.get("rendered") if isinstance(result, dict) else None
+    if output is None:
+        return json_response(result)
+    headers = {"Content-Disposition": f'inline; filename="{output["filename"]}"'}
+    return Response(base64.b64decode(output["base64"]), headers=headers, content_type=output["content_type"])
 
 
 class ReportsApi:
     @api("GET", f"{V1}/reports/kpis")
     def report_kpis(self, request):
-        self.auth.require(request)
-        return self.reporting.kpis(query_args(request))
+        self.auth.require(request, *READERS)
+        return report_response(self.reporting.kpis(query_args(request)))
+
+    @api("GET", f"{V1}/reports/funnel")
+    def report_funnel(self, request):
+        self.auth.require(request, *READERS)
+        return report_response(self.reporting.funnel(query_args(request)))
+
+    @api("GET", f"{V1}/reports/sla")
+    def report_sla(self, request):
+        self.auth.require(request, *READERS)
+        return report_response(self.reporting.sla(query_args(request)))
+
+    @api("GET", f"{V1}/reports/campaigns")
+    def report_campaigns(self, request):
+        self.auth.require(request, *READERS)
+        return report_response(self.reporting.campaigns(query_args(request)))
+
+    @api("GET", f"{V1}/reports/plan-vs-actual")
+    def report_plan_vs_actual(self, request):
+        self.auth.require(request, *READERS)
+        return report_response(self.reporting.plan_vs_actual(query_args(request)))
+
+    @api("GET", f"{V1}/reports/compare")
+    def report_compare(self, request):
+        self.auth.require(request, *READERS)
+        return report_response(self.reporting.compare(query_args(request)))
 
     @staticmethod
     def describe(spec):
-        kpis = {
-            "type": "object",
-            "properties": {
-                "from": {"type": "string"},
-                "to": {"type": "string"},
-                "tz": {"type": "string"},
-                "kpis": {"type": "object", "additionalProperties": {"type": "number"}},
-                "fresh_as_of": {"type": "string", "nullable": True},
-            },
-        }
-        spec.path(
-            path=f"{V1}/reports/kpis",
-            operations={
-                "get": {
-                    "tags": ["reports"],
-                    "parameters": REPORT_PARAMS,
-                    "responses": {"200": {"description": "KPI counts", **json_content(kpis)}, **ERRORS},
-                }
-            },
-        )
+        for name, (summary, parameters) in REPORTS.items():
+            content = {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            }
+            spec.path(
+                path=f"{V1}/reports/{name}",
+                operations={
+                    "get": {
+                        "tags": ["reports"],
+                        "summary": summary,
+                        "parameters": parameters,
+                        "responses": {"200": {"description": summary, "content": content}, **ERRORS},
+                    }
+                },
+            )

@@ -1,4 +1,4 @@
-"""The query every report takes: a period of local days in a time zone."""
+"""The query every report takes: a period of local days in a time zone, and what it may be grouped by."""
 
 from datetime import date
 
@@ -6,11 +6,17 @@ import pytest
 
 from crm_kernel.errors import ValidationFailed
 from crm_kernel.schemas import load
-from reporting.schemas import MAX_PERIOD_DAYS, ReportQuerySchema
+from reporting.schemas import CompareQuerySchema, PlanVsActualQuerySchema, ReportQuerySchema
 
 
 def load_query(**query):
     return load(ReportQuerySchema(), query)
+
+
+def refused_fields(schema, **query) -> list:
+    with pytest.raises(ValidationFailed) as refused:
+        load(schema, query)
+    return list(refused.value.errors)
 
 
 def test_a_period_is_read_from_from_and_to_in_the_zone_asked_for():
@@ -25,29 +31,47 @@ def test_a_period_may_be_a_single_day():
     assert params["from_"] == params["to"] == date(2026, 3, 29)
 
 
-def test_to_before_from_is_refused_naming_to():
-    with pytest.raises(ValidationFailed) as refused:
-        load_query(**{"from": "2026-03-31", "to": "2026-03-01"})
+def test_kpis_are_chosen_by_a_comma_separated_list():
+    assert load_query(kpi="contacts_created, deals_won")["kpi"] == ["contacts_created", "deals_won"]
 
-    assert list(refused.value.errors) == ["to"]
+
+def test_to_before_from_is_refused_naming_to():
+    assert refused_fields(ReportQuerySchema(), **{"from": "2026-03-31", "to": "2026-03-01"}) == ["to"]
 
 
 def test_an_unknown_time_zone_is_refused_naming_tz():
-    with pytest.raises(ValidationFailed) as refused:
-        load_query(**{"from": "2026-03-01", "to": "2026-03-31", "tz": "Berlin"})
-
-    assert list(refused.value.errors) == ["tz"]
+    assert refused_fields(ReportQuerySchema(), **{"from": "2026-03-01", "to": "2026-03-31", "tz": "Berlin"}) == ["tz"]
 
 
-def test_a_period_longer_than_the_maximum_is_refused_naming_to():
-    with pytest.raises(ValidationFailed) as refused:
-        load_query(**{"from": "2020-01-01", "to": "2026-01-01"})
+def test_an_unknown_grouping_kpi_or_format_is_refused_naming_it():
+    assert refused_fields(ReportQuerySchema(), group_by="year") == ["group_by"]
+    assert refused_fields(ReportQuerySchema(), kpi="contacts_created,happiness") == ["kpi"]
+    assert refused_fields(ReportQuerySchema(), format="xlsx") == ["format"]
 
-    assert list(refused.value.errors) == ["to"]
+
+def test_days_may_span_a_year_and_no_more():
+    assert load_query(**{"from": "2024-01-01", "to": "2024-12-31", "group_by": "day"})["group_by"] == "day"
+    assert refused_fields(ReportQuerySchema(), **{"from": "2024-01-01", "to": "2025-01-01", "group_by": "day"}) == [
+        "to"
+    ]
 
 
-def test_a_period_of_exactly_the_maximum_is_accepted():
-    start = date(2020, 1, 1)
-    end = date.fromordinal(start.toordinal() + MAX_PERIOD_DAYS)
+def test_weeks_may_span_five_years_and_months_ten():
+    assert refused_fields(ReportQuerySchema(), **{"from": "2020-01-01", "to": "2025-01-31", "group_by": "week"}) == [
+        "to"
+    ]
+    assert load_query(**{"from": "2020-01-01", "to": "2025-01-31", "group_by": "month"})["group_by"] == "month"
+    assert refused_fields(ReportQuerySchema(), **{"from": "2010-01-01", "to": "2025-01-31"}) == ["to"]
 
-    assert load_query(**{"from": start.isoformat(), "to": end.isoformat()})["to"] == end
+
+def test_a_comparison_needs_a_second_period_or_several_departments_or_users():
+    assert refused_fields(CompareQuerySchema(), **{"from": "2026-03-01", "to": "2026-03-31"}) == ["compare_from"]
+    assert refused_fields(CompareQuerySchema(), compare_from="2026-02-01") == ["compare_to"]
+    assert refused_fields(CompareQuerySchema(), compare_from="2026-02-10", compare_to="2026-02-01") == ["compare_to"]
+    assert load(CompareQuerySchema(), {"department_id": "d1,d2"})["department_id"] == ["d1", "d2"]
+
+
+def test_a_plan_period_must_be_a_month_week_quarter_or_year():
+    assert refused_fields(PlanVsActualQuerySchema(), period="March") == ["period"]
+    assert refused_fields(PlanVsActualQuerySchema(), period="2026-W54") == ["period"]
+    assert load(PlanVsActualQuerySchema(), {"period": "2026-Q2"})["period"] == "2026-Q2"

@@ -1,11 +1,17 @@
-"""The reporting read models: built only from events, never from another service's tables."""
+"""The reporting read models, built only from events (never from another service's tables), and plans.
+
+Read models (cleared and rebuilt by `python -m reporting.rebuild`): facts, the latest snapshot of each
+entity the facts are derived from, the deal stage timeline, and replicas of departments and users.
+Plans are reporting's own records, not a read model: a rebuild keeps them.
+"""
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from crm_kernel.db import UTCDateTime, utcnow
+from crm_kernel.db import Entity, UTCDateTime, utcnow
 from crm_kernel.outbox import OutboxMixin, ProcessedEventMixin
 
 
@@ -22,21 +28,48 @@ class ProcessedEvent(ProcessedEventMixin, Base):
 
 
 class Fact(Base):
-    """One countable occurrence for a KPI (a contact created, an interaction logged, ...)."""
+    """One countable occurrence for a KPI (a contact created, a ticket resolved, a deal won, ...).
 
-    __tablename__ = "facts"
+    `source` is the entity it derives from (`ticket:<id>`); an entity's facts are replaced as a whole
+    whenever a newer snapshot of it arrives, so updates and redeliveries never count twice.
+    """
 
-    event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    __tablename__ = "kpi_facts"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    source: Mapped[str] = mapped_column(String(80), nullable=False, index=True)
     kpi: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     user_id: Mapped[str | None] = mapped_column(String(32), index=True)
     department_id: Mapped[str | None] = mapped_column(String(32), index=True)
     dimensions: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Snapshot(Base):
+    """The newest state of an entity seen in events (its `entity`, plus sticky extras such as
+    `breached_at`), so that an older event arriving late never overwrites a newer state."""
+
+    __tablename__ = "entity_snapshots"
+
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    entity: Mapped[dict] = mapped_column(JSON, nullable=False)
+    deleted: Mapped[bool] = mapped_column(nullable=False, default=False)
+
+
+class DealStage(Base):
+    """The deal stage timeline: one row per stage a deal entered, for the funnel and time in stage."""
+
+    __tablename__ = "deal_stages"
+
+    event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deal_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    stage: Mapped[str] = mapped_column(String(30), nullable=False)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class Department(Base):
-    """Replica of the gateway's departments, kept from `department.*` events."""
+    """Replica of the gateway's departments, kept from `department.*` events (the tree for roll-ups)."""
 
     __tablename__ = "departments"
 
@@ -45,3 +78,41 @@ class Department(Base):
     parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
     deleted: Mapped[bool] = mapped_column(nullable=False, default=False)
+
+
+class User(Base):
+    """Replica of the gateway's users, kept from `user.*` events: whose figures roll up where."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    active: Mapped[bool] = mapped_column(nullable=False, default=True)
+
+
+class Freshness(Base):
+    """The newest event applied (by when it occurred) and when it was applied: how current reports are."""
+
+    __tablename__ = "freshness"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Plan(Entity, Base):
+    """A target: `value` of `metric` for a department (its subtree) or a user, over `period`."""
+
+    __tablename__ = "plans"
+
+    metric: Mapped[str] = mapped_column(String(50), nullable=False)
+    period: Mapped[str] = mapped_column(String(30), nullable=False, index=True)
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    value: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+READ_MODELS = (Fact, Snapshot, DealStage, Department, User, Freshness, ProcessedEvent)

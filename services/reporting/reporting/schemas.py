@@ -1,25 +1,138 @@
-"""The reporting wire format."""
+"""The reporting wire format: report queries, plans."""
 
 from datetime import date, timedelta
 
-from marshmallow import ValidationError, fields, validates_schema
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from crm_kernel.schemas import StrictSchema, TimeZone
+from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, TimeZone
+from reporting.kpis import COUNT_KPIS, GROUPINGS, KPIS, MAX_DAYS
+from reporting.periods import period_dates
 
-MAX_PERIOD_DAYS = 366 * 5
+FORMATS = ("json", "csv", "png")
+PLANNABLE = (*COUNT_KPIS, "won_amount", "sla_compliance")
 
 
-class ReportQuerySchema(StrictSchema):
+class CommaList(fields.String):
+    """`a,b,c` in a query string, as a list of non-empty names (optionally each one of `choices`)."""
+
+    def __init__(self, choices: tuple | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.choices = choices
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        names = [name.strip() for name in super()._deserialize(value, attr, data, **kwargs).split(",")]
+        if not all(names):
+            raise ValidationError("a comma-separated list of names, none empty")
+        unknown = [name for name in names if self.choices and name not in self.choices]
+        if unknown:
+            raise ValidationError(f"unknown {', '.join(unknown)}; choose from {', '.join(self.choices)}")
+        return names
+
+
+class PeriodQuerySchema(StrictSchema):
+    """A period of local days in a time zone, narrowed to a department (and those below it) or a user."""
+
     from_ = fields.Date(data_key="from", load_default=lambda: date.today() - timedelta(days=29))
     to = fields.Date(load_default=date.today)
     tz = TimeZone(load_default="UTC")
     department_id = fields.String(load_default=None)
     user_id = fields.String(load_default=None)
-    format = fields.String(load_default="json")
+    group_by = fields.String(load_default=None, validate=validate.OneOf(GROUPINGS))
+    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS))
 
     @validates_schema
     def check_period(self, data, **kwargs):
         if data["to"] < data["from_"]:
             raise ValidationError("`to` is before `from`", "to")
-        if (data["to"] - data["from_"]).days > MAX_PERIOD_DAYS:
-            raise ValidationError(f"the period is longer than {MAX_PERIOD_DAYS} days", "to")
+        days = (data["to"] - data["from_"]).days + 1
+        limit = MAX_DAYS[data.get("group_by")]
+        if days > limit:
+            grouping = f"group_by={data['group_by']}" if data.get("group_by") else "a report"
+            raise ValidationError(f"{days} days is too long for {grouping}; at most {limit} days", "to")
+
+
+class ReportQuerySchema(PeriodQuerySchema):
+    kpi = CommaList(choices=KPIS, data_key="kpi", load_default=None)
+
+
+class CompareQuerySchema(ReportQuerySchema):
+    """Two periods (`from`-`to` against `compare_from`-`compare_to`), or several departments or users."""
+
+    compare_from = fields.Date(load_default=None)
+    compare_to = fields.Date(load_default=None)
+    department_id = CommaList(load_default=None)
+    user_id = CommaList(load_default=None)
+
+    @validates_schema
+    def check_sides(self, data, **kwargs):
+        periods = data.get("compare_from") is not None or data.get("compare_to") is not None
+        departments, users = len(data.get("department_id") or ()), len(data.get("user_id") or ())
+        if periods:
+            if data.get("compare_from") is None or data.get("compare_to") is None:
+                raise ValidationError("give both compare_from and compare_to", "compare_to")
+            if data["compare_to"] < data["compare_from"]:
+                raise ValidationError("`compare_to` is before `compare_from`", "compare_to")
+            if departments > 1 or users > 1:
+                raise ValidationError("compare two periods or several departments, not both", "department_id")
+        elif departments < 2 and users < 2:
+            raise ValidationError(
+                "give compare_from and compare_to, or two or more ids in department_id or user_id", "compare_from"
+            )
+        elif departments and users:
+            raise ValidationError("compare departments or users, not both", "user_id")
+
+
+class PlanVsActualQuerySchema(StrictSchema):
+    period = fields.String(required=True)
+    tz = TimeZone(load_default="UTC")
+    department_id = fields.String(load_default=None)
+    user_id = fields.String(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS))
+
+    @validates("period")
+    def check_period(self, value, **kwargs):
+        period_dates(value)
+
+
+def _not_negative(value) -> bool:
+    # A validator function rather than Range: the OpenAPI document needs a numeric minimum, not "0.0000".
+    if value < 0:
+        raise ValidationError("must be 0 or more")
+    return True
+
+
+class PlanSchema(EntitySchema):
+    """A target: `value` of `metric` for `department_id` (with those below it) or `user_id`, over `period`
+    (`2026-03`, `2026-W14`, `2026-Q2` or `2026`)."""
+
+    metric = fields.String(required=True, validate=validate.OneOf(PLANNABLE))
+    period = fields.String(required=True)
+    department_id = fields.String(load_default=None, allow_none=True)
+    user_id = fields.String(load_default=None, allow_none=True)
+    currency = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    value = fields.Decimal(required=True, as_string=True, places=4, validate=lambda value: _not_negative(value))
+
+    @validates("period")
+    def check_period(self, value, **kwargs):
+        period_dates(value)
+
+
+class PlanQuerySchema(PageQuerySchema):
+    period = fields.String(load_default=None)
+    department_id = fields.String(load_default=None)
+    user_id = fields.String(load_default=None)
+    metric = fields.String(load_default=None)
+
+
+def check_plan_target(plan: dict) -> dict | None:
+    """Per-field errors of a whole plan (after a partial update too), or None when it is consistent."""
+    errors = {}
+    if bool(plan.get("department_id")) == bool(plan.get("user_id")):
+        errors["department_id"] = ["give exactly one of department_id and user_id"]
+    if plan.get("metric") == "won_amount" and not plan.get("currency"):
+        errors["currency"] = ["required for won_amount"]
+    if plan.get("metric") != "won_amount" and plan.get("currency"):
+        errors["currency"] = ["only for won_amount"]
+    if plan.get("metric") == "sla_compliance" and plan.get("value") is not None and plan["value"] > 1:
+        errors["value"] = ["a share between 0 and 1"]
+    return errors or None

@@ -1,82 +1,147 @@
-"""The reporting service: read models fed by events, and the KPIs managers steer by."""
+"""The reporting service: read models fed by events, and the reports managers steer by."""
 
-from datetime import datetime
+from sqlalchemy import select
 
-from nameko.events import event_handler
-from sqlalchemy import func, select
-
-from crm_kernel.metrics import observe_event_lag
-from crm_kernel.outbox import Outbox, consume_once
+from crm_kernel.db import utcnow
+from crm_kernel.outbox import Outbox
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
-from reporting.kpis import KPIS, fact_from_event, period_bounds
-from reporting.models import Department, Fact, OutboxEvent, ProcessedEvent
-from reporting.schemas import ReportQuerySchema
+from reporting.feed import EventFeed, fresh_as_of
+from reporting.kpis import FACT_OF, KPIS, DepartmentTree, funnel, period_bounds, response_rates
+from reporting.models import DealStage, Department, Fact, OutboxEvent, User
+from reporting.plans import PlansRpc
+from reporting.render import rendered
+from reporting.reports import comparison, kpi_report, narrow
+from reporting.schemas import CompareQuerySchema, PeriodQuerySchema, ReportQuerySchema
+
+SLA_KPIS = ("tickets_opened", "tickets_resolved", "first_response_time", "resolution_time", "sla_compliance")
 
 
-def on(service: str, event_type: str):
-    # Redelivered until applied: a database outage delays the read model, it never loses an event.
-    return event_handler(service, event_type, requeue_on_error=True)
-
-
-class ReportingService(ServiceBase):
+class ReportingService(EventFeed, PlansRpc, ServiceBase):
     name = "reporting"
     outbox = Outbox(OutboxEvent)
 
-    @on("contacts", "contact.created")
-    def on_contact_created(self, event):
-        self._record_fact(event)
-
-    @on("interactions", "interaction.created")
-    def on_interaction_created(self, event):
-        self._record_fact(event)
-
-    @on("gateway", "department.created")
-    def on_department_created(self, event):
-        self._replicate_department(event)
-
-    @on("gateway", "department.updated")
-    def on_department_updated(self, event):
-        self._replicate_department(event)
-
     @rpc
     def kpis(self, query: dict) -> dict:
+        """KPIs for a period in a time zone, in total and grouped by user, department, day, week or month."""
         params = load(ReportQuerySchema(), query)
-        opens, closes = period_bounds(params["from_"], params["to"], params["tz"])
-        stmt = (
-            select(Fact.kpi, func.count())
-            .where(Fact.occurred_at >= opens, Fact.occurred_at < closes)
-            .group_by(Fact.kpi)
-        )
-        for name in ("department_id", "user_id"):
-            if params[name]:
-                stmt = stmt.where(getattr(Fact, name) == params[name])
-        counts = dict.fromkeys(KPIS, 0) | dict(self.db.execute(stmt).all())
-        newest = self.db.scalar(select(func.max(ProcessedEvent.processed_at)))
-        return {
-            "from": params["from_"].isoformat(),
-            "to": params["to"].isoformat(),
-            "tz": params["tz"],
-            "kpis": counts,
-            "fresh_as_of": newest.isoformat() if newest else None,
+        return rendered("kpis", self._kpi_report(params), params["format"])
+
+    @rpc
+    def sla(self, query: dict) -> dict:
+        """Tickets opened and resolved, first response and resolution times, and SLA compliance."""
+        params = load(ReportQuerySchema(), query)
+        params["kpi"] = [name for name in params["kpi"] or SLA_KPIS if name in SLA_KPIS] or list(SLA_KPIS)
+        return rendered("sla", self._kpi_report(params), params["format"])
+
+    @rpc
+    def funnel(self, query: dict) -> dict:
+        """Conversion per pipeline stage and average time in stage of the deals created in the period."""
+        params = load(PeriodQuerySchema(), query)
+        created = self._narrowed_facts(params, ("deals_created",))
+        deal_ids = [fact["source"].removeprefix("deal:") for fact in created]
+        timelines = {deal_id: [] for deal_id in deal_ids}
+        for batch in range(0, len(deal_ids), 500):
+            rows = self.db.execute(
+                select(DealStage.deal_id, DealStage.stage, DealStage.entered_at).where(
+                    DealStage.deal_id.in_(deal_ids[batch : batch + 500])
+                )
+            )
+            for deal_id, stage, entered_at in rows:
+                timelines[deal_id].append((stage, entered_at))
+        report = self._frame(params) | funnel(timelines)
+        return rendered("funnel", report | {"fresh_as_of": fresh_as_of(self.db)}, params["format"])
+
+    @rpc
+    def campaigns(self, query: dict) -> dict:
+        """Campaign responses by kind and each kind's rate relative to the messages sent, per campaign."""
+        params = load(PeriodQuerySchema(), query)
+        facts = self._narrowed_facts(params, ("campaign_responses",))
+        by_campaign: dict = {}
+        for fact in facts:
+            by_campaign.setdefault(fact["dimensions"].get("campaign_id"), []).append(fact)
+        report = self._frame(params) | {
+            "total": response_rates(facts),
+            "campaigns": [
+                {"campaign_id": campaign_id, **response_rates(by_campaign[campaign_id])}
+                for campaign_id in sorted(by_campaign, key=str)
+            ],
+            "fresh_as_of": fresh_as_of(self.db),
         }
+        return rendered("campaigns", report, params["format"])
 
-    def _record_fact(self, event: dict) -> None:
-        if consume_once(self.db, ProcessedEvent, event):
-            fact = fact_from_event(event)
-            if fact is not None:
-                fact["occurred_at"] = datetime.fromisoformat(fact["occurred_at"])
-                self.db.add(Fact(event_id=event["event_id"], **fact))
-        self.db.commit()
-        observe_event_lag(self.name, event)
+    @rpc
+    def compare(self, query: dict) -> dict:
+        """Two periods, or several departments or users, side by side with their differences."""
+        params = load(CompareQuerySchema(), query)
+        sides = []
+        if params["compare_from"] is not None:
+            for start, end in ((params["from_"], params["to"]), (params["compare_from"], params["compare_to"])):
+                sides.append({"from_": start, "to": end, "label": f"{start.isoformat()} – {end.isoformat()}"})
+            department_id, user_id = (params["department_id"] or [None])[0], (params["user_id"] or [None])[0]
+            sides = [side | {"department_id": department_id, "user_id": user_id} for side in sides]
+        else:
+            names = self._names()
+            for field in ("department_id", "user_id"):
+                for key in params[field] or ():
+                    other = "user_id" if field == "department_id" else "department_id"
+                    sides.append({"from_": params["from_"], "to": params["to"], field: key, other: None})
+                    sides[-1]["label"] = names.get(key) or key
+        values = []
+        for side in sides:
+            side_params = {**params, **side, "group_by": None}
+            values.append(self._kpi_report(side_params)["kpis"])
+        columns = [
+            {
+                "label": side["label"],
+                "from": side["from_"].isoformat(),
+                "to": side["to"].isoformat(),
+                "department_id": side["department_id"],
+                "user_id": side["user_id"],
+            }
+            for side in sides
+        ]
+        report = {"tz": params["tz"], **comparison(columns, values), "fresh_as_of": fresh_as_of(self.db)}
+        return rendered("compare", report, params["format"])
 
-    def _replicate_department(self, event: dict) -> None:
-        if consume_once(self.db, ProcessedEvent, event):
-            entity = event["entity"]
-            department = self.db.get(Department, entity["id"]) or Department(id=entity["id"])
-            department.name = entity["name"]
-            department.parent_id = entity.get("parent_id")
-            department.timezone = entity.get("timezone") or "UTC"
-            self.db.add(department)
-        self.db.commit()
+    def _kpi_report(self, params: dict) -> dict:
+        kpis = tuple(params.get("kpi") or KPIS)
+        facts = self._facts(params, tuple({FACT_OF[name] for name in kpis}))
+        report = kpi_report(facts, params | {"kpi": kpis}, self._tree(), self._names(), utcnow())
+        return report | {"fresh_as_of": fresh_as_of(self.db)}
+
+    def _frame(self, params: dict) -> dict:
+        return {"from": params["from_"].isoformat(), "to": params["to"].isoformat(), "tz": params["tz"]}
+
+    def _narrowed_facts(self, params: dict, fact_kpis: tuple) -> list[dict]:
+        facts = self._facts(params, fact_kpis)
+        return narrow(facts, self._tree(), params.get("department_id"), params.get("user_id"))
+
+    def _facts(self, params: dict, fact_kpis: tuple) -> list[dict]:
+        """The facts of `fact_kpis` in the period, each with its department (the user's when it has none)."""
+        opens, closes = period_bounds(params["from_"], params["to"], params["tz"])
+        rows = self.db.scalars(
+            select(Fact).where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
+        )
+        departments_of_users = dict(self.db.execute(select(User.id, User.department_id)).all())
+        return [
+            {
+                "kpi": row.kpi,
+                "source": row.source,
+                "occurred_at": row.occurred_at,
+                "user_id": row.user_id,
+                "department_id": row.department_id or departments_of_users.get(row.user_id),
+                "dimensions": row.dimensions,
+            }
+            for row in rows
+        ]
+
+    def _tree(self) -> DepartmentTree:
+        rows = self.db.execute(select(Department.id, Department.parent_id).where(Department.deleted.is_(False)))
+        return DepartmentTree(dict(rows.all()))
+
+    def _names(self) -> dict:
+        departments = self.db.execute(select(Department.id, Department.name)).all()
+        users = self.db.execute(select(User.id, User.name)).all()
+        return {key: name for key, name in [*departments, *users] if name}

@@ -1,0 +1,94 @@
+"""`/api/v1/campaigns`: offers to contacts who agreed to marketing, and how they responded."""
+
+from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
+from gateway.contacts_api import STAFF
+from gateway.identity import V1
+from gateway.interactions_api import action, read_only
+from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, ref
+from interactions.sales_schemas import RESPONSE_KINDS, CampaignSchema, ResponseSchema
+
+
+class CampaignsApi:
+    @api("POST", f"{V1}/campaigns")
+    def create_campaign(self, request):
+        caller = self.auth.require(request, *STAFF)
+        data = json_body(request)
+        data.setdefault("owner_id", caller.user_id)
+        data.setdefault("department_id", caller.department_id)
+        campaign = self.interactions.create_campaign(data)
+        return entity_response(campaign, 201, f"{V1}/campaigns/{campaign['id']}")
+
+    @api("GET", f"{V1}/campaigns/<string:campaign_id>")
+    def get_campaign(self, request, campaign_id):
+        self.auth.require(request, *STAFF)
+        return entity_response(self.interactions.get_campaign(campaign_id))
+
+    @api("PATCH", f"{V1}/campaigns/<string:campaign_id>")
+    def update_campaign(self, request, campaign_id):
+        self.auth.require(request, *STAFF)
+        changes = json_body(request)
+        return entity_response(self.interactions.update_campaign(campaign_id, changes, expected_version(request)))
+
+    @api("DELETE", f"{V1}/campaigns/<string:campaign_id>")
+    def delete_campaign(self, request, campaign_id):
+        self.auth.require(request, *STAFF)
+        self.interactions.delete_campaign(campaign_id, expected_version(request))
+        return 204, ""
+
+    @api("GET", f"{V1}/campaigns")
+    def list_campaigns(self, request):
+        self.auth.require(request, *STAFF)
+        return self.interactions.list_campaigns(query_args(request))
+
+    @api("POST", f"{V1}/campaigns/<string:campaign_id>/responses")
+    def record_campaign_response(self, request, campaign_id):
+        caller = self.auth.require(request, *STAFF)
+        data = json_body(request)
+        consent = False
+        if isinstance(data.get("contact_id"), str):
+            consent = bool(self.contact_consent(data["contact_id"]))
+        data.setdefault("user_id", caller.user_id)
+        return 201, self.interactions.record_campaign_response(campaign_id, data, consent)
+
+    @api("GET", f"{V1}/campaigns/<string:campaign_id>/responses")
+    def list_campaign_responses(self, request, campaign_id):
+        self.auth.require(request, *STAFF)
+        return self.interactions.list_campaign_responses(campaign_id, query_args(request))
+
+    def contact_consent(self, contact_id: str) -> bool:
+        """Whether the contact agreed to marketing, as the contacts service says now (422 when unknown)."""
+        self.contact_must_exist(contact_id)
+        return self.contacts.get_contact(contact_id).get("marketing_consent", False)
+
+    @staticmethod
+    def describe(spec):
+        spec.components.schema("Campaign", schema=CampaignSchema)
+        spec.components.schema("CampaignResponse", schema=ResponseSchema)
+        crud(spec, f"{V1}/campaigns", "Campaign", "campaigns", filters=("department_id",))
+        item = f"{V1}/campaigns/{{id}}/responses"
+        action(
+            spec,
+            item,
+            "campaigns",
+            "Record a response; `sent` only to a contact with marketing consent (else 422 naming contact_id)",
+            ref("CampaignResponse"),
+            ref("CampaignResponse"),
+            "201",
+        )
+        page = {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": ref("CampaignResponse")},
+                "next_cursor": {"type": "string", "nullable": True},
+                "counts": {"type": "object", "properties": {kind: {"type": "integer"} for kind in RESPONSE_KINDS}},
+            },
+        }
+        kind = {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(RESPONSE_KINDS)}}
+        read_only(
+            spec,
+            item,
+            "campaigns",
+            "The responses, newest first, with counts per kind",
+            page,
+            ID_PARAM + PAGE_PARAMS[:2] + [kind],
+        )

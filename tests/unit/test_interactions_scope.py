@@ -1,0 +1,154 @@
+"""Who sees and changes which interactions records: the rules, and the service applying them."""
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy.orm import Session
+
+from crm_kernel.context import CallContext
+from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
+from crm_kernel.outbox import OutboxRecorder, make_event
+from crm_kernel.scope import SCOPE, Scope
+from interactions.access import may_place, sees
+from interactions.models import Base, Deal, OutboxEvent, Ticket
+from interactions.service import InteractionsService
+
+# HQ > Sales > Berlin, HQ > Support
+MANAGER_SALES = Scope("m-sales", "manager", "sales", ("sales", "berlin"))
+AGENT_BERLIN = Scope("a-berlin", "agent", "berlin", ("berlin",))
+AGENT_SUPPORT = Scope("a-support", "agent", "support", ("support",))
+ANALYST = Scope("an", "analyst", "hq", ("hq",))
+
+
+class Caller:
+    """Calls the service's methods as the user of `scope` (None: no user behind the call)."""
+
+    def __init__(self, engine, scope: Scope | None):
+        self.engine, self.scope = engine, scope
+
+    def __getattr__(self, method):
+        def call(*args, **kwargs):
+            data = {"request_id": "r1", **({SCOPE: self.scope.encode()} if self.scope else {})}
+            with Session(self.engine, expire_on_commit=False) as session:
+                worker = worker_factory(
+                    InteractionsService,
+                    db=session,
+                    outbox=OutboxRecorder(OutboxEvent, dict(data)),
+                    context=CallContext(data),
+                )
+                return getattr(worker, method)(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def as_(memory_engine):
+    engine = memory_engine(Base)
+    return lambda scope=None: Caller(engine, scope)
+
+
+def ticket(**fields):
+    return {"contact_id": "c1", "subject": "Broken", "priority": "normal", "department_id": "berlin"} | fields
+
+
+# -- the plain rules ---------------------------------------------------------------------------
+
+
+def test_an_agent_sees_what_is_assigned_to_them_or_shared_in_their_department_only():
+    assert sees(AGENT_BERLIN, Ticket(assignee_id="a-berlin", department_id="support"))
+    assert sees(AGENT_BERLIN, Ticket(assignee_id=None, department_id="berlin"))
+    assert not sees(AGENT_BERLIN, Ticket(assignee_id="someone", department_id="sales"))
+
+
+def test_a_manager_sees_their_department_and_below_but_not_a_sibling_nor_what_is_merely_theirs():
+    assert sees(MANAGER_SALES, Deal(owner_id=None, department_id="berlin"))
+    assert not sees(MANAGER_SALES, Deal(owner_id="x", department_id="support"))
+    assert not sees(MANAGER_SALES, Deal(owner_id="m-sales", department_id="support"))
+
+
+def test_an_analyst_sees_no_record_and_a_call_without_a_user_sees_all():
+    assert not sees(ANALYST, Deal(owner_id="an", department_id="hq"))
+    assert sees(None, Deal(owner_id="x", department_id="anywhere"))
+
+
+def test_a_manager_may_place_records_anywhere_in_their_subtree_an_agent_only_in_their_department():
+    assert may_place(MANAGER_SALES, "berlin") and may_place(MANAGER_SALES, "sales")
+    assert not may_place(MANAGER_SALES, "support") and not may_place(MANAGER_SALES, None)
+    assert may_place(AGENT_BERLIN, "berlin") and not may_place(AGENT_BERLIN, "sales")
+    assert not may_place(ANALYST, "hq")
+    assert may_place(Scope("ad", "admin", None), None)
+
+
+# -- the service applying them -----------------------------------------------------------------
+
+
+def test_lists_hold_only_visible_records_so_pages_stay_full(as_):
+    for department in ("berlin", "support", "berlin", "support", "berlin"):
+        as_().create_ticket(ticket(department_id=department))
+
+    page = as_(AGENT_BERLIN).list_tickets({"limit": 2})
+    second = as_(AGENT_BERLIN).list_tickets({"limit": 2, "cursor": page["next_cursor"]})
+
+    assert [len(page["items"]), len(second["items"]), second["next_cursor"]] == [2, 1, None]
+    assert {item["department_id"] for item in page["items"] + second["items"]} == {"berlin"}
+    assert len(as_(MANAGER_SALES).list_tickets({})["items"]) == 3
+    assert as_(ANALYST).list_tickets({})["items"] == []
+
+
+def test_a_hidden_record_reads_and_writes_as_absent_even_with_a_stale_version(as_):
+    hidden = as_().create_ticket(ticket(department_id="support"))
+
+    for attempt in (
+        lambda: as_(AGENT_BERLIN).get_ticket(hidden["id"]),
+        lambda: as_(MANAGER_SALES).update_ticket(hidden["id"], {"subject": "x"}, 99),
+        lambda: as_(AGENT_BERLIN).transition_ticket(hidden["id"], {"status": "open"}),
+        lambda: as_(AGENT_BERLIN).comment_ticket(hidden["id"], {"body": "hi", "internal": True}),
+        lambda: as_(AGENT_BERLIN).delete_ticket(hidden["id"]),
+    ):
+        with pytest.raises(NotFound):
+            attempt()
+    assert as_().get_ticket(hidden["id"])["version"] == hidden["version"]
+    with pytest.raises(PreconditionFailed):  # the caller who may see it learns about the version
+        as_(AGENT_SUPPORT).update_ticket(hidden["id"], {"subject": "x"}, 99)
+
+
+def test_no_one_puts_a_record_in_a_department_they_may_not_see(as_):
+    with pytest.raises(ValidationFailed) as refused:
+        as_(AGENT_BERLIN).create_ticket(ticket(department_id="sales"))
+    assert "department_id" in refused.value.errors
+
+    mine = as_(AGENT_BERLIN).create_ticket(ticket())
+    with pytest.raises(ValidationFailed):
+        as_(MANAGER_SALES).update_ticket(mine["id"], {"department_id": "support"})
+    moved = as_(MANAGER_SALES).update_ticket(mine["id"], {"department_id": "sales"})  # across its subtree
+    assert moved["department_id"] == "sales"
+
+
+def test_no_one_hands_a_record_to_a_user_of_a_department_they_may_not_see(as_):
+    user = {"id": "u-support", "email": "s@example.com", "role": "agent", "department_id": "support"}
+    as_().on_user_created(make_event("user.created", user, {}))
+    deal = {"contact_id": "c1", "title": "T", "amount": "1", "currency": "EUR", "department_id": "berlin"}
+
+    with pytest.raises(ValidationFailed) as refused:
+        as_(AGENT_BERLIN).create_deal(deal | {"owner_id": "u-support"})
+
+    assert "owner_id" in refused.value.errors
+    assert as_().list_deals({})["items"] == []
+
+
+def test_a_timeline_shows_only_the_items_the_caller_may_see(as_):
+    as_().create_ticket(ticket(department_id="berlin"))
+    as_().create_ticket(ticket(department_id="support"))
+    document = {"id": "doc1", "title": "Offer", "contact_id": "c1", "created_at": "2026-03-01T10:00:00+00:00"}
+    as_().on_document_created(
+        make_event("document.created", document | {"uploaded_by": "x", "uploaded_by_department_id": "sales"}, {})
+    )
+
+    kinds = [
+        (item["kind"], item["entity"].get("department_id"))
+        for item in as_(MANAGER_SALES).contact_timeline("c1", {})["items"]
+    ]
+    berlin = as_(AGENT_BERLIN).contact_timeline("c1", {})["items"]
+
+    assert sorted(kinds, key=str) == [("document", None), ("ticket", "berlin")]
+    assert [item["entity"]["department_id"] for item in berlin] == ["berlin"]
+    assert len(as_().contact_timeline("c1", {})["items"]) == 3

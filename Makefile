@@ -35,6 +35,10 @@ format: venv  ## ruff: fix what can be fixed and format
 migrate: venv  ## apply every service's migrations to its database
 	$(PY) -m crm_kernel.migrations
 
+bench: venv  ## benchmarks under bench/ on a throw-away PostgreSQL database (BENCH_ARGS="--rows 200000")
+	$(PY) scripts/ensure_infra.py --postgres
+	@for script in bench/bench_*.py; do $(PY) $$script $(BENCH_ARGS) || exit 1; done
+
 clean:  ## remove local state (SQLite files, document blobs)
 	rm -rf var
 

@@ -110,6 +110,17 @@ def json_body(request, max_bytes: int | None = None) -> dict:
     return body
 
 
+def body_stream(request):
+    """The request body as a file-like stream to read incrementally, chunked uploads included.
+
+    werkzeug hides a chunked body (no Content-Length) unless the server sets `wsgi.input_terminated`;
+    eventlet's server decodes the chunks but does not set it, so read its input directly then.
+    """
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        return request.environ["wsgi.input"]
+    return request.stream
+
+
 def etag(entity: dict) -> str:
     return f'"{entity["version"]}"'
 

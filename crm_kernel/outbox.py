@@ -136,6 +136,14 @@ class OutboxRecorder:
         session.add(self.model(event_id=event["event_id"], type=event_type, payload=event))
         return event
 
+    def event_rows(self, event_type: str, entities: list[dict]) -> list[dict]:
+        """Outbox rows (column -> value) announcing each entity, for a caller that inserts many at once."""
+        rows = []
+        for entity in entities:
+            event = make_event(event_type, entity, self.context_data)
+            rows.append({"event_id": event["event_id"], "type": event_type, "payload": event, "created_at": utcnow()})
+        return rows
+
 
 class Outbox(DependencyProvider):
     """Records events with the change they announce, and relays them to the service's exchange."""

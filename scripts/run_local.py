@@ -32,6 +32,7 @@ def main() -> int:
     env["PYTHONPATH"] = os.pathsep.join([*map(str, code_paths), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("CRM_VAR_DIR", str(ROOT / "var"))
     env.setdefault("DOCUMENTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['documents']}")
+    env.setdefault("CONTACTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['contacts']}")
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     python = sys.executable
 

@@ -1,12 +1,56 @@
-"""`/api/v1/contacts`: the gateway's routes to the contacts service."""
+"""`/api/v1/contacts` and `/api/v1/contact-fields`: the gateway's routes to the contacts service.
 
-from contacts.schemas import ContactSchema
-from crm_kernel.errors import NotFound, ValidationFailed
-from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
+JSON goes over RPC; CSV import and export stream over the contacts service's internal HTTP.
+"""
+
+import requests
+from werkzeug.wrappers import Response
+
+from contacts.schemas import (
+    ContactSchema,
+    DuplicateSchema,
+    FieldDefinitionSchema,
+    HistoryEntrySchema,
+    MergeRequestSchema,
+    MergeSchema,
+)
+from crm_kernel.config import env
+from crm_kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
+from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
 from gateway.identity import V1
-from gateway.openapi import crud
+from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, ref
 
 STAFF = ("admin", "manager", "agent")
+LIST_FILTERS = (
+    "q",
+    "tag",
+    "company_id",
+    "owner_id",
+    "department_id",
+    "marketing_consent",
+    "created_from",
+    "created_to",
+    "updated_from",
+    "updated_to",
+)
+_http = requests.Session()
+
+
+def contacts_url() -> str:
+    return env("CONTACTS_URL", "http://127.0.0.1:8001").rstrip("/")
+
+
+def contacts_http(method: str, path: str, headers: dict, **kwargs) -> requests.Response:
+    """A request to the contacts service's internal HTTP; its problem documents pass through."""
+    from gateway.documents_api import PassThroughProblem  # the one pass-through of internal problems
+
+    try:
+        response = _http.request(method, contacts_url() + path, headers=headers, timeout=(3, 3600), **kwargs)
+    except requests.RequestException:
+        raise ServiceUnavailable("the contacts service is not reachable") from None
+    if response.status_code >= 400:
+        raise PassThroughProblem(response)
+    return response
 
 
 class ContactsApi:
@@ -16,8 +60,14 @@ class ContactsApi:
         data = json_body(request)
         data.setdefault("owner_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
-        contact = self.contacts.create_contact(data)
-        return entity_response(contact, 201, f"{V1}/contacts/{contact['id']}")
+        contact = self.contacts.create_contact(data, request.args.get("on_duplicate", "report"))
+        duplicates = contact.pop("duplicates")
+        response = entity_response(contact, 201, f"{V1}/contacts/{contact['id']}")
+        if duplicates:
+            # The body stays the contact as every read returns it; possible duplicates are announced.
+            response.headers["X-Possible-Duplicates"] = ",".join(d["id"] for d in duplicates)
+            response.headers["Link"] = f'<{V1}/contacts/{contact["id"]}/duplicates>; rel="duplicates"'
+        return response
 
     @api("GET", f"{V1}/contacts/<string:contact_id>")
     def get_contact(self, request, contact_id):
@@ -36,10 +86,91 @@ class ContactsApi:
         self.contacts.delete_contact(contact_id, expected_version(request))
         return 204, ""
 
+    @api("POST", f"{V1}/contacts/<string:contact_id>/restore")
+    def restore_contact(self, request, contact_id):
+        self.auth.require(request, *STAFF)
+        return entity_response(self.contacts.restore_contact(contact_id))
+
+    @api("GET", f"{V1}/contacts/<string:contact_id>/history")
+    def contact_history(self, request, contact_id):
+        self.auth.require(request, *STAFF)
+        return self.contacts.contact_history(contact_id)
+
     @api("GET", f"{V1}/contacts")
     def list_contacts(self, request):
         self.auth.require(request, *STAFF)
         return self.contacts.list_contacts(query_args(request))
+
+    @api("GET", f"{V1}/contacts/<string:contact_id>/duplicates")
+    def contact_duplicates(self, request, contact_id):
+        self.auth.require(request, *STAFF)
+        return self.contacts.contact_duplicates(contact_id)
+
+    @api("POST", f"{V1}/contacts/<string:contact_id>/merge")
+    def merge_contacts(self, request, contact_id):
+        self.auth.require(request, *STAFF)
+        return self.contacts.merge_contacts(contact_id, json_body(request))
+
+    @api("POST", f"{V1}/contacts/merges/<string:merge_id>/undo")
+    def undo_merge(self, request, merge_id):
+        self.auth.require(request, *STAFF)
+        return self.contacts.undo_merge(merge_id)
+
+    @api("POST", f"{V1}/contacts/import")
+    def import_contacts(self, request):
+        """The CSV body streams through to the contacts service, never held whole here."""
+        caller = self.auth.require(request, *STAFF)
+        # The idempotency middleware may have read (and kept) the body already.
+        cached = getattr(request, "_cached_data", None)
+        body = cached if cached is not None else body_stream(request)
+        headers = {
+            "X-Request-Id": self.context.request_id,
+            "X-Actor": caller.user_id,
+            "X-Default-Owner": caller.user_id,
+            "X-Default-Department": caller.department_id or "",
+            "Content-Type": request.content_type or "text/csv",
+        }
+        report = contacts_http("POST", "/import", headers, data=body).json()
+        return json_response(report)
+
+    @api("GET", f"{V1}/contacts/export")
+    def export_contacts(self, request):
+        self.auth.require(request, *STAFF)
+        headers = {"X-Request-Id": self.context.request_id}
+        upstream = contacts_http("GET", "/export", headers, params=query_args(request), stream=True)
+        return Response(
+            upstream.iter_content(64 * 1024),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
+            direct_passthrough=True,
+        )
+
+    @api("POST", f"{V1}/contact-fields")
+    def create_contact_field(self, request):
+        self.auth.require(request, "admin")
+        definition = self.contacts.create_field_definition(json_body(request))
+        return entity_response(definition, 201, f"{V1}/contact-fields/{definition['key']}")
+
+    @api("GET", f"{V1}/contact-fields")
+    def list_contact_fields(self, request):
+        self.auth.require(request, *STAFF)
+        return self.contacts.list_field_definitions()
+
+    @api("GET", f"{V1}/contact-fields/<string:key>")
+    def get_contact_field(self, request, key):
+        self.auth.require(request, *STAFF)
+        return entity_response(self.contacts.get_field_definition(key))
+
+    @api("PATCH", f"{V1}/contact-fields/<string:key>")
+    def update_contact_field(self, request, key):
+        self.auth.require(request, "admin")
+        return entity_response(self.contacts.update_field_definition(key, json_body(request)))
+
+    @api("DELETE", f"{V1}/contact-fields/<string:key>")
+    def delete_contact_field(self, request, key):
+        self.auth.require(request, "admin")
+        self.contacts.delete_field_definition(key)
+        return 204, ""
 
     def contact_must_exist(self, contact_id: str, field: str = "contact_id") -> None:
         """For records that point at a contact: an unknown one is bad input naming `field`."""
@@ -50,6 +181,73 @@ class ContactsApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Contact", schema=ContactSchema)
-        filters = ("q", "tag", "company_id", "owner_id", "department_id")
-        crud(spec, f"{V1}/contacts", "Contact", "contacts", filters=filters)
+        from gateway.interactions_api import action, read_only  # late: interactions_api imports this module
+
+        for name, schema in [
+            ("Contact", ContactSchema),
+            ("Duplicate", DuplicateSchema),
+            ("ContactField", FieldDefinitionSchema),
+            ("HistoryEntry", HistoryEntrySchema),
+            ("MergeRequest", MergeRequestSchema),
+            ("Merge", MergeSchema),
+        ]:
+            spec.components.schema(name, schema=schema)
+        crud(spec, f"{V1}/contacts", "Contact", "contacts", filters=LIST_FILTERS)
+        on_duplicate = {
+            "name": "on_duplicate",
+            "in": "query",
+            "schema": {"type": "string", "enum": ["report", "reject"]},
+        }
+        created = {
+            "tags": ["contacts"],
+            "summary": "Create; possible duplicates are named in X-Possible-Duplicates (on_duplicate=reject: 409)",
+            "parameters": [on_duplicate],
+            "requestBody": json_content(ref("Contact")),
+            "responses": {
+                "201": {
+                    "description": "Created",
+                    "headers": {
+                        "X-Possible-Duplicates": {
+                            "description": "ids of existing contacts this one may duplicate, surest first",
+                            "schema": {"type": "string"},
+                        }
+                    },
+                    **json_content(ref("Contact")),
+                },
+                **ERRORS,
+            },
+        }
+        spec.path(path=f"{V1}/contacts", operations={"post": created})  # replaces crud's plain POST
+        items = {"type": "object", "properties": {"items": {"type": "array"}}}
+        action(spec, f"{V1}/contacts/{{id}}/restore", "contacts", "Undo a delete", None, ref("Contact"))
+        read_only(spec, f"{V1}/contacts/{{id}}/history", "contacts", "Every change, newest first", items)
+        read_only(spec, f"{V1}/contacts/{{id}}/duplicates", "contacts", "Possible duplicates with score", items)
+        merge = ref("MergeRequest")
+        action(spec, f"{V1}/contacts/{{id}}/merge", "contacts", "Merge sources into this", merge, ref("Merge"))
+        action(spec, f"{V1}/contacts/merges/{{id}}/undo", "contacts", "Undo a merge", None, ref("Merge"))
+        csv = {"text/csv": {"schema": {"type": "string"}}}
+        report = {"type": "object", "properties": {k: {"type": "integer"} for k in ("created", "updated", "skipped")}}
+        spec.path(
+            path=f"{V1}/contacts/import",
+            operations={
+                "post": {
+                    "tags": ["contacts"],
+                    "summary": "Import CSV (streamed): counts and each failing row",
+                    "requestBody": {"content": csv},
+                    "responses": {"200": {"description": "Report", **json_content(report)}, **ERRORS},
+                }
+            },
+        )
+        filters = [{"name": f, "in": "query", "schema": {"type": "string"}} for f in LIST_FILTERS]
+        spec.path(
+            path=f"{V1}/contacts/export",
+            operations={
+                "get": {
+                    "tags": ["contacts"],
+                    "summary": "Export the filtered contacts as CSV (streamed)",
+                    "parameters": [p for p in PAGE_PARAMS if p["name"] == "sort"] + filters,
+                    "responses": {"200": {"description": "CSV", "content": csv}, **ERRORS},
+                }
+            },
+        )
+        crud(spec, f"{V1}/contact-fields", "ContactField", "contact fields")

@@ -11,18 +11,39 @@ from crm_kernel.http import api
 from crm_kernel.outbox import Outbox
 from crm_kernel.service import ServiceBase
 from gateway.auth import Auth
+from gateway.campaigns_api import CampaignsApi
+from gateway.companies_api import CompaniesApi
 from gateway.contacts_api import ContactsApi
+from gateway.deals_api import DealsApi
 from gateway.documents_api import DocumentsApi
 from gateway.http import PublicApi
 from gateway.identity import V1, IdentityApi
 from gateway.interactions_api import InteractionsApi
 from gateway.models import OutboxEvent
 from gateway.openapi import openapi_document
+from gateway.plans_api import PlansApi
 from gateway.reports_api import ReportsApi
 from gateway.rpc import DeadlineServiceRpc
+from gateway.tasks_api import TasksApi
+from gateway.tickets_api import TicketsApi
+from gateway.timeline_api import TimelineApi
 
 
-class GatewayService(IdentityApi, ContactsApi, InteractionsApi, DocumentsApi, ReportsApi, ServiceBase):
+class GatewayService(
+    IdentityApi,
+    ContactsApi,
+    CompaniesApi,
+    InteractionsApi,
+    TicketsApi,
+    DealsApi,
+    TasksApi,
+    CampaignsApi,
+    TimelineApi,
+    DocumentsApi,
+    ReportsApi,
+    PlansApi,
+    ServiceBase,
+):
     name = "gateway"
     outbox = Outbox(OutboxEvent)
     auth = Auth()

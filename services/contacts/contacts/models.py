@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crm_kernel.db import Entity, UTCDateTime
+from contacts.normalise import search_text
+from crm_kernel.db import Entity, UTCDateTime, new_id, utcnow
 from crm_kernel.outbox import OutboxMixin, ProcessedEventMixin
 
 
@@ -13,16 +14,42 @@ class Base(DeclarativeBase):
     pass
 
 
+def _entity_id(context) -> str | None:
+    return (context.get_current_parameters()["payload"].get("entity") or {}).get("id")
+
+
 class OutboxEvent(OutboxMixin, Base):
-    pass
+    """The outbox, which is also the audit trail: `entity_id` (filled from the payload) finds a record's history."""
+
+    entity_id: Mapped[str | None] = mapped_column(String(32), index=True, default=_entity_id)
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):
     pass
 
 
+class Company(Entity, Base):
+    __tablename__ = "companies"
+
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    domain: Mapped[str | None] = mapped_column(String(253), index=True)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    owner_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
 class Contact(Entity, Base):
     __tablename__ = "contacts"
+    __table_args__ = (
+        # Substring search: a trigram GIN index on PostgreSQL (pg_trgm); a plain index on SQLite.
+        Index(
+            "ix_contacts_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+    )
 
     first_name: Mapped[str] = mapped_column(String(200), nullable=False)
     last_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
@@ -34,12 +61,14 @@ class Contact(Entity, Base):
     tag_rows: Mapped[list["ContactTag"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ContactTag.tag"
     )
+    key_rows: Mapped[list["ContactKey"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     attributes: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     timezone: Mapped[str | None] = mapped_column(String(64))
     marketing_consent: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    # Lower-cased names, e-mails and phones, so that `q` is one indexed column to match.
+    # Normalised names, e-mails, phones and company name (see normalise.search_text): what `q` matches.
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
 
     @property
     def tags(self) -> list[str]:
@@ -49,9 +78,18 @@ class Contact(Entity, Base):
     def tags(self, tags: list[str]) -> None:
         self.tag_rows = [ContactTag(tag=tag) for tag in sorted(set(tags))]
 
-    def refresh_search_text(self) -> None:
-        parts = [self.first_name or "", self.last_name or "", *(self.emails or []), *(self.phones or [])]
-        self.search_text = " ".join(p.lower() for p in parts if p)
+    def refresh_search_text(self, company_name: str | None = None) -> None:
+        """Recompute what finds this contact: the search text and the duplicate-matching keys."""
+        self.search_text = search_text(self.first_name, self.last_name, self.emails, self.phones, company_name)
+        wanted = set(contact_keys(self.emails, self.phones))
+        kept = [row for row in self.key_rows if row.key in wanted]
+        have = {row.key for row in kept}
+        self.key_rows = kept + [ContactKey(key=key) for key in sorted(wanted - have)]
+
+
+def contact_keys(emails, phones) -> list[str]:
+    """What identifies a person across records: each normalised e-mail and phone."""
+    return [f"e:{e}" for e in emails] + [f"p:{p}" for p in phones]
 
 
 class ContactTag(Base):
@@ -61,3 +99,41 @@ class ContactTag(Base):
 
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+
+class ContactKey(Base):
+    """One normalised e-mail (`e:...`) or phone (`p:+...`) of one contact: duplicates found by index."""
+
+    __tablename__ = "contact_keys"
+
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(260), primary_key=True, index=True)
+
+
+class FieldDefinition(Entity, Base):
+    """A custom field that contacts' `attributes` may carry, managed by admins."""
+
+    __tablename__ = "contact_fields"
+
+    key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    label: Mapped[str] = mapped_column(String(200), nullable=False)
+    type: Mapped[str] = mapped_column(String(10), nullable=False)
+    required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    choices: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+
+
+class Merge(Base):
+    """One merge of sources into a target, with everything needed to undo it."""
+
+    __tablename__ = "contact_merges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    target_id: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
+    source_ids: Mapped[list] = mapped_column(JSON, nullable=False)
+    target_before: Mapped[dict] = mapped_column(JSON, nullable=False)
+    sources_before: Mapped[list] = mapped_column(JSON, nullable=False)
+    conflicts: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    target_version_after: Mapped[int] = mapped_column(nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(32))
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

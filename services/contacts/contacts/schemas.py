@@ -1,20 +1,52 @@
-"""The contacts wire format."""
+"""The contacts wire format: contacts, companies, custom field definitions, duplicates and merges."""
 
-from marshmallow import fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from crm_kernel.schemas import EntitySchema, PageQuerySchema, TimeZone
+from contacts.fields import FIELD_TYPES
+from contacts.normalise import to_e164
+from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, TimeZone, UTCDateTime
 
-E164 = r"^\+[1-9]\d{6,14}$"
+KEY = r"^[a-z][a-z0-9_]{0,99}$"
 
 
-class ContactSchema(EntitySchema):
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+class NoNul:
+    """Refuses NUL characters anywhere: PostgreSQL cannot store them in text, so they are bad input."""
+
+    @pre_load
+    def refuse_nul(self, data, **kwargs):
+        if isinstance(data, dict):
+            bad = {name: ["contains a NUL character"] for name, value in data.items() if _has_nul(value)}
+            if bad:
+                raise ValidationError(bad)
+        return data
+
+
+class Phone(fields.String):
+    """A phone number in any parseable form, stored and returned in E.164 (`+4930123456`)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return to_e164(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ContactSchema(NoNul, EntitySchema):
     first_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     last_name = fields.String(load_default="", validate=validate.Length(max=200))
     emails = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list)
-    phones = fields.List(
-        fields.String(validate=validate.Regexp(E164, error="not an E.164 phone number such as +4930123456")),
-        load_default=list,
-    )
+    phones = fields.List(Phone(), load_default=list)
     company_id = fields.String(allow_none=True, load_default=None)
     owner_id = fields.String(allow_none=True, load_default=None)
     department_id = fields.String(allow_none=True, load_default=None)
@@ -27,6 +59,7 @@ class ContactSchema(EntitySchema):
     attributes = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)), load_default=dict)
     timezone = TimeZone(allow_none=True, load_default=None)
     marketing_consent = fields.Boolean(load_default=False)
+    merged_into = fields.String(dump_only=True, allow_none=True)
 
     @post_load
     def normalise(self, data, **kwargs):
@@ -39,12 +72,95 @@ class ContactSchema(EntitySchema):
         return data
 
 
-class ContactQuerySchema(PageQuerySchema):
+class DuplicateSchema(StrictSchema):
+    """A contact that may be the same person: how sure (0-100) and why."""
+
+    id = fields.String()
+    score = fields.Integer()
+    reasons = fields.List(fields.String())
+    first_name = fields.String()
+    last_name = fields.String()
+
+
+class CompanySchema(NoNul, EntitySchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    domain = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=[
+            validate.Length(max=253),
+            validate.Regexp(r"^([a-z0-9-]+\.)+[a-z]{2,}$", error="not a domain such as example.com"),
+        ],
+    )
+    industry = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    owner_id = fields.String(allow_none=True, load_default=None)
+    department_id = fields.String(allow_none=True, load_default=None)
+
+    @pre_load
+    def lower_domain(self, data, **kwargs):
+        if isinstance(data, dict) and isinstance(data.get("domain"), str):
+            data = {**data, "domain": data["domain"].strip().lower()}
+        return data
+
+
+class FieldDefinitionSchema(NoNul, EntitySchema):
+    key = fields.String(required=True, validate=validate.Regexp(KEY, error="lower-case letters, digits and _"))
+    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
+    required = fields.Boolean(load_default=False)
+    choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
+
+    @validates_schema
+    def choices_go_with_choice(self, data, partial=None, **kwargs):
+        if data.get("type") == "choice" and not data.get("choices"):
+            raise ValidationError("a choice field needs its choices", "choices")
+        if data.get("type") not in (None, "choice") and data.get("choices"):
+            raise ValidationError("only a choice field has choices", "choices")
+
+
+class ContactQuerySchema(NoNul, PageQuerySchema):
     q = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     tag = fields.String(load_default=None)
     company_id = fields.String(load_default=None)
     owner_id = fields.String(load_default=None)
     department_id = fields.String(load_default=None)
+    marketing_consent = fields.Boolean(load_default=None)
+    created_from = UTCDateTime(load_default=None)
+    created_to = UTCDateTime(load_default=None)
+    updated_from = UTCDateTime(load_default=None)
+    updated_to = UTCDateTime(load_default=None)
 
 
-CONTACT_SORTS = ("created_at", "updated_at", "last_name")
+class CompanyQuerySchema(NoNul, PageQuerySchema):
+    q = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    owner_id = fields.String(load_default=None)
+    department_id = fields.String(load_default=None)
+
+
+class MergeRequestSchema(NoNul, StrictSchema):
+    source_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=20))
+
+
+class MergeSchema(StrictSchema):
+    """What a merge did: its id (to undo it), the target after it, and the values that conflicted."""
+
+    merge_id = fields.String()
+    target = fields.Nested(ContactSchema)
+    source_ids = fields.List(fields.String())
+    conflicts = fields.Dict()
+
+
+class HistoryEntrySchema(StrictSchema):
+    """One change of a record: who, when, what (`changes`: field -> [old, new] on updates)."""
+
+    event_id = fields.String()
+    type = fields.String()
+    occurred_at = fields.String()
+    actor = fields.String(allow_none=True)
+    changes = fields.Dict(allow_none=True)
+    source_ids = fields.List(fields.String())
+    merge_id = fields.String()
+
+
+CONTACT_SORTS = ("created_at", "updated_at", "last_name", "first_name")
+COMPANY_SORTS = ("created_at", "updated_at", "name")

@@ -1,42 +1,72 @@
-"""The contacts service: the customer base."""
+"""The contacts service: the customer base.
+
+Entrypoints by idea: contacts here; companies, custom field definitions, duplicates and merges,
+and CSV import/export in their own mixins.
+"""
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from contacts.models import Contact, ContactTag, OutboxEvent
-from contacts.schemas import CONTACT_SORTS, ContactQuerySchema, ContactSchema
+from contacts.companies import CompaniesRpc
+from contacts.definitions import FieldDefinitionsRpc
+from contacts.duplicates import rank_duplicates
+from contacts.fields import validate_attributes
+from contacts.merging import MergingRpc
+from contacts.models import Company, Contact, ContactKey, OutboxEvent, contact_keys
+from contacts.schemas import (
+    CONTACT_SORTS,
+    ContactQuerySchema,
+    ContactSchema,
+    DuplicateSchema,
+    HistoryEntrySchema,
+)
+from contacts.search import contacts_matching
+from contacts.transfer import TransferHttp
 from crm_kernel.db import utcnow
-from crm_kernel.errors import NotFound, PreconditionFailed
+from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.outbox import Outbox
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 
+ON_DUPLICATE = ("report", "reject")
+COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
 
-class ContactsService(ServiceBase):
+
+class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHttp, ServiceBase):
     name = "contacts"
     outbox = Outbox(OutboxEvent)
 
     @rpc
-    def create_contact(self, data: dict) -> dict:
-        contact = Contact(**load(ContactSchema(), data))
-        contact.refresh_search_text()
+    def create_contact(self, data: dict, on_duplicate: str = "report") -> dict:
+        """Create a contact; the answer lists existing contacts it may duplicate (`?on_duplicate=reject`: 409)."""
+        if on_duplicate not in ON_DUPLICATE:
+            raise ValidationFailed("on_duplicate is report or reject", {"on_duplicate": ["report or reject"]})
+        fields = self.contact_input(data)
+        duplicates = self.find_duplicates(fields)
+        if duplicates and on_duplicate == "reject":
+            raise Conflict(
+                "this contact may already exist",
+                {"duplicates": [f"{d['id']}: {', '.join(d['reasons'])}" for d in duplicates]},
+            )
+        contact = Contact(**fields)
+        contact.refresh_search_text(self.company_name(contact.company_id))
         self.db.add(contact)
         self.db.flush()
         dumped = ContactSchema().dump(contact)
         self.outbox.add(self.db, "contact.created", dumped)
         self.db.commit()
-        return dumped
+        return {**dumped, "duplicates": DuplicateSchema(many=True).dump(duplicates)}
 
     @rpc
     def get_contact(self, contact_id: str) -> dict:
-        return ContactSchema().dump(self._load(contact_id))
+        return ContactSchema().dump(self.live_contact(contact_id))
 
     @rpc
     def update_contact(self, contact_id: str, changes: dict, expected_version: int | None = None) -> dict:
-        contact = self._load(contact_id, expected_version)
-        fields = load(ContactSchema(), changes, partial=True)
+        contact = self.live_contact(contact_id, expected_version)
+        fields = self.contact_input(changes, partial=True)
         before = ContactSchema().dump(contact)
         for name, value in fields.items():
             setattr(contact, name, value)
@@ -44,9 +74,9 @@ class ContactsService(ServiceBase):
         changed = {name: [before[name], after[name]] for name in fields if before[name] != after[name]}
         if not changed:
             return before
-        contact.refresh_search_text()
+        contact.refresh_search_text(self.company_name(contact.company_id))
         contact.updated_at = utcnow()
-        self._flush_or_stale(contact_id)
+        self.flush_or_stale(contact_id)
         dumped = ContactSchema().dump(contact)
         self.outbox.add(self.db, "contact.updated", dumped, changes=changed)
         self.db.commit()
@@ -54,27 +84,47 @@ class ContactsService(ServiceBase):
 
     @rpc
     def delete_contact(self, contact_id: str, expected_version: int | None = None) -> None:
-        """Soft delete: the contact leaves lists and reads, its history stays."""
-        contact = self._load(contact_id, expected_version)
+        """Soft delete: the contact leaves lists and reads, its history stays, and it can be restored."""
+        contact = self.live_contact(contact_id, expected_version)
         contact.deleted_at = utcnow()
-        self._flush_or_stale(contact_id)
+        self.flush_or_stale(contact_id)
         self.outbox.add(self.db, "contact.deleted", ContactSchema().dump(contact))
         self.db.commit()
 
     @rpc
+    def restore_contact(self, contact_id: str) -> dict:
+        contact = self.find(Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} not found")
+        if contact.merged_into:
+            raise Conflict(f"contact {contact_id} was merged into {contact.merged_into}; undo that merge instead")
+        if contact.deleted_at is None:
+            return ContactSchema().dump(contact)
+        contact.deleted_at = None
+        contact.updated_at = utcnow()
+        self.flush_or_stale(contact_id)
+        dumped = ContactSchema().dump(contact)
+        self.outbox.add(self.db, "contact.restored", dumped)
+        self.db.commit()
+        return dumped
+
+    @rpc
+    def contact_history(self, contact_id: str) -> dict:
+        """Every change of a contact (deleted ones too), newest first: who, when, which fields, old and new."""
+        if self.find(Contact, contact_id) is None:
+            raise NotFound(f"contact {contact_id} not found")
+        rows = self.db.scalars(
+            select(OutboxEvent).where(OutboxEvent.entity_id == contact_id).order_by(OutboxEvent.id.desc()).limit(500)
+        ).all()
+        entries = [{k: v for k, v in row.payload.items() if k in HistoryEntrySchema().fields} for row in rows]
+        return {"items": HistoryEntrySchema(many=True).dump(entries)}
+
+    @rpc
     def list_contacts(self, query: dict) -> dict:
         params = load(ContactQuerySchema(), query)
-        stmt = select(Contact).where(Contact.deleted_at.is_(None))
-        if params["q"]:
-            stmt = stmt.where(Contact.search_text.contains(params["q"].lower(), autoescape=True))
-        if params["tag"]:
-            stmt = stmt.where(Contact.tag_rows.any(ContactTag.tag == params["tag"]))
-        for name in ("company_id", "owner_id", "department_id"):
-            if params[name]:
-                stmt = stmt.where(getattr(Contact, name) == params[name])
         rows, next_cursor = keyset_page(
             self.db,
-            stmt,
+            contacts_matching(self.db, params),
             Contact,
             limit=params["limit"],
             cursor=params["cursor"],
@@ -83,8 +133,63 @@ class ContactsService(ServiceBase):
         )
         return {"items": ContactSchema(many=True).dump(rows), "next_cursor": next_cursor}
 
-    def _load(self, contact_id: str, expected_version: int | None = None) -> Contact:
-        contact = self.db.get(Contact, contact_id)
+    @rpc
+    def contact_duplicates(self, contact_id: str) -> dict:
+        contact = ContactSchema().dump(self.live_contact(contact_id))
+        return {"items": self.find_duplicates(contact)}
+
+    # Shared by the entrypoints of every mixin.
+
+    def contact_input(self, data: dict, partial: bool = False) -> dict:
+        """The fields of `data` checked at once, so one answer names every bad field: the wire format,
+        custom fields against their definitions, the company against this database."""
+        errors = {}
+        try:
+            fields = load(ContactSchema(), data, partial=partial)
+        except ValidationFailed as exc:
+            errors, fields = dict(exc.errors), {}
+        attributes = data.get("attributes", None if partial else {}) if isinstance(data, dict) else None
+        if isinstance(attributes, dict) and "attributes" not in errors:
+            try:
+                fields["attributes"] = validate_attributes(self.field_definitions(), attributes, enforce_required=True)
+            except ValidationFailed as exc:
+                errors.update(exc.errors)
+        company_id = data.get("company_id") if isinstance(data, dict) else None
+        if isinstance(company_id, str) and "company_id" not in errors and self.company_name(company_id) is None:
+            errors["company_id"] = ["unknown company"]
+        if errors:
+            raise ValidationFailed(f"invalid fields: {', '.join(sorted(errors))}", errors)
+        return fields
+
+    def company_name(self, company_id: str | None) -> str | None:
+        """The name of a live company, None when there is none."""
+        company = self.find(Company, company_id) if company_id else None
+        return company.name if company is not None and company.deleted_at is None else None
+
+    def find_duplicates(self, contact: dict) -> list[dict]:
+        """Live contacts that may be the same person as `contact`, by e-mail, phone or name at its company."""
+        keys = contact_keys(contact.get("emails") or [], contact.get("phones") or [])
+        candidates = {}
+        if keys:
+            stmt = select(Contact).join(ContactKey).where(ContactKey.key.in_(keys), Contact.deleted_at.is_(None))
+            candidates.update((c.id, c) for c in self.db.scalars(stmt).unique())
+        if contact.get("company_id"):
+            stmt = (
+                select(Contact)
+                .where(Contact.company_id == contact["company_id"], Contact.deleted_at.is_(None))
+                .limit(COMPANY_CANDIDATES)
+            )
+            candidates.update((c.id, c) for c in self.db.scalars(stmt))
+        return rank_duplicates(contact, ContactSchema(many=True).dump(candidates.values()))
+
+    def find(self, model, entity_id):
+        """The row of `model` with this id, or None; an id no row can have (NUL, too long) is simply not found."""
+        if not (isinstance(entity_id, str) and 0 < len(entity_id) <= 32 and entity_id.isprintable()):
+            return None  # PostgreSQL refuses NUL in text: that must be a 404, not a database error
+        return self.db.get(model, entity_id)
+
+    def live_contact(self, contact_id: str, expected_version: int | None = None) -> Contact:
+        contact = self.find(Contact, contact_id)
         if contact is None or contact.deleted_at is not None:
             raise NotFound(f"contact {contact_id} not found")
         if expected_version is not None and contact.version != expected_version:
@@ -93,9 +198,9 @@ class ContactsService(ServiceBase):
             )
         return contact
 
-    def _flush_or_stale(self, contact_id: str) -> None:
+    def flush_or_stale(self, entity_id: str) -> None:
         try:
             self.db.flush()
         except StaleDataError:
             self.db.rollback()
-            raise PreconditionFailed(f"contact {contact_id} was changed meanwhile; read it again") from None
+            raise PreconditionFailed(f"{entity_id} was changed meanwhile; read it again") from None

@@ -1,0 +1,53 @@
+"""`/api/v1/companies`: the organisations contacts work for (contacts service)."""
+
+from contacts.schemas import CompanySchema
+from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
+from gateway.contacts_api import STAFF
+from gateway.identity import V1
+from gateway.openapi import crud, ref
+
+
+class CompaniesApi:
+    @api("POST", f"{V1}/companies")
+    def create_company(self, request):
+        caller = self.auth.require(request, *STAFF)
+        data = json_body(request)
+        data.setdefault("owner_id", caller.user_id)
+        data.setdefault("department_id", caller.department_id)
+        company = self.contacts.create_company(data)
+        return entity_response(company, 201, f"{V1}/companies/{company['id']}")
+
+    @api("GET", f"{V1}/companies/<string:company_id>")
+    def get_company(self, request, company_id):
+        self.auth.require(request, *STAFF)
+        return entity_response(self.contacts.get_company(company_id))
+
+    @api("PATCH", f"{V1}/companies/<string:company_id>")
+    def update_company(self, request, company_id):
+        self.auth.require(request, *STAFF)
+        changes = json_body(request)
+        return entity_response(self.contacts.update_company(company_id, changes, expected_version(request)))
+
+    @api("DELETE", f"{V1}/companies/<string:company_id>")
+    def delete_company(self, request, company_id):
+        self.auth.require(request, *STAFF)
+        self.contacts.delete_company(company_id, expected_version(request))
+        return 204, ""
+
+    @api("POST", f"{V1}/companies/<string:company_id>/restore")
+    def restore_company(self, request, company_id):
+        self.auth.require(request, *STAFF)
+        return entity_response(self.contacts.restore_company(company_id))
+
+    @api("GET", f"{V1}/companies")
+    def list_companies(self, request):
+        self.auth.require(request, *STAFF)
+        return self.contacts.list_companies(query_args(request))
+
+    @staticmethod
+    def describe(spec):
+        from gateway.interactions_api import action  # imported late: interactions_api imports this package
+
+        spec.components.schema("Company", schema=CompanySchema)
+        crud(spec, f"{V1}/companies", "Company", "companies", filters=("q", "owner_id", "department_id"))
+        action(spec, f"{V1}/companies/{{id}}/restore", "companies", "Undo a delete", None, ref("Company"))

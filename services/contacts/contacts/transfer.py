@@ -1,0 +1,117 @@
+"""CSV import and export over the service's internal HTTP: bodies too large for RPC messages.
+
+The gateway streams `POST /import` to us with the caller in `X-Actor`; `GET /export` streams back.
+These routes are internal: like documents' `/blobs`, they are reachable only inside the deployment.
+"""
+
+import csv
+import io
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from contacts.importer import import_csv
+from contacts.models import Company, Contact
+from contacts.schemas import CONTACT_SORTS, ContactQuerySchema, ContactSchema
+from contacts.search import contacts_matching
+from crm_kernel.errors import ValidationFailed
+from crm_kernel.http import api, body_stream, query_args
+from crm_kernel.pagination import keyset_page
+from crm_kernel.schemas import load
+
+EXPORT_PAGE = 1000
+EXPORT_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "emails",
+    "phones",
+    "company_id",
+    "company",
+    "owner_id",
+    "department_id",
+    "tags",
+    "timezone",
+    "marketing_consent",
+    "created_at",
+    "updated_at",
+)
+
+
+class TransferHttp:
+    @api("POST", "/import")
+    def import_contacts(self, request):
+        if request.headers.get("X-Actor"):
+            self.context.act_as(request.headers["X-Actor"])
+        defaults = {
+            "owner_id": request.headers.get("X-Default-Owner") or None,
+            "department_id": request.headers.get("X-Default-Department") or None,
+        }
+        return import_csv(
+            self.db, body_stream(request), outbox=self.outbox, definitions=self.field_definitions(), defaults=defaults
+        )
+
+    @api("GET", "/export")
+    def export_contacts(self, request):
+        """The filtered contacts as CSV, a page at a time, each page in a session of its own."""
+        params = load(ContactQuerySchema(), query_args(request))
+        params["limit"] = EXPORT_PAGE
+        contacts_matching(self.db, params)  # bad filters are a 422 now, before the first byte is sent
+        if params["sort"].removeprefix("-") not in CONTACT_SORTS:
+            raise ValidationFailed("unknown sort", {"sort": [f"one of {', '.join(CONTACT_SORTS)}"]})
+        keys = sorted(self.field_definitions())
+        engine = self.db.get_bind()
+        return Response(export_rows(engine, params, keys), mimetype="text/csv", direct_passthrough=True)
+
+
+def export_rows(engine, params: dict, attribute_keys: list[str]):
+    """CSV bytes of every contact matching `params`, header first, in keyset pages."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*EXPORT_COLUMNS, *(f"attr.{k}" for k in attribute_keys)])
+    cursor = None
+    while True:
+        # A session per page: on SQLite the process has one connection, and a slow reader must not hold it.
+        with Session(engine) as session:
+            rows, cursor = keyset_page(
+                session,
+                contacts_matching(session, params),
+                Contact,
+                limit=EXPORT_PAGE,
+                cursor=cursor,
+                sort=params["sort"],
+                sortable=CONTACT_SORTS,
+            )
+            ids = {c.company_id for c in rows if c.company_id}
+            names = (
+                dict(session.execute(select(Company.id, Company.name).where(Company.id.in_(ids))).all()) if ids else {}
+            )
+            for item in ContactSchema(many=True).dump(rows):
+                writer.writerow(export_row(item, names, attribute_keys))
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+        if cursor is None:
+            return
+
+
+def export_row(contact: dict, company_names: dict, attribute_keys: list[str]) -> list:
+    cells = {
+        **contact,
+        "emails": "|".join(contact["emails"]),
+        "phones": "|".join(contact["phones"]),
+        "tags": "|".join(contact["tags"]),
+        "company": company_names.get(contact["company_id"], ""),
+        "marketing_consent": "true" if contact["marketing_consent"] else "false",
+    }
+    values = [cells.get(name) or "" for name in EXPORT_COLUMNS]
+    return values + [_cell(contact["attributes"].get(k)) for k in attribute_keys]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,104 @@
+"""The contacts service on each engine, from its migrations: search, import, history and merge."""
+
+import io
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from contacts.importer import import_csv
+from contacts.models import Contact, OutboxEvent
+from contacts.service import ContactsService
+from crm_kernel.context import CallContext
+from crm_kernel.migrations import upgrade
+from crm_kernel.outbox import OutboxRecorder
+
+CALLER = {"actor": "u1", "request_id": "r1"}
+
+
+class Contacts:
+    def __init__(self, engine):
+        self.engine = engine
+
+    def __getattr__(self, method):
+        def call(*args, **kwargs):
+            with Session(self.engine, expire_on_commit=False) as session:
+                worker = worker_factory(
+                    ContactsService,
+                    db=session,
+                    outbox=OutboxRecorder(OutboxEvent, dict(CALLER)),
+                    context=CallContext(dict(CALLER)),
+                )
+                return getattr(worker, method)(*args, **kwargs)
+
+        return call
+
+    def import_csv(self, body: str) -> dict:
+        with Session(self.engine, expire_on_commit=False) as session:
+            outbox = OutboxRecorder(OutboxEvent, dict(CALLER))
+            return import_csv(session, io.BytesIO(body.encode()), outbox=outbox, definitions={}, defaults={})
+
+
+@pytest.fixture
+def contacts(database_url):
+    upgrade("contacts", database_url)
+    engine = create_engine(database_url)
+    yield Contacts(engine)
+    engine.dispose()
+
+
+def test_search_finds_substrings_ignoring_case_and_accents(contacts):
+    acme = contacts.create_company({"name": "Société Générale"})
+    zoe = contacts.create_contact(
+        {"first_name": "Zoë", "last_name": "Núñez", "emails": ["zoe@example.com"], "company_id": acme["id"]}
+    )
+    contacts.create_contact({"first_name": "Grace", "last_name": "Hopper", "phones": ["+14155550100"]})
+
+    for query in ("ZOE", "ñúñ", "nunez zo", "e@exam", "societe gen", "%", "_"):
+        expected = [] if query in ("%", "_") else [zoe["id"]]
+        assert [c["id"] for c in contacts.list_contacts({"q": query})["items"]] == expected, query
+    assert len(contacts.list_contacts({"q": "415 555"})["items"]) == 1
+
+
+def test_postgresql_answers_substring_search_from_a_trigram_index(contacts, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the trigram index is PostgreSQL's")
+    with contacts.engine.connect() as connection:
+        definition = connection.scalar(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_contacts_search_text_trgm'")
+        )
+        connection.execute(text("SET enable_seqscan = off"))
+        plan = "\n".join(
+            connection.scalars(text("EXPLAIN SELECT id FROM contacts WHERE search_text LIKE '%lovel%'")).all()
+        )
+    assert "gin" in definition and "gin_trgm_ops" in definition
+    assert "ix_contacts_search_text_trgm" in plan
+
+
+def test_an_import_creates_its_contacts_and_events_once_on_each_engine(contacts):
+    body = "first_name,email,phone\nAda,ada@example.com,\nAlan,,+44 20 7946 0000\nBad,nope,\n"
+
+    first = contacts.import_csv(body)
+    second = contacts.import_csv(body)
+
+    assert (first["created"], first["failed"], second["created"], second["skipped"]) == (2, 1, 0, 2)
+    with Session(contacts.engine) as session:
+        assert session.scalar(select(Contact.phones).where(Contact.first_name == "Alan")) == ["+442079460000"]
+        types = session.scalars(select(OutboxEvent.type)).all()
+        entity_ids = session.scalars(select(OutboxEvent.entity_id)).all()
+    assert types == ["contact.created", "contact.created"]
+    assert None not in entity_ids
+
+
+def test_history_and_merge_undo_survive_each_engine(contacts):
+    target = contacts.create_contact({"first_name": "Ada", "emails": ["ada@a.com"]})
+    source = contacts.create_contact({"first_name": "Augusta", "emails": ["ada@b.com"]})
+    merge = contacts.merge_contacts(target["id"], {"source_ids": [source["id"]]})
+    contacts.undo_merge(merge["merge_id"])
+
+    history = contacts.contact_history(target["id"])["items"]
+
+    assert [h["type"] for h in history] == ["contact.unmerged", "contact.merged", "contact.created"]
+    assert history[1]["source_ids"] == [source["id"]]
+    assert contacts.get_contact(source["id"])["emails"] == ["ada@b.com"]

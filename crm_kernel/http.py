@@ -45,6 +45,10 @@ class ApiHandler(HttpRequestHandler):
     one of its `@api` routes (the gateway uses it for rate limits, idempotency and headers).
     """
 
+    def __init__(self, method, url, expected_exceptions=(CrmError,), **kwargs):
+        # Errors a client may cause (bad input, not found, ...) are logged as warnings, not errors.
+        super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
+
     def handle_request(self, request):
         request.shallow = False
         middleware = getattr(self.container.service_cls, "http_middleware", None)

@@ -93,10 +93,16 @@ def audit_trail(session: Session, model, entity_type: str, entity_id: str, limit
 
     The outbox keeps every event after it is sent, so it is the service's audit log as well.
     """
+    # A service whose outbox indexes the entity id (contacts) is searched by it; others by the payload.
+    matches = (
+        model.entity_id == entity_id
+        if hasattr(model, "entity_id")
+        else model.payload["entity"]["id"].as_string() == entity_id
+    )
     rows = session.scalars(
         select(model)
         .where(model.type.startswith(f"{entity_type}.", autoescape=True))
-        .where(model.payload["entity"]["id"].as_string() == entity_id)
+        .where(matches)
         .order_by(model.id.desc())
         .limit(limit)
     ).all()

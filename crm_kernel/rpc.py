@@ -13,6 +13,8 @@ from nameko import rpc as nameko_rpc
 from nameko.messaging import decode_from_headers
 from prometheus_client import Counter
 
+from crm_kernel.errors import CrmError
+
 DEADLINE = "deadline"
 log = logging.getLogger(__name__)
 EXPIRED_REQUESTS = Counter("crm_rpc_expired_requests_total", "RPC requests dropped after their deadline.", ["method"])
@@ -27,6 +29,10 @@ def deadline_passed(context_data: dict, now: float | None = None) -> bool:
 
 
 class Rpc(nameko_rpc.Rpc):
+    def __init__(self, expected_exceptions=(CrmError,), **kwargs):
+        # Errors a caller may expect (bad input, not found, ...) are logged as warnings, not errors.
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
     def handle_message(self, body, message):
         if deadline_passed(decode_from_headers(message.headers)):
             EXPIRED_REQUESTS.labels(self.method_name).inc()

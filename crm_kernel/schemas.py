@@ -18,6 +18,9 @@ class UTCDateTime(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
+ID_LENGTH = 32
+
+
 def fields_with_nul(data, path: str = "") -> list[str]:
     """The dotted paths of every string in `data` that holds a NUL character."""
     if isinstance(data, str):
@@ -45,6 +48,25 @@ class StrictSchema(Schema):
         paths = fields_with_nul(data)
         if paths:
             raise ValidationError({path.split(".")[0]: [f"{path}: NUL characters are not allowed"] for path in paths})
+        return data
+
+    @pre_load
+    def refuse_impossible_ids(self, data, **kwargs):
+        """Ids are at most 32 characters everywhere (`crm_kernel.db.new_id`); a longer one names nothing.
+
+        Report filters take several ids separated by commas: each of them is checked.
+        """
+        if isinstance(data, dict):
+            too_long = [
+                name
+                for name, value in data.items()
+                if isinstance(name, str)
+                and (name == "id" or name.endswith("_id"))
+                and isinstance(value, str)
+                and any(len(part) > ID_LENGTH for part in value.split(","))
+            ]
+            if too_long:
+                raise ValidationError({name: [f"not an id: longer than {ID_LENGTH} characters"] for name in too_long})
         return data
 
 

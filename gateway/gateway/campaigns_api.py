@@ -44,6 +44,7 @@ class CampaignsApi:
     def record_campaign_response(self, request, campaign_id):
         caller = self.auth.require(request, *STAFF)
         data = json_body(request)
+        self.interactions.get_campaign(campaign_id)  # a campaign the caller may not see is a 404 first
         consent = False
         if isinstance(data.get("contact_id"), str):
             consent = bool(self.contact_consent(data["contact_id"]))

@@ -98,7 +98,9 @@ class DocumentsApi:
         upload = uploaded_file(request)
         unknown = set(request.form) - set(DOCUMENT_FIELDS)
         if unknown:
-            raise ValidationFailed("unknown form fields", {name: ["unknown field"] for name in sorted(unknown)})
+            raise ValidationFailed(
+                "unknown form fields", {name: ["unknown field"] for name in sorted(unknown, key=str)}
+            )
         metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
         if metadata.get("contact_id"):
             self.contact_must_exist(metadata["contact_id"])

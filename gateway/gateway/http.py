@@ -61,11 +61,11 @@ def caller_of(request) -> str:
 def fingerprint(request) -> str:
     """What makes a retry the same request: method, path and query, and the JSON body.
 
-    An upload's bytes are streamed, never held whole in memory, so for multipart bodies only their
-    length and content type count.
+    Uploads (documents, CSV imports) are streamed, never held whole in memory, so for any body that
+    is not JSON only its length and content type count.
     """
     digest = hashlib.sha256(f"{request.method} {request.full_path}\n".encode())
-    if request.mimetype == "multipart/form-data":
+    if request.mimetype != "application/json":
         digest.update(f"{request.content_length} {request.mimetype}".encode())
     else:
         digest.update(request.get_data(cache=True))
@@ -150,5 +150,7 @@ class PublicApi:
             response.headers["Vary"] = "Origin"
             response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-Match, Idempotency-Key"
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE"
-            response.headers["Access-Control-Expose-Headers"] = "ETag, Location, X-Request-Id, Retry-After"
+            response.headers["Access-Control-Expose-Headers"] = (
+                "ETag, Location, X-Request-Id, Retry-After, X-Possible-Duplicates, Link"
+            )
         return response

@@ -68,3 +68,13 @@ def test_responses_carry_security_headers_and_no_cors_unless_configured(system):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_a_retried_upload_with_the_same_idempotency_key_stores_one_document(system):
+    api = system.client()
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    files = {"file": ("note.txt", b"retried upload\n", "text/plain")}
+    first = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Note"}, headers=headers)
+    retry = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Note"}, headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"] and retry.headers["Idempotent-Replayed"] == "true"

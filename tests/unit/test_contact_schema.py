@@ -108,3 +108,9 @@ def test_a_nul_character_anywhere_is_refused_naming_the_field(contact_data):
     with pytest.raises(ValidationFailed) as error:
         load(ContactSchema(), contact_data(tags=["ok", "bad\x00tag"]))
     assert "tags" in error.value.errors
+
+
+def test_an_id_longer_than_any_id_is_refused_naming_the_field(contact_data):
+    with pytest.raises(ValidationFailed) as error:
+        load(ContactSchema(), contact_data(company_id="0" * 33))
+    assert "company_id" in error.value.errors

@@ -10,6 +10,7 @@ from crm_kernel.errors import Conflict, NotFound, PreconditionFailed
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
+from crm_kernel.scope import visible
 
 
 class CompaniesRpc:
@@ -87,7 +88,7 @@ class CompaniesRpc:
                 stmt = stmt.where(getattr(Company, name) == params[name])
         rows, next_cursor = keyset_page(
             self.db,
-            stmt,
+            visible(stmt, Company, self.context.scope),
             Company,
             limit=params["limit"],
             cursor=params["cursor"],
@@ -110,7 +111,7 @@ class CompaniesRpc:
 
     def live_company(self, company_id: str, expected_version: int | None = None) -> Company:
         company = self.find(Company, company_id)
-        if company is None or company.deleted_at is not None:
+        if company is None or company.deleted_at is not None or not self.in_scope(company):
             raise NotFound(f"company {company_id} not found")
         if expected_version is not None and company.version != expected_version:
             raise PreconditionFailed(

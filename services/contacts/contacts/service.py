@@ -28,6 +28,7 @@ from crm_kernel.outbox import Outbox
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
+from crm_kernel.scope import visible
 from crm_kernel.service import ServiceBase
 
 ON_DUPLICATE = ("report", "reject")
@@ -94,7 +95,7 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
     @rpc
     def restore_contact(self, contact_id: str) -> dict:
         contact = self.find(Contact, contact_id)
-        if contact is None:
+        if contact is None or not self.in_scope(contact):
             raise NotFound(f"contact {contact_id} not found")
         if contact.merged_into:
             raise Conflict(f"contact {contact_id} was merged into {contact.merged_into}; undo that merge instead")
@@ -111,7 +112,8 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
     @rpc
     def contact_history(self, contact_id: str) -> dict:
         """Every change of a contact (deleted ones too), newest first: who, when, which fields, old and new."""
-        if self.find(Contact, contact_id) is None:
+        contact = self.find(Contact, contact_id)
+        if contact is None or not self.in_scope(contact):
             raise NotFound(f"contact {contact_id} not found")
         rows = self.db.scalars(
             select(OutboxEvent).where(OutboxEvent.entity_id == contact_id).order_by(OutboxEvent.id.desc()).limit(500)
@@ -124,7 +126,7 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
         params = load(ContactQuerySchema(), query)
         rows, next_cursor = keyset_page(
             self.db,
-            contacts_matching(self.db, params),
+            visible(contacts_matching(self.db, params), Contact, self.context.scope),
             Contact,
             limit=params["limit"],
             cursor=params["cursor"],
@@ -157,6 +159,10 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
         company_id = data.get("company_id") if isinstance(data, dict) else None
         if isinstance(company_id, str) and "company_id" not in errors and self.company_name(company_id) is None:
             errors["company_id"] = ["unknown company"]
+        scope = self.context.scope
+        department_id = fields.get("department_id")
+        if department_id and scope is not None and not scope.unrestricted and department_id not in scope.departments:
+            errors["department_id"] = ["not a department you may assign records to"]
         if errors:
             raise ValidationFailed(f"invalid fields: {', '.join(sorted(errors))}", errors)
         return fields
@@ -188,9 +194,14 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
             return None  # PostgreSQL refuses NUL in text: that must be a 404, not a database error
         return self.db.get(model, entity_id)
 
+    def in_scope(self, record) -> bool:
+        """Whether the caller may see `record` (a contact or company); outside the scope it does not exist."""
+        scope = self.context.scope
+        return scope is None or scope.sees({"owner_id": record.owner_id, "department_id": record.department_id})
+
     def live_contact(self, contact_id: str, expected_version: int | None = None) -> Contact:
         contact = self.find(Contact, contact_id)
-        if contact is None or contact.deleted_at is not None:
+        if contact is None or contact.deleted_at is not None or not self.in_scope(contact):
             raise NotFound(f"contact {contact_id} not found")
         if expected_version is not None and contact.version != expected_version:
             raise PreconditionFailed(

@@ -19,6 +19,7 @@ from crm_kernel.errors import ValidationFailed
 from crm_kernel.http import api, body_stream, query_args
 from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
+from crm_kernel.scope import SCOPE, Scope, visible
 
 EXPORT_PAGE = 1000
 EXPORT_COLUMNS = (
@@ -62,10 +63,11 @@ class TransferHttp:
             raise ValidationFailed("unknown sort", {"sort": [f"one of {', '.join(CONTACT_SORTS)}"]})
         keys = sorted(self.field_definitions())
         engine = self.db.get_bind()
-        return Response(export_rows(engine, params, keys), mimetype="text/csv", direct_passthrough=True)
+        scope = Scope.from_context({SCOPE: request.headers.get("X-Scope")})
+        return Response(export_rows(engine, params, keys, scope), mimetype="text/csv", direct_passthrough=True)
 
 
-def export_rows(engine, params: dict, attribute_keys: list[str]):
+def export_rows(engine, params: dict, attribute_keys: list[str], scope: Scope | None = None):
     """CSV bytes of every contact matching `params`, header first, in keyset pages."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -76,7 +78,7 @@ def export_rows(engine, params: dict, attribute_keys: list[str]):
         with Session(engine) as session:
             rows, cursor = keyset_page(
                 session,
-                contacts_matching(session, params),
+                visible(contacts_matching(session, params), Contact, scope),
                 Contact,
                 limit=EXPORT_PAGE,
                 cursor=cursor,

@@ -10,6 +10,7 @@ from crm_kernel.errors import NotFound
 from crm_kernel.http import api
 from crm_kernel.outbox import Outbox
 from crm_kernel.service import ServiceBase
+from gateway.audit_api import AuditApi
 from gateway.auth import Auth
 from gateway.campaigns_api import CampaignsApi
 from gateway.companies_api import CompaniesApi
@@ -31,6 +32,7 @@ from gateway.timeline_api import TimelineApi
 
 class GatewayService(
     IdentityApi,
+    AuditApi,
     ContactsApi,
     CompaniesApi,
     InteractionsApi,

@@ -78,3 +78,23 @@ def test_a_retried_upload_with_the_same_idempotency_key_stores_one_document(syst
     retry = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Note"}, headers=headers)
     assert first.status_code == retry.status_code == 201
     assert retry.json()["id"] == first.json()["id"] and retry.headers["Idempotent-Replayed"] == "true"
+
+
+def test_the_audit_trail_says_who_changed_what_and_when_within_scope(system):
+    admin = system.client()
+    contact = admin.post(system.url(f"{V1}/contacts"), json=contact_body()).json()
+    admin.patch(system.url(f"{V1}/contacts/{contact['id']}"), json={"last_name": "Audited"})
+    trail = admin.get(system.url(f"{V1}/audit"), params={"entity": "contact", "id": contact["id"]}).json()["items"]
+    me = admin.get(system.url(f"{V1}/users/me")).json()
+    assert [entry["type"] for entry in trail] == ["contact.updated", "contact.created"]
+    assert all(entry["actor"] == me["id"] for entry in trail)
+    assert trail[0]["changes"]["last_name"][1] == "Audited"
+
+    agent = new_agent(system, admin)
+    as_agent = system.client(system.token(agent["email"], agent["password"]))
+    query = {"entity": "contact", "id": contact["id"]}
+    assert as_agent.get(system.url(f"{V1}/audit"), params=query).status_code == 403
+    unknown = admin.get(system.url(f"{V1}/audit"), params={"entity": "contact", "id": "nope"})
+    assert unknown.status_code == 404
+    bad = admin.get(system.url(f"{V1}/audit"), params={"entity": "spaceship", "id": "x"})
+    assert bad.status_code == 422 and "entity" in bad.json()["errors"]

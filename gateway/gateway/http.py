@@ -76,6 +76,7 @@ class PublicApi:
     """`http_middleware` of the gateway."""
 
     def __init__(self):
+        self._sessions = None
         self.buckets = TokenBuckets(
             rate_per_minute=int(env("CRM_RATE_LIMIT_PER_MINUTE", "600")),
             burst=int(env("CRM_RATE_LIMIT_BURST", "100")),
@@ -95,12 +96,18 @@ class PublicApi:
             response = serve(request)
         return self._with_headers(request, response)
 
+    def sessions(self):
+        """Sessions on the gateway's database, made once (the URL is read from the environment then)."""
+        if self._sessions is None:
+            self._sessions = sessionmaker(get_engine(database_url("gateway")))
+        return self._sessions
+
     def _idempotent(self, request, key: str, serve) -> Response:
         """The first response for (caller, key) is stored and returned to every retry."""
         if len(key) > 200 or not key.isprintable():
             return problem_response(400, "Bad request", "Idempotency-Key: at most 200 printable characters")
         caller, print_ = caller_of(request), fingerprint(request)
-        Session = sessionmaker(get_engine(database_url("gateway")))
+        Session = self.sessions()
         with Session() as session:
             record = session.get(IdempotencyRecord, (caller, key))
             if record is None:

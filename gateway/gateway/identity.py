@@ -2,7 +2,7 @@
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -13,7 +13,7 @@ from crm_kernel.http import api, entity_response, expected_version, json_body, q
 from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
 from gateway import throttle
-from gateway.auth import hash_password, issue_token, password_matches
+from gateway.auth import Principal, hash_password, issue_token, password_matches
 from gateway.models import Department, User
 from gateway.openapi import ERRORS, crud, json_content, ref
 from gateway.schemas import DepartmentSchema, IdentityQuerySchema, TokenRequestSchema, UserSchema
@@ -22,9 +22,21 @@ log = logging.getLogger(__name__)
 V1 = "/api/v1"
 
 
-def load_or_404(session: Session, model, entity_id: str, request=None):
-    """The entity, checked against the request's `If-Match` when a request is given."""
-    entity = session.get(model, entity_id)
+def visible_to(stmt, model, principal: Principal | None):
+    """`stmt` restricted to the departments or users `principal` may read: admins and analysts (who
+    read every department's reports) all; a manager their subtree and its users; an agent their own
+    department and its users. Everyone reads themselves."""
+    if principal is None or principal.role in ("admin", "analyst"):
+        return stmt
+    if model is Department:
+        return stmt.where(Department.id.in_(principal.departments))
+    return stmt.where(or_(User.department_id.in_(principal.departments), User.id == principal.user_id))
+
+
+def load_or_404(session: Session, model, entity_id: str, request=None, principal: Principal | None = None):
+    """The entity, if `principal` may read it (a 404 otherwise, as for an unknown id), checked against the
+    request's `If-Match` when a request is given."""
+    entity = session.scalar(visible_to(select(model).where(model.id == entity_id), model, principal))
     if entity is None or getattr(entity, "active", True) is False:
         raise NotFound(f"{model.__name__.lower()} {entity_id} not found")
     wanted = expected_version(request) if request is not None else None
@@ -144,8 +156,9 @@ class IdentityApi:
 
     @api("GET", f"{V1}/departments/<string:department_id>")
     def get_department(self, request, department_id):
-        self.auth.require(request)
-        return entity_response(DepartmentSchema().dump(load_or_404(self.db, Department, department_id)))
+        principal = self.auth.require(request)
+        department = load_or_404(self.db, Department, department_id, principal=principal)
+        return entity_response(DepartmentSchema().dump(department))
 
     @api("PATCH", f"{V1}/departments/<string:department_id>")
     def update_department(self, request, department_id):
@@ -173,8 +186,8 @@ class IdentityApi:
 
     @api("GET", f"{V1}/departments")
     def list_departments(self, request):
-        self.auth.require(request)
-        return self._list(request, Department, DepartmentSchema, select(Department))
+        principal = self.auth.require(request)
+        return self._list(request, Department, DepartmentSchema, visible_to(select(Department), Department, principal))
 
     # -- users --------------------------------------------------------------------------------
 
@@ -201,8 +214,8 @@ class IdentityApi:
 
     @api("GET", f"{V1}/users/<string:user_id>")
     def get_user(self, request, user_id):
-        self.auth.require(request)
-        return entity_response(UserSchema().dump(load_or_404(self.db, User, user_id)))
+        principal = self.auth.require(request)
+        return entity_response(UserSchema().dump(load_or_404(self.db, User, user_id, principal=principal)))
 
     @api("PATCH", f"{V1}/users/<string:user_id>")
     def update_user(self, request, user_id):
@@ -232,8 +245,9 @@ class IdentityApi:
 
     @api("GET", f"{V1}/users")
     def list_users(self, request):
-        self.auth.require(request)
-        return self._list(request, User, UserSchema, select(User).where(User.active.is_(True)))
+        principal = self.auth.require(request)
+        users = visible_to(select(User).where(User.active.is_(True)), User, principal)
+        return self._list(request, User, UserSchema, users)
 
     @staticmethod
     def describe(spec):

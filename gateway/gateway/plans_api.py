@@ -6,7 +6,7 @@ from gateway.openapi import crud
 from reporting.schemas import PlanSchema
 
 PLANNERS = ("admin", "manager")
-READERS = ("admin", "manager", "analyst")
+READERS = ("admin", "manager", "agent", "analyst")  # an agent reads the plans set for them
 
 
 class PlansApi:

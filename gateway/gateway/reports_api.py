@@ -8,7 +8,7 @@ from crm_kernel.http import api, json_response, query_args
 from gateway.identity import V1
 from gateway.openapi import ERRORS
 
-READERS = ("admin", "manager", "analyst")
+READERS = ("admin", "manager", "agent", "analyst")  # each sees the figures of what they may see
 
 
 def _param(name: str, description: str, **schema) -> dict:

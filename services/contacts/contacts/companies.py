@@ -6,7 +6,7 @@ from contacts.models import Company, Contact
 from contacts.normalise import search_text
 from contacts.schemas import COMPANY_SORTS, CompanyQuerySchema, CompanySchema
 from crm_kernel.db import utcnow
-from crm_kernel.errors import Conflict, NotFound, PreconditionFailed
+from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
@@ -16,7 +16,7 @@ from crm_kernel.scope import visible
 class CompaniesRpc:
     @rpc
     def create_company(self, data: dict) -> dict:
-        company = Company(**load(CompanySchema(), data))
+        company = Company(**self.company_input(data))
         self.db.add(company)
         self.db.flush()
         dumped = CompanySchema().dump(company)
@@ -31,7 +31,7 @@ class CompaniesRpc:
     @rpc
     def update_company(self, company_id: str, changes: dict, expected_version: int | None = None) -> dict:
         company = self.live_company(company_id, expected_version)
-        fields = load(CompanySchema(), changes, partial=True)
+        fields = self.company_input(changes, partial=True)
         before = CompanySchema().dump(company)
         for name, value in fields.items():
             setattr(company, name, value)
@@ -65,7 +65,7 @@ class CompaniesRpc:
     @rpc
     def restore_company(self, company_id: str) -> dict:
         company = self.find(Company, company_id)
-        if company is None:
+        if company is None or not self.in_scope(company):
             raise NotFound(f"company {company_id} not found")
         if company.deleted_at is None:
             return CompanySchema().dump(company)
@@ -108,6 +108,13 @@ class CompaniesRpc:
         for row in rows:
             text = search_text(row.first_name, row.last_name, row.emails, row.phones, company.name)
             self.db.execute(update(Contact).where(Contact.id == row.id).values(search_text=text))
+
+    def company_input(self, data: dict, partial: bool = False) -> dict:
+        fields = load(CompanySchema(), data, partial=partial)
+        errors = self.placement_errors(fields)
+        if errors:
+            raise ValidationFailed(f"invalid fields: {', '.join(sorted(errors))}", errors)
+        return fields
 
     def live_company(self, company_id: str, expected_version: int | None = None) -> Company:
         company = self.find(Company, company_id)

@@ -20,7 +20,11 @@ class MergingRpc:
             raise ValidationFailed("a contact cannot be merged into itself", {"source_ids": ["contains the target"]})
         target = self.live_contact(target_id)
         sources = [self.find(Contact, source_id) for source_id in source_ids]
-        missing = [i for i, s in zip(source_ids, sources, strict=True) if s is None or s.deleted_at is not None]
+        missing = [  # a source the caller may not see is as unknown as one that does not exist
+            i
+            for i, s in zip(source_ids, sources, strict=True)
+            if s is None or s.deleted_at is not None or not self.in_scope(s)
+        ]
         if missing:
             raise ValidationFailed("unknown source contacts", {"source_ids": [f"unknown contact {i}" for i in missing]})
         target_before = ContactSchema().dump(target)
@@ -56,7 +60,8 @@ class MergingRpc:
     def undo_merge(self, merge_id: str) -> dict:
         """Put the target and its sources back as they were; refused once the target changed after the merge."""
         merge = self.find(Merge, merge_id)
-        if merge is None:
+        target = self.find(Contact, merge.target_id) if merge is not None else None
+        if merge is None or target is None or not self.in_scope(target):  # a hidden target's merge does not exist
             raise NotFound(f"merge {merge_id} not found")
         if merge.undone_at is not None:
             raise Conflict(f"merge {merge_id} was undone already")

@@ -159,13 +159,17 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
         company_id = data.get("company_id") if isinstance(data, dict) else None
         if isinstance(company_id, str) and "company_id" not in errors and self.company_name(company_id) is None:
             errors["company_id"] = ["unknown company"]
-        scope = self.context.scope
-        department_id = fields.get("department_id")
-        if department_id and scope is not None and not scope.unrestricted and department_id not in scope.departments:
-            errors["department_id"] = ["not a department you may assign records to"]
+        errors.update(self.placement_errors(fields))
         if errors:
             raise ValidationFailed(f"invalid fields: {', '.join(sorted(errors))}", errors)
         return fields
+
+    def placement_errors(self, fields: dict) -> dict:
+        """`department_id` refused when it is a department the caller may not put records in."""
+        scope, department_id = self.context.scope, fields.get("department_id")
+        if department_id and scope is not None and not scope.unrestricted and department_id not in scope.departments:
+            return {"department_id": ["not a department you may assign records to"]}
+        return {}
 
     def company_name(self, company_id: str | None) -> str | None:
         """The name of a live company, None when there is none."""
@@ -173,19 +177,21 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
         return company.name if company is not None and company.deleted_at is None else None
 
     def find_duplicates(self, contact: dict) -> list[dict]:
-        """Live contacts that may be the same person as `contact`, by e-mail, phone or name at its company."""
+        """Live contacts that may be the same person as `contact`, by e-mail, phone or name at its company;
+        only those the caller may see (a duplicate in another office must not reveal its customer)."""
+        scope = self.context.scope
         keys = contact_keys(contact.get("emails") or [], contact.get("phones") or [])
         candidates = {}
         if keys:
             stmt = select(Contact).join(ContactKey).where(ContactKey.key.in_(keys), Contact.deleted_at.is_(None))
-            candidates.update((c.id, c) for c in self.db.scalars(stmt).unique())
+            candidates.update((c.id, c) for c in self.db.scalars(visible(stmt, Contact, scope)).unique())
         if contact.get("company_id"):
             stmt = (
                 select(Contact)
                 .where(Contact.company_id == contact["company_id"], Contact.deleted_at.is_(None))
                 .limit(COMPANY_CANDIDATES)
             )
-            candidates.update((c.id, c) for c in self.db.scalars(stmt))
+            candidates.update((c.id, c) for c in self.db.scalars(visible(stmt, Contact, scope)))
         return rank_duplicates(contact, ContactSchema(many=True).dump(candidates.values()))
 
     def find(self, model, entity_id):

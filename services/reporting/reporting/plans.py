@@ -8,6 +8,7 @@ from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
+from reporting.access import check_filters, check_plan_placement, visible_plans
 from reporting.feed import fresh_as_of
 from reporting.models import Plan
 from reporting.periods import period_dates
@@ -29,6 +30,7 @@ class PlansRpc:
     def create_plan(self, data: dict) -> dict:
         fields = load(PlanSchema(), data)
         _check_target(fields)
+        check_plan_placement(self.db, self.context.scope, fields)
         plan = Plan(**fields)
         self.db.add(plan)
         self.db.flush()
@@ -47,6 +49,7 @@ class PlansRpc:
         fields = load(PlanSchema(), changes, partial=True)
         before = PlanSchema().dump(plan)
         _check_target({**before, "value": plan.value, **fields})
+        check_plan_placement(self.db, self.context.scope, fields)
         for name, value in fields.items():
             setattr(plan, name, value)
         after = PlanSchema().dump(plan)
@@ -71,7 +74,7 @@ class PlansRpc:
     @rpc
     def list_plans(self, query: dict) -> dict:
         params = load(PlanQuerySchema(), query)
-        stmt = select(Plan).where(Plan.deleted_at.is_(None))
+        stmt = visible_plans(select(Plan).where(Plan.deleted_at.is_(None)), self.context.scope)
         for name in ("period", "department_id", "user_id", "metric"):
             if params[name]:
                 stmt = stmt.where(getattr(Plan, name) == params[name])
@@ -90,8 +93,10 @@ class PlansRpc:
     def plan_vs_actual(self, query: dict) -> dict:
         """Each plan of the period (narrowed to a department or user) with its actual and percentage."""
         params = load(PlanVsActualQuerySchema(), query)
+        check_filters(self.db, self.context.scope, params)
         start, end = period_dates(params["period"])
         stmt = select(Plan).where(Plan.deleted_at.is_(None), Plan.period == params["period"])
+        stmt = visible_plans(stmt, self.context.scope)
         for name in ("department_id", "user_id"):
             if params[name]:
                 stmt = stmt.where(getattr(Plan, name) == params[name])
@@ -119,7 +124,7 @@ class PlansRpc:
         return rendered("plan-vs-actual", report, params["format"])
 
     def _load_plan(self, plan_id: str, expected_version: int | None = None) -> Plan:
-        plan = self.db.get(Plan, plan_id)
+        plan = self.db.scalar(visible_plans(select(Plan).where(Plan.id == plan_id), self.context.scope))
         if plan is None or plan.deleted_at is not None:
             raise NotFound(f"plan {plan_id} not found")
         if expected_version is not None and plan.version != expected_version:

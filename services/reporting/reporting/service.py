@@ -7,6 +7,7 @@ from crm_kernel.outbox import Outbox
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
+from reporting.access import check_filters, effective_department, visible_facts, visible_tree
 from reporting.feed import EventFeed, fresh_as_of
 from reporting.kpis import FACT_OF, KPIS, DepartmentTree, funnel, period_bounds, response_rates
 from reporting.models import DealStage, Department, Fact, OutboxEvent, User
@@ -25,20 +26,20 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
     @rpc
     def kpis(self, query: dict) -> dict:
         """KPIs for a period in a time zone, in total and grouped by user, department, day, week or month."""
-        params = load(ReportQuerySchema(), query)
+        params = self._load_query(ReportQuerySchema(), query)
         return rendered("kpis", self._kpi_report(params), params["format"])
 
     @rpc
     def sla(self, query: dict) -> dict:
         """Tickets opened and resolved, first response and resolution times, and SLA compliance."""
-        params = load(ReportQuerySchema(), query)
+        params = self._load_query(ReportQuerySchema(), query)
         params["kpi"] = [name for name in params["kpi"] or SLA_KPIS if name in SLA_KPIS] or list(SLA_KPIS)
         return rendered("sla", self._kpi_report(params), params["format"])
 
     @rpc
     def funnel(self, query: dict) -> dict:
         """Conversion per pipeline stage and average time in stage of the deals created in the period."""
-        params = load(PeriodQuerySchema(), query)
+        params = self._load_query(PeriodQuerySchema(), query)
         created = self._narrowed_facts(params, ("deals_created",))
         deal_ids = [fact["source"].removeprefix("deal:") for fact in created]
         timelines = {deal_id: [] for deal_id in deal_ids}
@@ -56,7 +57,7 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
     @rpc
     def campaigns(self, query: dict) -> dict:
         """Campaign responses by kind and each kind's rate relative to the messages sent, per campaign."""
-        params = load(PeriodQuerySchema(), query)
+        params = self._load_query(PeriodQuerySchema(), query)
         facts = self._narrowed_facts(params, ("campaign_responses",))
         by_campaign: dict = {}
         for fact in facts:
@@ -74,7 +75,7 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
     @rpc
     def compare(self, query: dict) -> dict:
         """Two periods, or several departments or users, side by side with their differences."""
-        params = load(CompareQuerySchema(), query)
+        params = self._load_query(CompareQuerySchema(), query)
         sides = []
         if params["compare_from"] is not None:
             for start, end in ((params["from_"], params["to"]), (params["compare_from"], params["compare_to"])):
@@ -114,32 +115,47 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
     def _frame(self, params: dict) -> dict:
         return {"from": params["from_"].isoformat(), "to": params["to"].isoformat(), "tz": params["tz"]}
 
+    def _load_query(self, schema, query: dict) -> dict:
+        """The report's parameters; a department or user filter outside the caller's scope is a 404."""
+        params = load(schema, query)
+        check_filters(self.db, self.context.scope, params)
+        return params
+
     def _narrowed_facts(self, params: dict, fact_kpis: tuple) -> list[dict]:
         facts = self._facts(params, fact_kpis)
         return narrow(facts, self._tree(), params.get("department_id"), params.get("user_id"))
 
     def _facts(self, params: dict, fact_kpis: tuple) -> list[dict]:
-        """The facts of `fact_kpis` in the period, each with its department (the user's when it has none)."""
+        """The facts of `fact_kpis` in the period that the caller may see, narrowed to the department (with
+        those below it) and user of `params`, each with its department (the user's when it has none)."""
         opens, closes = period_bounds(params["from_"], params["to"], params["tz"])
-        rows = self.db.scalars(
-            select(Fact).where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
+        department = effective_department()
+        stmt = (
+            select(Fact, department)
+            .outerjoin(User, User.id == Fact.user_id)
+            .where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
         )
-        departments_of_users = dict(self.db.execute(select(User.id, User.department_id)).all())
+        stmt = visible_facts(stmt, self.context.scope)
+        if params.get("department_id"):
+            stmt = stmt.where(department.in_(self._tree().subtree(params["department_id"])))
+        if params.get("user_id"):
+            stmt = stmt.where(Fact.user_id == params["user_id"])
         return [
             {
                 "kpi": row.kpi,
                 "source": row.source,
                 "occurred_at": row.occurred_at,
                 "user_id": row.user_id,
-                "department_id": row.department_id or departments_of_users.get(row.user_id),
+                "department_id": department_id,
                 "dimensions": row.dimensions,
             }
-            for row in rows
+            for row, department_id in self.db.execute(stmt)
         ]
 
     def _tree(self) -> DepartmentTree:
+        """The department tree as far as the caller sees it."""
         rows = self.db.execute(select(Department.id, Department.parent_id).where(Department.deleted.is_(False)))
-        return DepartmentTree(dict(rows.all()))
+        return visible_tree(DepartmentTree(dict(rows.all())), self.context.scope)
 
     def _names(self) -> dict:
         departments = self.db.execute(select(Department.id, Department.name)).all()

@@ -1,0 +1,79 @@
+"""Contacts and companies the caller may not see stay invisible on every path: duplicates, merges,
+restores, and placing a company in another department."""
+
+import pytest
+
+from contacts.models import Base, Company, Contact, OutboxEvent
+from contacts.service import ContactsService
+from crm_kernel.errors import NotFound, ValidationFailed
+from crm_kernel.scope import Scope
+
+BERLIN_AGENT = Scope("a-berlin", "agent", "berlin", ("berlin",))
+SUPPORT_AGENT = Scope("a-support", "agent", "support", ("support",))
+SALES_MANAGER = Scope("m-sales", "manager", "sales", ("sales", "berlin"))
+
+
+@pytest.fixture
+def contacts(workers):
+    return workers(ContactsService, Base, outbox_model=OutboxEvent)
+
+
+def test_a_duplicate_in_another_department_is_not_revealed(contacts, contact_data):
+    support = contacts.as_(SUPPORT_AGENT).create_contact(
+        contact_data(emails=["ada@example.com"], department_id="support")
+    )
+
+    mine = contacts.as_(BERLIN_AGENT).create_contact(contact_data(emails=["ada@example.com"], department_id="berlin"))
+    manager_sees = contacts.as_(SALES_MANAGER).contact_duplicates(mine["id"])
+
+    assert mine["duplicates"] == []
+    assert support["id"] not in [candidate["id"] for candidate in manager_sees["items"]]
+    assert [c["id"] for c in contacts.contact_duplicates(mine["id"])["items"]] == [support["id"]]  # an admin's view
+
+
+def test_a_contact_of_another_department_cannot_be_merged_away(contacts, contact_data):
+    support = contacts.as_(SUPPORT_AGENT).create_contact(contact_data(department_id="support"))
+    mine = contacts.as_(BERLIN_AGENT).create_contact(contact_data(department_id="berlin"))
+    events_before = len(contacts.rows(OutboxEvent))
+
+    with pytest.raises(ValidationFailed) as refused:
+        contacts.as_(BERLIN_AGENT).merge_contacts(mine["id"], {"source_ids": [support["id"]]})
+
+    assert refused.value.errors == {"source_ids": [f"unknown contact {support['id']}"]}
+    stored = {row.id: row for row in contacts.rows(Contact)}
+    assert stored[support["id"]].deleted_at is None and stored[support["id"]].merged_into is None
+    assert len(contacts.rows(OutboxEvent)) == events_before
+
+
+def test_a_merge_of_another_departments_contacts_cannot_be_undone(contacts, contact_data):
+    target = contacts.as_(SUPPORT_AGENT).create_contact(contact_data(department_id="support"))
+    source = contacts.as_(SUPPORT_AGENT).create_contact(contact_data(department_id="support"))
+    merge = contacts.as_(SUPPORT_AGENT).merge_contacts(target["id"], {"source_ids": [source["id"]]})
+
+    with pytest.raises(NotFound, match="merge"):
+        contacts.as_(BERLIN_AGENT).undo_merge(merge["merge_id"])
+
+    assert {row.id: row.merged_into for row in contacts.rows(Contact)}[source["id"]] == target["id"]
+
+
+def test_a_deleted_company_of_another_department_cannot_be_restored(contacts):
+    company = contacts.as_(SUPPORT_AGENT).create_company({"name": "Acme", "department_id": "support"})
+    contacts.as_(SUPPORT_AGENT).delete_company(company["id"])
+
+    with pytest.raises(NotFound):
+        contacts.as_(BERLIN_AGENT).restore_company(company["id"])
+
+    [stored] = contacts.rows(Company)
+    assert stored.deleted_at is not None
+
+
+@pytest.mark.parametrize("scope", [BERLIN_AGENT, SALES_MANAGER])
+def test_no_one_puts_a_company_in_a_department_they_may_not_see(contacts, scope):
+    with pytest.raises(ValidationFailed) as refused:
+        contacts.as_(scope).create_company({"name": "Acme", "department_id": "support"})
+    mine = contacts.as_(scope).create_company({"name": "Own", "department_id": "berlin"})
+    with pytest.raises(ValidationFailed) as moved:
+        contacts.as_(scope).update_company(mine["id"], {"department_id": "support"})
+
+    assert "department_id" in refused.value.errors and "department_id" in moved.value.errors
+    assert [(row.name, row.department_id) for row in contacts.rows(Company)] == [("Own", "berlin")]

@@ -3,7 +3,7 @@
 from contacts.schemas import CompanySchema
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.openapi import crud, ref
 
 
@@ -14,6 +14,7 @@ class CompaniesApi:
         data = json_body(request)
         data.setdefault("owner_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data)
         company = self.contacts.create_company(data)
         return entity_response(company, 201, f"{V1}/companies/{company['id']}")
 
@@ -24,8 +25,9 @@ class CompaniesApi:
 
     @api("PATCH", f"{V1}/companies/<string:company_id>")
     def update_company(self, request, company_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes)
         return entity_response(self.contacts.update_company(company_id, changes, expected_version(request)))
 
     @api("DELETE", f"{V1}/companies/<string:company_id>")

@@ -17,7 +17,7 @@ from contacts.schemas import (
 from crm_kernel.config import env
 from crm_kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, ref
 
 STAFF = ("admin", "manager", "agent")
@@ -60,6 +60,7 @@ class ContactsApi:
         data = json_body(request)
         data.setdefault("owner_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data)
         contact = self.contacts.create_contact(data, request.args.get("on_duplicate", "report"))
         duplicates = contact.pop("duplicates")
         response = entity_response(contact, 201, f"{V1}/contacts/{contact['id']}")
@@ -76,8 +77,9 @@ class ContactsApi:
 
     @api("PATCH", f"{V1}/contacts/<string:contact_id>")
     def update_contact(self, request, contact_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes)
         return entity_response(self.contacts.update_contact(contact_id, changes, expected_version(request)))
 
     @api("DELETE", f"{V1}/contacts/<string:contact_id>")

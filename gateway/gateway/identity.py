@@ -33,6 +33,19 @@ def visible_to(stmt, model, principal: Principal | None):
     return stmt.where(or_(User.department_id.in_(principal.departments), User.id == principal.user_id))
 
 
+def check_owner(session: Session, principal: Principal, data, field: str = "owner_id") -> None:
+    """422 naming `field` when `data` hands a record to someone who is not an active user the caller
+    may see (an admin: any active user)."""
+    user_id = data.get(field) if isinstance(data, dict) else None
+    if not isinstance(user_id, str) or user_id == principal.user_id:
+        return
+    users = select(User.id).where(User.id == user_id, User.active.is_(True))
+    if principal.role != "admin":
+        users = visible_to(users, User, principal)
+    if session.scalar(users) is None:
+        raise ValidationFailed(f"{field} must be an active user you may see", {field: ["not a user you may see"]})
+
+
 def load_or_404(session: Session, model, entity_id: str, request=None, principal: Principal | None = None):
     """The entity, if `principal` may read it (a 404 otherwise, as for an unknown id), checked against the
     request's `If-Match` when a request is given."""

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from access_world import World
+from e2e_helpers import contact_body
 
 ADMIN = ("admin",)
 PLANNERS = ("admin", "manager")
@@ -233,3 +234,21 @@ def test_no_one_places_a_record_in_a_department_they_may_not_see(world):
     assert agent.get(world.url(f"tickets/{created.json()['id']}")).status_code == 404  # now above the agent
     assert {path: answer.status_code for path, answer in out_of_reach.items()} == dict.fromkeys(out_of_reach, 422)
     assert all("department_id" in answer.json()["errors"] for answer in out_of_reach.values())
+
+
+def test_no_one_hands_a_contact_or_company_to_a_user_they_may_not_see(world):
+    agent, manager = world.users["berlin agent"], world.users["sales manager"]
+    support_agent, berlin_agent = world.user_ids["support agent"], world.user_ids["berlin agent"]
+
+    to_support = agent.post(world.url("contacts"), json=contact_body(owner_id=support_agent))
+    to_nobody = world.admin.post(world.url("companies"), json={"name": "Ghost", "owner_id": uuid.uuid4().hex})
+    to_berlin = manager.post(
+        world.url("contacts"), json=contact_body(owner_id=berlin_agent, department_id=world.berlin)
+    )
+    moved = agent.patch(world.url(f"contacts/{to_berlin.json()['id']}"), json={"owner_id": support_agent})
+
+    assert to_support.status_code == 422 and "owner_id" in to_support.json()["errors"]
+    assert to_nobody.status_code == 422 and "owner_id" in to_nobody.json()["errors"]
+    assert to_berlin.status_code == 201 and to_berlin.json()["owner_id"] == berlin_agent
+    assert moved.status_code == 422 and "owner_id" in moved.json()["errors"]
+    assert world.admin.get(world.url(f"contacts/{to_berlin.json()['id']}")).json()["version"] == 1

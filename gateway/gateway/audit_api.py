@@ -47,7 +47,7 @@ class AuditApi:
         else:
             trail = getattr(self, service).audit(entity, entity_id, query["limit"])
         # A manager sees the trail of records in their departments; anything else reads as absent.
-        if not trail or not (caller.scope.unrestricted or trail[0]["department_id"] in caller.departments):
+        if not trail or not (caller.unrestricted or trail[0]["department_id"] in caller.departments):
             raise NotFound(f"no audit trail for {entity} {entity_id}")
         return {"items": trail}
 

@@ -1,7 +1,6 @@
 """Passwords (argon2), bearer tokens (signed JWTs that expire), and who is calling."""
 
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
@@ -51,18 +50,6 @@ def token_ttl() -> int:
     return int(env("CRM_TOKEN_TTL_SECONDS", "3600"))
 
 
-@dataclass(frozen=True)
-class Principal:
-    user_id: str
-    role: str
-    department_id: str | None
-    departments: tuple[str, ...] = ()  # the departments whose records the caller sees
-
-    @property
-    def scope(self) -> Scope:
-        return Scope(self.user_id, self.role, self.department_id, self.departments)
-
-
 def subtree(parents: dict[str, str | None], root: str | None) -> tuple[str, ...]:
     """`root` and every department below it, from a map of department -> parent."""
     if root is None:
@@ -105,12 +92,12 @@ def token_claims(token: str, key: str) -> dict:
         raise Unauthorized("the token is not valid") from None
 
 
-def principal_from_claims(claims: dict) -> Principal:
+def principal_from_claims(claims: dict) -> Scope:
     """The caller as the token says they were when it was issued."""
-    return Principal(claims["sub"], claims.get("role", ""), claims.get("dept"))
+    return Scope(claims["sub"], claims.get("role", ""), claims.get("dept"))
 
 
-def principal_from_token(token: str, key: str) -> Principal:
+def principal_from_token(token: str, key: str) -> Scope:
     return principal_from_claims(token_claims(token, key))
 
 
@@ -125,7 +112,7 @@ class Authenticator:
         self.context_data = context_data
         self.session_factory = session_factory
 
-    def require(self, request, *roles: str) -> Principal:
+    def require(self, request, *roles: str) -> Scope:
         """The caller of `request`, who must hold one of `roles` (any role when none are named).
 
         The token proves who calls; the role and department are read from the user as they are now,
@@ -139,10 +126,10 @@ class Authenticator:
             raise Forbidden(f"the {principal.role} role may not do this")
         # Every RPC and event from this worker now names who acts, and whose records they may see.
         self.context_data[ACTOR] = principal.user_id
-        self.context_data[SCOPE] = principal.scope.encode()
+        self.context_data[SCOPE] = principal.encode()
         return principal
 
-    def _current(self, claims: dict) -> Principal:
+    def _current(self, claims: dict) -> Scope:
         if self.session_factory is None:  # unit tests of the token alone
             return principal_from_claims(claims)
         with self.session_factory() as session:
@@ -154,7 +141,7 @@ class Authenticator:
                 departments = subtree(parents, user.department_id)
             else:
                 departments = (user.department_id,) if user.department_id else ()
-        return Principal(user.id, user.role, user.department_id, departments)
+        return Scope(user.id, user.role, user.department_id, departments)
 
 
 class Auth(DependencyProvider):

@@ -139,7 +139,7 @@ class ContactsApi:
     def export_contacts(self, request):
         caller = self.auth.require(request, *STAFF)
         # The export runs outside RPC: the caller's scope goes along as a header, so it is filtered the same.
-        headers = {"X-Request-Id": self.context.request_id, "X-Scope": caller.scope.encode()}
+        headers = {"X-Request-Id": self.context.request_id, "X-Scope": caller.encode()}
         upstream = contacts_http("GET", "/export", headers, params=query_args(request), stream=True)
         return Response(
             upstream.iter_content(64 * 1024),

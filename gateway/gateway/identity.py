@@ -12,8 +12,9 @@ from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, TooManyReq
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
+from crm_kernel.scope import Scope
 from gateway import throttle
-from gateway.auth import Principal, hash_password, issue_token, password_matches
+from gateway.auth import hash_password, issue_token, password_matches
 from gateway.models import Department, User
 from gateway.openapi import ERRORS, crud, json_content, ref
 from gateway.schemas import DepartmentSchema, IdentityQuerySchema, TokenRequestSchema, UserSchema
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 V1 = "/api/v1"
 
 
-def visible_to(stmt, model, principal: Principal | None):
+def visible_to(stmt, model, principal: Scope | None):
     """`stmt` restricted to the departments or users `principal` may read: admins and analysts (who
     read every department's reports) all; a manager their subtree and its users; an agent their own
     department and its users. Everyone reads themselves."""
@@ -33,7 +34,7 @@ def visible_to(stmt, model, principal: Principal | None):
     return stmt.where(or_(User.department_id.in_(principal.departments), User.id == principal.user_id))
 
 
-def check_owner(session: Session, principal: Principal, data, field: str = "owner_id") -> None:
+def check_owner(session: Session, principal: Scope, data, field: str = "owner_id") -> None:
     """422 naming `field` when `data` hands a record to someone who is not an active user the caller
     may see (an admin: any active user)."""
     user_id = data.get(field) if isinstance(data, dict) else None
@@ -46,7 +47,7 @@ def check_owner(session: Session, principal: Principal, data, field: str = "owne
         raise ValidationFailed(f"{field} must be an active user you may see", {field: ["not a user you may see"]})
 
 
-def load_or_404(session: Session, model, entity_id: str, request=None, principal: Principal | None = None):
+def load_or_404(session: Session, model, entity_id: str, request=None, principal: Scope | None = None):
     """The entity, if `principal` may read it (a 404 otherwise, as for an unknown id), checked against the
     request's `If-Match` when a request is given."""
     entity = session.scalar(visible_to(select(model).where(model.id == entity_id), model, principal))

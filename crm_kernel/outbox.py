@@ -88,8 +88,12 @@ def relay_batch(session: Session, model, publish, limit: int = 100) -> int:
     return len(rows)
 
 
+ENVELOPE = ("event_id", "type", "occurred_at", "actor", "request_id", "entity", "changes", "department_id")
+
+
 def audit_trail(session: Session, model, entity_type: str, entity_id: str, limit: int = 200) -> list[dict]:
-    """The recorded events of one entity, newest first: who (actor), when, what (type and changes).
+    """The recorded events of one entity, newest first: who (actor), when, what (type, changes and what
+    else the event says).
 
     The outbox keeps every event after it is sent, so it is the service's audit log as well.
     """
@@ -115,6 +119,8 @@ def audit_trail(session: Session, model, entity_type: str, entity_id: str, limit
             "request_id": row.payload.get("request_id"),
             "changes": row.payload.get("changes"),
             "department_id": row.payload["entity"].get("department_id"),
+            # What the event adds to its envelope: a merge's sources, a transition's from and to, ...
+            **{key: value for key, value in row.payload.items() if key not in ENVELOPE},
         }
         for row in rows
     ]

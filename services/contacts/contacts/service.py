@@ -5,6 +5,7 @@ and CSV import/export in their own mixins.
 """
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from contacts.companies import CompaniesRpc
@@ -24,7 +25,7 @@ from contacts.search import contacts_matching
 from contacts.transfer import TransferHttp
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from crm_kernel.outbox import Outbox
+from crm_kernel.outbox import Outbox, audit_trail
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
@@ -115,18 +116,16 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
         contact = self.find(Contact, contact_id)
         if contact is None or not self.in_scope(contact):
             raise NotFound(f"contact {contact_id} not found")
-        rows = self.db.scalars(
-            select(OutboxEvent).where(OutboxEvent.entity_id == contact_id).order_by(OutboxEvent.id.desc()).limit(500)
-        ).all()
-        entries = [{k: v for k, v in row.payload.items() if k in HistoryEntrySchema().fields} for row in rows]
-        return {"items": HistoryEntrySchema(many=True).dump(entries)}
+        trail = audit_trail(self.db, OutboxEvent, "contact", contact_id, limit=500)
+        return {"items": HistoryEntrySchema(many=True).dump(trail)}
 
     @rpc
     def list_contacts(self, query: dict) -> dict:
         params = load(ContactQuerySchema(), query)
+        stmt = contacts_matching(self.db, params).options(lazyload(Contact.key_rows))  # a list shows no keys
         rows, next_cursor = keyset_page(
             self.db,
-            visible(contacts_matching(self.db, params), Contact, self.context.scope),
+            visible(stmt, Contact, self.context.scope),
             Contact,
             limit=params["limit"],
             cursor=params["cursor"],

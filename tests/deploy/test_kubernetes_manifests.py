@@ -178,3 +178,30 @@ def test_prod_s3_keeps_the_blobs_in_a_bucket_with_the_variables_the_documents_se
     }
     env = {e["name"] for e in pod["containers"][0]["env"]}
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DOCUMENTS_DATABASE_URL"} <= env  # merged, not replaced
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return bool(selector.get("matchLabels")) and selector["matchLabels"].items() <= labels.items()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_gateway_and_prometheus_reach_a_services_http_port(rendered, overlay):
+    deployments = by_kind(rendered[overlay], "Deployment")
+    pod_labels = {
+        name: deployment["spec"]["template"]["metadata"]["labels"] for name, deployment in deployments.items()
+    }
+    policies = by_kind(rendered[overlay], "NetworkPolicy").values()
+    for app in (name for name in APPS if name != "gateway"):
+        (policy,) = [p for p in policies if _selects(p["spec"]["podSelector"], pod_labels[app])]
+        (rule,) = policy["spec"]["ingress"]
+        allowed = {
+            name
+            for name, labels in pod_labels.items()
+            for peer in rule["from"]
+            if _selects(peer["podSelector"], labels)
+        }
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        assert allowed == {"gateway", "prometheus"}, app
+        assert [port["port"] for port in rule["ports"]] == ["http"]
+        (container,) = pod_specs(deployments[app])[0]["containers"]
+        assert [port["name"] for port in container["ports"]] == ["http"]

@@ -29,10 +29,13 @@ def upgrade(service: str, url: str | None = None, revision: str = "head") -> Non
     command.upgrade(alembic_config(service, url), revision)
 
 
-def run_migrations(target_metadata) -> None:
-    """Body of every service's `alembic/env.py`."""
+def run_migrations(target_metadata, include_name=None) -> None:
+    """Body of every service's `alembic/env.py`; `include_name` limits what autogenerate compares with
+    the models (a service's database objects that SQLAlchemy cannot model, such as SQLite FTS5 tables)."""
     url = context.config.get_main_option("sqlalchemy.url")
     options = {"target_metadata": target_metadata, "render_as_batch": url.startswith("sqlite")}
+    if include_name is not None:
+        options["include_name"] = include_name
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)
         with context.begin_transaction():

@@ -102,3 +102,45 @@ def test_history_and_merge_undo_survive_each_engine(contacts):
     assert [h["type"] for h in history] == ["contact.unmerged", "contact.merged", "contact.created"]
     assert history[1]["source_ids"] == [source["id"]]
     assert contacts.get_contact(source["id"])["emails"] == ["ada@b.com"]
+
+
+def test_search_follows_changes_and_short_terms_the_same_way_on_each_engine(contacts):
+    ada = contacts.create_contact({"first_name": "Ada", "last_name": "Lovelace", "emails": ["ada@example.com"]})
+    contacts.create_contact({"first_name": "Grace", "last_name": "Hopper"})
+
+    def found(query):
+        return [c["first_name"] for c in contacts.list_contacts({"q": query})["items"]]
+
+    assert (found("lovel"), found("ce"), found("a L"), found('"')) == (["Ada"], ["Grace", "Ada"], ["Ada"], [])
+    contacts.update_contact(ada["id"], {"last_name": "Byron"})
+    assert (found("lovel"), found("byro"), found("yr")) == ([], ["Ada"], ["Ada"])
+    contacts.delete_contact(ada["id"])
+    assert found("byro") == []
+    contacts.restore_contact(ada["id"])
+    assert found("byro") == ["Ada"]
+
+
+def test_sqlite_answers_substring_search_from_an_fts5_trigram_index(contacts, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the FTS5 index is SQLite's")
+    from contacts.search import contacts_matching
+
+    with Session(contacts.engine) as session:
+        stmt = contacts_matching(session, {"q": "lovel"})
+        compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = " ".join(str(row) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    assert "contacts_fts VIRTUAL TABLE INDEX" in plan
+
+
+def test_phone_digits_and_addresses_match_whole_though_the_index_is_asked_for_a_part(contacts):
+    contacts.create_contact({"first_name": "Ada", "emails": ["ada.k@example.com"], "phones": ["+442071234567"]})
+    contacts.create_contact({"first_name": "Bob", "emails": ["ada.k@elsewhere.org"], "phones": ["+442081234567"]})
+
+    def found(query):
+        return sorted(c["first_name"] for c in contacts.list_contacts({"q": query})["items"])
+
+    assert found("020 7123 4567") == ["Ada"]  # the last six digits alone would find both
+    assert found("1234567") == ["Ada", "Bob"]
+    assert found("ada.k@example") == ["Ada"]
+    assert found("ada.k@") == ["Ada", "Bob"]
+    assert found("k@elsewhere.org") == ["Bob"]

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from contacts.importer import import_csv
 from contacts.models import Base, Company, Contact, OutboxEvent
+from contacts.schemas import ContactSchema
 from contacts.transfer import EXPORT_COLUMNS, export_rows
 from crm_kernel.errors import ValidationFailed
 from crm_kernel.outbox import OutboxRecorder
@@ -143,3 +144,24 @@ def test_a_file_longer_than_the_sniffed_sample_keeps_every_row_whole(engine):
 
     assert (report["created"], report["failed"]) == (3000, 0)
     assert {c.last_name for c in stored(engine)} == {f"Surname{n}" for n in range(3000)}
+
+
+def test_created_events_carry_exactly_what_the_api_returns_for_the_stored_contact(engine):
+    run_import(engine, GOOD)
+
+    with Session(engine) as session:
+        contacts = {c.id: ContactSchema().dump(c) for c in session.scalars(select(Contact))}
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.type == "contact.created")).all()
+        entities = {e.entity_id: e.payload["entity"] for e in events}
+    assert entities == contacts
+    assert {e["first_name"] for e in entities.values()} == {"Ada", "Grace"}
+
+
+def test_failures_found_while_reading_and_while_writing_are_reported_in_line_order(engine):
+    body = "first_name,email,company_id\nAda,ada@example.com,\nBob,b@example.com,nosuchcompany\nCy,nope,\nDi,\n"
+
+    report = run_import(engine, body, batch=2)
+
+    assert (report["created"], report["failed"]) == (2, 2)
+    assert [(e["line"], sorted(e["errors"])) for e in report["errors"]] == [(3, ["company_id"]), (4, ["emails"])]
+    assert sorted(c.first_name for c in stored(engine)) == ["Ada", "Di"]

@@ -1,4 +1,4 @@
-from contacts.models import Base
+from contacts.models import Base, modelled
 from crm_kernel.migrations import run_migrations
 
-run_migrations(Base.metadata)
+run_migrations(Base.metadata, include_name=modelled)

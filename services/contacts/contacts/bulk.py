@@ -5,13 +5,32 @@ rewrite of its parameter style and an encoded parameter per value; COPY streams 
 text, several times faster. Both paths run in the caller's transaction.
 """
 
+import csv
 import io
 import json
 import socket
-from datetime import datetime
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
+
+
+class _Null(float):
+    """None as csv.writer must write it for COPY: empty and unquoted (COPY's NULL).
+
+    With QUOTE_NONNUMERIC the writer quotes every string (so an empty string stays an empty string)
+    but writes None quoted too (`""`, an empty string again); a number is never quoted, and this one
+    prints as nothing.
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return ""
+
+    __repr__ = __str__
+
+
+NULL = _Null()
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
@@ -24,10 +43,17 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         connection.execute(table.insert().returning(*table.primary_key.columns), rows)
         return
     columns = list(rows[0])
+    if len(columns) < 2:
+        raise ValueError("COPY rows need two columns or more: csv writes a lone empty value as a quoted one")
+    json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
     for row in rows:
-        buffer.write(",".join(_csv_value(row[name]) for name in columns))
-        buffer.write("\n")
+        values = [row[name] for name in columns]
+        for i in json_columns:
+            values[i] = None if values[i] is None else json.dumps(values[i])
+        # Booleans print as True/False and times as `2026-11-29 10:00:00+00:00`: PostgreSQL reads both.
+        writer.writerow([NULL if value is None else value for value in values])
     buffer.seek(0)
     cursor = connection.connection.dbapi_connection.cursor()
     try:
@@ -48,18 +74,3 @@ def without_nagle(session: Session) -> None:
         raw = getattr(connection.connection.dbapi_connection, "_usock", None)
         if isinstance(raw, socket.socket):
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _csv_value(value) -> str:
-    """One value as COPY's CSV reads it: NULL unquoted and empty, everything else quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        value = json.dumps(value)
-    return '"' + str(value).replace('"', '""') + '"'

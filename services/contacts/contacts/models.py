@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import DDL, JSON, Boolean, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from contacts.normalise import search_text
@@ -85,6 +85,33 @@ class Contact(Entity, Base):
         kept = [row for row in self.key_rows if row.key in wanted]
         have = {row.key for row in kept}
         self.key_rows = kept + [ContactKey(key=key) for key in sorted(wanted - have)]
+
+
+# SQLite answers substring search from an FTS5 index with the trigram tokenizer (see search.py): an
+# external-content table over `contacts.rowid`, kept in step by triggers. SQLAlchemy does not model
+# virtual tables, so `create_all` makes it from these statements and migration 0003 makes the same.
+# A later migration that rebuilds `contacts` on SQLite (batch mode copies it) must rebuild the index
+# too: `INSERT INTO contacts_fts(contacts_fts) VALUES ('rebuild')`, and create the triggers again.
+SQLITE_SEARCH_INDEX = "contacts_fts"
+SQLITE_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE contacts_fts USING fts5("
+    "search_text, content='contacts', content_rowid='rowid', tokenize='trigram')",
+    "CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN "
+    "INSERT INTO contacts_fts(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+    "CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN "
+    "INSERT INTO contacts_fts(contacts_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text); END",
+    "CREATE TRIGGER contacts_fts_update AFTER UPDATE OF search_text ON contacts BEGIN "
+    "INSERT INTO contacts_fts(contacts_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text); "
+    "INSERT INTO contacts_fts(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+)
+for _statement in SQLITE_SEARCH_DDL:
+    event.listen(Contact.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+event.listen(Contact.__table__, "before_drop", DDL("DROP TABLE IF EXISTS contacts_fts").execute_if(dialect="sqlite"))
+
+
+def modelled(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's `include_name`: what a comparison with the models covers (not the FTS5 index's tables)."""
+    return not (type_ == "table" and name is not None and name.startswith(SQLITE_SEARCH_INDEX))
 
 
 def contact_keys(emails, phones) -> list[str]:

@@ -13,9 +13,10 @@ def search_key(text: str) -> str:
 
     `Zoë Ñúñez` and `zoe nunez` have the same key, so one normalised column serves every query.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.casefold().split())
+    if not text.isascii():  # ASCII has no compatibility forms and no combining marks
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(text.casefold().split())
 
 
 def default_region() -> str | None:

@@ -41,6 +41,13 @@ class Scope:
     def unrestricted(self) -> bool:
         return self.role == "admin"
 
+    def may_place(self, department_id: str | None) -> bool:
+        """Whether the caller may put a record in `department_id`: an admin anywhere; a manager anywhere
+        in their subtree (that is how work moves across it); an agent only in their own department."""
+        if self.unrestricted:
+            return True
+        return self.role in ("manager", "agent") and department_id is not None and department_id in self.departments
+
     def sees(self, record: dict, owners: tuple[str, ...] = ("owner_id",), department: str = "department_id") -> bool:
         """The same rule as `visible`, for one record already loaded (as its wire dict)."""
         if self.unrestricted:

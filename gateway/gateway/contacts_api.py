@@ -130,6 +130,7 @@ class ContactsApi:
             "X-Actor": caller.user_id,
             "X-Default-Owner": caller.user_id,
             "X-Default-Department": caller.department_id or "",
+            "X-Scope": caller.encode(),
             "Content-Type": request.content_type or "text/csv",
         }
         report = contacts_http("POST", "/import", headers, data=body).json()

@@ -252,3 +252,15 @@ def test_no_one_hands_a_contact_or_company_to_a_user_they_may_not_see(world):
     assert to_berlin.status_code == 201 and to_berlin.json()["owner_id"] == berlin_agent
     assert moved.status_code == 422 and "owner_id" in moved.json()["errors"]
     assert world.admin.get(world.url(f"contacts/{to_berlin.json()['id']}")).json()["version"] == 1
+
+
+def test_an_import_places_no_row_where_the_caller_may_not(world):
+    csv_body = f"first_name,email,department_id\nIda,ida.{uuid.uuid4().hex[:8]}@example.com,{world.support}\n"
+
+    report = world.users["berlin agent"].post(
+        world.url("contacts/import"), data=csv_body.encode(), headers={"Content-Type": "text/csv"}
+    )
+
+    assert report.status_code == 200, report.text
+    assert (report.json()["created"], report.json()["failed"]) == (0, 1)
+    assert report.json()["errors"][0]["line"] == 2 and "department_id" in report.json()["errors"][0]["errors"]

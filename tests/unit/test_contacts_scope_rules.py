@@ -1,11 +1,16 @@
 """Contacts and companies the caller may not see stay invisible on every path: duplicates, merges,
 restores, and placing a company in another department."""
 
-import pytest
+import io
 
+import pytest
+from sqlalchemy.orm import Session
+
+from contacts.importer import import_csv
 from contacts.models import Base, Company, Contact, OutboxEvent
 from contacts.service import ContactsService
 from crm_kernel.errors import NotFound, ValidationFailed
+from crm_kernel.outbox import OutboxRecorder
 from crm_kernel.scope import Scope
 
 BERLIN_AGENT = Scope("a-berlin", "agent", "berlin", ("berlin",))
@@ -77,3 +82,41 @@ def test_no_one_puts_a_company_in_a_department_they_may_not_see(contacts, scope)
 
     assert "department_id" in refused.value.errors and "department_id" in moved.value.errors
     assert [(row.name, row.department_id) for row in contacts.rows(Company)] == [("Own", "berlin")]
+
+
+def import_as(contacts, scope, text: str) -> dict:
+    with Session(contacts.engine, expire_on_commit=False) as session:
+        outbox = OutboxRecorder(OutboxEvent, {"actor": scope.user_id, "request_id": "r1"})
+        defaults = {"owner_id": scope.user_id, "department_id": scope.department_id}
+        return import_csv(
+            session, io.BytesIO(text.encode()), outbox=outbox, definitions={}, defaults=defaults, scope=scope
+        )
+
+
+def test_an_import_places_rows_only_where_the_caller_may_and_names_each_refused_line(contacts):
+    report = import_as(
+        contacts,
+        BERLIN_AGENT,
+        "first_name,email,department_id\nAda,ada@example.com,\nGrace,grace@example.com,support\nAlan,alan@example.com,berlin\n",
+    )
+
+    assert (report["created"], report["failed"]) == (2, 1)
+    assert report["errors"] == [
+        {"line": 3, "errors": {"department_id": ["not a department you may assign records to"]}}
+    ]
+    assert sorted((row.first_name, row.department_id) for row in contacts.rows(Contact)) == [
+        ("Ada", "berlin"),
+        ("Alan", "berlin"),
+    ]
+
+
+def test_an_import_does_not_update_a_contact_the_caller_may_not_see(contacts, contact_data):
+    hidden = contacts.as_(SUPPORT_AGENT).create_contact(
+        contact_data(emails=["ada@example.com"], department_id="support")
+    )
+
+    report = import_as(contacts, BERLIN_AGENT, "first_name,last_name,email\nAda,Changed,ada@example.com\n")
+
+    assert (report["created"], report["updated"]) == (1, 0)
+    stored = {row.id: row for row in contacts.rows(Contact)}
+    assert stored[hidden["id"]].last_name == hidden["last_name"] and stored[hidden["id"]].version == 1

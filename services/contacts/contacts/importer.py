@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from marshmallow.fields import DateTime
 from sqlalchemy import ARRAY, String, any_, bindparam, func, select, text
 
+from contacts.access import placement_errors
 from contacts.ahead import read_ahead
 from contacts.bulk import insert_rows, without_nagle
 from contacts.fields import from_text, validate_attributes
@@ -23,6 +24,7 @@ from contacts.schemas import CompanySchema, ContactSchema
 from crm_kernel.db import new_id, utcnow
 from crm_kernel.errors import ValidationFailed
 from crm_kernel.schemas import load
+from crm_kernel.scope import Scope, visible
 
 BATCH = 1000
 SNIFF_BYTES = 64 * 1024
@@ -157,20 +159,24 @@ def row_to_fields(header: list[str], row: list[str], definitions: dict) -> tuple
     return data, company
 
 
-def import_csv(session, stream, *, outbox, definitions: dict, defaults: dict, batch: int = BATCH) -> dict:
+def import_csv(
+    session, stream, *, outbox, definitions: dict, defaults: dict, scope: Scope | None = None, batch: int = BATCH
+) -> dict:
     """Import the CSV `stream`; the report counts created, updated, skipped (duplicates) and failed rows.
 
     A row matches an existing live contact (or one earlier in the file) by a normalised e-mail or
     phone: the row then updates it (lists are joined, given values replace), or is skipped as a
     duplicate when it brings nothing new. So importing the same file twice creates nothing twice.
     Rows are read and validated a batch ahead (`read_ahead`) while the database writes the last one.
+    With the caller's `scope`, a row placed in a department they may not put records in fails, and
+    rows match only contacts they may see, exactly as through the API.
     """
     reader, header = open_csv(stream)
     check_header(header, definitions)
     report = ImportReport()
     companies = CompanyCache(session, outbox, defaults)
-    for rows, failures in read_ahead(checked_batches(reader, header, definitions, defaults, batch)):
-        apply_batch(session, rows, failures, outbox, companies, report)
+    for rows, failures in read_ahead(checked_batches(reader, header, definitions, defaults, scope, batch)):
+        apply_batch(session, rows, failures, outbox, companies, report, scope)
     if report.created and session.get_bind().dialect.name == "postgresql":
         # New rows wait in the GIN index's pending list (up to 4 MB), which every search reads through
         # until (auto)vacuum merges it: merge it now, so searches after an import do not pay for it.
@@ -179,7 +185,20 @@ def import_csv(session, stream, *, outbox, definitions: dict, defaults: dict, ba
     return report.as_dict()
 
 
-def checked_batches(reader, header: list[str], definitions: dict, defaults: dict, batch: int):
+def checked_row(header: list[str], row: list[str], definitions: dict, defaults: dict, scope: Scope | None):
+    """The row as loaded contact fields (with the columns it gave) and its company name, checked by the
+    API's rules; ValidationFailed naming each bad field."""
+    data, company = row_to_fields(header, row, definitions)
+    fields = load(CONTACT_SCHEMA, {**defaults, **data})
+    fields["attributes"] = validate_attributes(definitions, fields["attributes"], enforce_required=True)
+    misplaced = placement_errors(scope, fields)
+    if misplaced:
+        raise ValidationFailed("department_id is not a department you may assign records to", misplaced)
+    fields["given"] = set(data) | ({"company_id"} if company else set())
+    return fields, company
+
+
+def checked_batches(reader, header: list[str], definitions: dict, defaults: dict, scope: Scope | None, batch: int):
     """Batches of (rows as loaded contact fields, failures as (line, errors)), in file order.
 
     Only the wire format and custom fields are checked here, with no database: companies are
@@ -191,13 +210,10 @@ def checked_batches(reader, header: list[str], definitions: dict, defaults: dict
         if not any(cell.strip() for cell in row):
             continue
         try:
-            data, company = row_to_fields(header, row, definitions)
-            fields = load(CONTACT_SCHEMA, {**defaults, **data})
-            fields["attributes"] = validate_attributes(definitions, fields["attributes"], enforce_required=True)
+            fields, company = checked_row(header, row, definitions, defaults, scope)
         except ValidationFailed as exc:
             failures.append((start, exc.errors))
         else:
-            fields["given"] = set(data) | ({"company_id"} if company else set())
             rows.append((start, fields, company))
         if len(rows) + len(failures) >= batch:
             yield rows, failures
@@ -265,7 +281,9 @@ class CompanyCache:
         return self.names.get(company_id) if company_id else None
 
 
-def apply_batch(session, rows: list, failures: list, outbox, companies: CompanyCache, report: ImportReport) -> None:
+def apply_batch(
+    session, rows: list, failures: list, outbox, companies: CompanyCache, report: ImportReport, scope=None
+) -> None:
     """Create, update or skip each row of a batch, and commit them with their events at once."""
     without_nagle(session)
     companies.resolve({company for _, _, company in rows if company})
@@ -283,11 +301,12 @@ def apply_batch(session, rows: list, failures: list, outbox, companies: CompanyC
     keys = {key for fields in checked for key in contact_keys(fields["emails"], fields["phones"])}
     owners: dict[str, str] = {}
     if keys:
-        found = session.execute(
+        matching = (
             select(ContactKey.key, ContactKey.contact_id)
             .join(Contact)
             .where(any_key(session, ContactKey.key, keys), Contact.deleted_at.is_(None))
-        ).all()
+        )
+        found = session.execute(visible(matching, Contact, scope)).all()
         owners = {key: contact_id for key, contact_id in found}
     now = utcnow()
     new_contacts, new_keys, new_tags, updates = [], [], [], {}

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
+from contacts.access import placement_errors
 from contacts.companies import CompaniesRpc
 from contacts.definitions import FieldDefinitionsRpc
 from contacts.duplicates import rank_duplicates
@@ -164,11 +165,7 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
         return fields
 
     def placement_errors(self, fields: dict) -> dict:
-        """`department_id` refused when it is a department the caller may not put records in."""
-        scope, department_id = self.context.scope, fields.get("department_id")
-        if department_id and scope is not None and not scope.unrestricted and department_id not in scope.departments:
-            return {"department_id": ["not a department you may assign records to"]}
-        return {}
+        return placement_errors(self.context.scope, fields)
 
     def company_name(self, company_id: str | None) -> str | None:
         """The name of a live company, None when there is none."""

@@ -1,6 +1,7 @@
 """CSV import and export over the service's internal HTTP: bodies too large for RPC messages.
 
-The gateway streams `POST /import` to us with the caller in `X-Actor`; `GET /export` streams back.
+The gateway streams `POST /import` to us with the caller in `X-Actor` and their scope in `X-Scope`;
+`GET /export` streams back, filtered by `X-Scope` too.
 These routes are internal: like documents' `/blobs`, they are reachable only inside the deployment.
 """
 
@@ -50,7 +51,12 @@ class TransferHttp:
             "department_id": request.headers.get("X-Default-Department") or None,
         }
         return import_csv(
-            self.db, body_stream(request), outbox=self.outbox, definitions=self.field_definitions(), defaults=defaults
+            self.db,
+            body_stream(request),
+            outbox=self.outbox,
+            definitions=self.field_definitions(),
+            defaults=defaults,
+            scope=Scope.from_context({SCOPE: request.headers.get("X-Scope")}),
         )
 
     @api("GET", "/export")

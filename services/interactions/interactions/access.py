@@ -59,13 +59,8 @@ def load_visible(session: Session, model, entity_id: str, scope: Scope | None, e
 
 
 def may_place(scope: Scope | None, department_id: str | None) -> bool:
-    """Whether the caller may put a record in `department_id`: admin anywhere; a manager anywhere in
-    their subtree (that is reassigning across departments); an agent only in their own department."""
-    if scope is None or scope.unrestricted:
-        return True
-    if scope.role not in ("manager", "agent"):
-        return False
-    return department_id is not None and department_id in scope.departments
+    """Whether the caller may put a record in `department_id` (None: no user behind the call)."""
+    return scope is None or scope.may_place(department_id)
 
 
 def check_placement(session: Session, scope: Scope | None, model, fields: dict) -> None:

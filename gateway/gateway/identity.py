@@ -40,10 +40,11 @@ def check_owner(session: Session, principal: Scope, data, field: str = "owner_id
     user_id = data.get(field) if isinstance(data, dict) else None
     if not isinstance(user_id, str) or user_id == principal.user_id:
         return
+    possible = 0 < len(user_id) <= 32 and user_id.isprintable()  # PostgreSQL refuses NUL: ask it nothing then
     users = select(User.id).where(User.id == user_id, User.active.is_(True))
     if principal.role != "admin":
         users = visible_to(users, User, principal)
-    if session.scalar(users) is None:
+    if not possible or session.scalar(users) is None:
         raise ValidationFailed(f"{field} must be an active user you may see", {field: ["not a user you may see"]})
 
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from access_world import World
-from e2e_helpers import contact_body
+from e2e_helpers import contact_body, eventually
 
 ADMIN = ("admin",)
 PLANNERS = ("admin", "manager")
@@ -242,6 +242,7 @@ def test_no_one_hands_a_contact_or_company_to_a_user_they_may_not_see(world):
 
     to_support = agent.post(world.url("contacts"), json=contact_body(owner_id=support_agent))
     to_nobody = world.admin.post(world.url("companies"), json={"name": "Ghost", "owner_id": uuid.uuid4().hex})
+    to_nul = world.admin.post(world.url("contacts"), json=contact_body(owner_id="\x00"))
     to_berlin = manager.post(
         world.url("contacts"), json=contact_body(owner_id=berlin_agent, department_id=world.berlin)
     )
@@ -249,6 +250,7 @@ def test_no_one_hands_a_contact_or_company_to_a_user_they_may_not_see(world):
 
     assert to_support.status_code == 422 and "owner_id" in to_support.json()["errors"]
     assert to_nobody.status_code == 422 and "owner_id" in to_nobody.json()["errors"]
+    assert to_nul.status_code == 422 and "owner_id" in to_nul.json()["errors"]
     assert to_berlin.status_code == 201 and to_berlin.json()["owner_id"] == berlin_agent
     assert moved.status_code == 422 and "owner_id" in moved.json()["errors"]
     assert world.admin.get(world.url(f"contacts/{to_berlin.json()['id']}")).json()["version"] == 1
@@ -264,3 +266,22 @@ def test_an_import_places_no_row_where_the_caller_may_not(world):
     assert report.status_code == 200, report.text
     assert (report.json()["created"], report.json()["failed"]) == (0, 1)
     assert report.json()["errors"][0]["line"] == 2 and "department_id" in report.json()["errors"][0]["errors"]
+
+
+def test_an_import_hands_no_contact_to_a_user_of_another_department(world):
+    agent, outsider = world.users["berlin agent"], world.user_ids["support agent"]
+
+    def attempt():
+        # The contacts service learns users from the gateway's events: within moments of their creation.
+        row = f"Ida,ida.{uuid.uuid4().hex[:8]}@example.com,{outsider}"
+        report = agent.post(
+            world.url("contacts/import"),
+            data=f"first_name,email,owner_id\n{row}\n".encode(),
+            headers={"Content-Type": "text/csv"},
+        ).json()
+        return report if report["failed"] == 1 else None
+
+    report = eventually(attempt)
+
+    assert report is not None and report["created"] == 0
+    assert report["errors"] == [{"line": 2, "errors": {"owner_id": ["not a user you may hand records to"]}}]

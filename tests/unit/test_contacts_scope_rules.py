@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from contacts.importer import import_csv
-from contacts.models import Base, Company, Contact, OutboxEvent
+from contacts.models import Base, Company, Contact, OutboxEvent, UserReplica
 from contacts.service import ContactsService
 from crm_kernel.errors import NotFound, ValidationFailed
-from crm_kernel.outbox import OutboxRecorder
+from crm_kernel.outbox import OutboxRecorder, make_event
 from crm_kernel.scope import Scope
 
 BERLIN_AGENT = Scope("a-berlin", "agent", "berlin", ("berlin",))
@@ -120,3 +120,48 @@ def test_an_import_does_not_update_a_contact_the_caller_may_not_see(contacts, co
     assert (report["created"], report["updated"]) == (1, 0)
     stored = {row.id: row for row in contacts.rows(Contact)}
     assert stored[hidden["id"]].last_name == hidden["last_name"] and stored[hidden["id"]].version == 1
+
+
+def user_event(user_id: str, department_id: str, event_type: str = "user.created", active: bool = True) -> dict:
+    return make_event(event_type, {"id": user_id, "department_id": department_id, "active": active}, {})
+
+
+def test_an_import_hands_contacts_only_to_active_users_the_caller_may_see(contacts):
+    handlers = {"user.created": contacts.on_user_created, "user.deleted": contacts.on_user_deleted}
+    for event in (
+        user_event("u-berlin", "berlin"),
+        user_event("u-support", "support"),
+        user_event("u-gone", "berlin"),
+        user_event("u-gone", "berlin", "user.deleted"),
+    ):
+        handlers[event["type"]](event)
+
+    report = import_as(
+        contacts,
+        BERLIN_AGENT,
+        "first_name,email,owner_id\n"
+        "Ada,ada@example.com,u-berlin\nGrace,grace@example.com,u-support\n"
+        "Alan,alan@example.com,u-gone\nEdsger,edsger@example.com,\n",
+    )
+
+    assert (report["created"], report["failed"]) == (2, 2)
+    assert [(error["line"], error["errors"]) for error in report["errors"]] == [
+        (3, {"owner_id": ["not a user you may hand records to"]}),
+        (4, {"owner_id": ["not a user you may hand records to"]}),
+    ]
+    assert sorted((row.first_name, row.owner_id) for row in contacts.rows(Contact)) == [
+        ("Ada", "u-berlin"),
+        ("Edsger", "a-berlin"),
+    ]
+
+
+def test_a_redelivered_user_event_is_applied_once(contacts):
+    moved = user_event("u1", "support", "user.updated")
+    contacts.on_user_created(user_event("u1", "berlin"))
+    contacts.on_user_updated(moved)
+    contacts.on_user_updated(user_event("u1", "berlin", "user.updated"))
+
+    contacts.on_user_updated(moved)  # the older change again: already applied, not applied twice
+
+    [user] = contacts.rows(UserReplica)
+    assert (user.department_id, user.active) == ("berlin", True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from marshmallow.fields import DateTime
 from sqlalchemy import ARRAY, String, any_, bindparam, func, select, text
 
-from contacts.access import placement_errors
+from contacts.access import OWNER_REFUSED, placement_errors, refused_owners
 from contacts.ahead import read_ahead
 from contacts.bulk import insert_rows, without_nagle
 from contacts.fields import from_text, validate_attributes
@@ -286,6 +286,9 @@ def apply_batch(
 ) -> None:
     """Create, update or skip each row of a batch, and commit them with their events at once."""
     without_nagle(session)
+    refused = refused_owners(session, scope, {fields.get("owner_id") for _, fields, _ in rows})
+    failures += [(line, OWNER_REFUSED) for line, fields, _ in rows if fields.get("owner_id") in refused]
+    rows = [row for row in rows if row[1].get("owner_id") not in refused]
     companies.resolve({company for _, _, company in rows if company})
     checked = []
     for line, fields, company in rows:

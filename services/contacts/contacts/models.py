@@ -164,3 +164,14 @@ class Merge(Base):
     actor: Mapped[str | None] = mapped_column(String(32))
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserReplica(Base):
+    """From the gateway's `user.*` events: each user's department, so that an import hands contacts only
+    to users the importer may see (the API's writes are checked by the gateway, which owns users)."""
+
+    __tablename__ = "user_replicas"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)

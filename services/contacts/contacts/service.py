@@ -24,6 +24,7 @@ from contacts.schemas import (
 )
 from contacts.search import contacts_matching
 from contacts.transfer import TransferHttp
+from contacts.users import UserReplicas
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.outbox import Outbox, audit_trail
@@ -37,7 +38,7 @@ ON_DUPLICATE = ("report", "reject")
 COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
 
 
-class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHttp, ServiceBase):
+class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHttp, UserReplicas, ServiceBase):
     name = "contacts"
     outbox = Outbox(OutboxEvent)
 

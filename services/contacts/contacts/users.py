@@ -1,0 +1,38 @@
+"""Who the users are, as far as contacts needs: each user's department, from the gateway's events.
+
+Each handler is idempotent by `event_id` and is redelivered until it succeeds.
+"""
+
+from nameko.events import event_handler
+
+from contacts.models import ProcessedEvent, UserReplica
+from crm_kernel.metrics import observe_event_lag
+from crm_kernel.outbox import consume_once
+
+
+def on(event_type: str):
+    return event_handler("gateway", event_type, requeue_on_error=True)
+
+
+class UserReplicas:
+    @on("user.created")
+    def on_user_created(self, event):
+        self._replicate_user(event)
+
+    @on("user.updated")
+    def on_user_updated(self, event):
+        self._replicate_user(event)
+
+    @on("user.deleted")
+    def on_user_deleted(self, event):
+        self._replicate_user(event, deleted=True)
+
+    def _replicate_user(self, event: dict, deleted: bool = False) -> None:
+        if consume_once(self.db, ProcessedEvent, event):
+            entity = event["entity"]
+            user = self.db.get(UserReplica, entity["id"]) or UserReplica(id=entity["id"])
+            user.department_id = entity.get("department_id")
+            user.active = bool(entity.get("active", True)) and not deleted
+            self.db.add(user)
+        self.db.commit()
+        observe_event_lag(self.name, event)

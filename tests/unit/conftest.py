@@ -42,7 +42,7 @@ class Workers:
         self.outbox_model = outbox_model
         self.scope = scope
 
-    def as_(self, scope: Scope | None) -> "Workers":
+    def as_(self, scope: Scope | None = None) -> "Workers":
         return Workers(self.service_cls, self.engine, self.outbox_model, scope)
 
     def worker(self, session):

@@ -1,13 +1,10 @@
 """Who sees and changes which interactions records: the rules, and the service applying them."""
 
 import pytest
-from nameko.testing.services import worker_factory
-from sqlalchemy.orm import Session
 
-from crm_kernel.context import CallContext
 from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
-from crm_kernel.outbox import OutboxRecorder, make_event
-from crm_kernel.scope import SCOPE, Scope
+from crm_kernel.outbox import make_event
+from crm_kernel.scope import Scope
 from interactions.access import may_place, sees
 from interactions.models import Base, Deal, OutboxEvent, Ticket
 from interactions.service import InteractionsService
@@ -19,31 +16,10 @@ AGENT_SUPPORT = Scope("a-support", "agent", "support", ("support",))
 ANALYST = Scope("an", "analyst", "hq", ("hq",))
 
 
-class Caller:
-    """Calls the service's methods as the user of `scope` (None: no user behind the call)."""
-
-    def __init__(self, engine, scope: Scope | None):
-        self.engine, self.scope = engine, scope
-
-    def __getattr__(self, method):
-        def call(*args, **kwargs):
-            data = {"request_id": "r1", **({SCOPE: self.scope.encode()} if self.scope else {})}
-            with Session(self.engine, expire_on_commit=False) as session:
-                worker = worker_factory(
-                    InteractionsService,
-                    db=session,
-                    outbox=OutboxRecorder(OutboxEvent, dict(data)),
-                    context=CallContext(data),
-                )
-                return getattr(worker, method)(*args, **kwargs)
-
-        return call
-
-
 @pytest.fixture
-def as_(memory_engine):
-    engine = memory_engine(Base)
-    return lambda scope=None: Caller(engine, scope)
+def as_(workers):
+    """`as_(scope)`: the service called as the user of `scope` (no argument: no user behind the call)."""
+    return workers(InteractionsService, Base, OutboxEvent).as_
 
 
 def ticket(**fields):

@@ -13,7 +13,7 @@ from reporting.kpis import FACT_OF, KPIS, DepartmentTree, funnel, period_bounds,
 from reporting.models import DealStage, Department, Fact, OutboxEvent, User
 from reporting.plans import PlansRpc
 from reporting.render import rendered
-from reporting.reports import comparison, kpi_report, narrow
+from reporting.reports import comparison, kpi_report
 from reporting.schemas import CompareQuerySchema, PeriodQuerySchema, ReportQuerySchema
 
 SLA_KPIS = ("tickets_opened", "tickets_resolved", "first_response_time", "resolution_time", "sla_compliance")
@@ -40,7 +40,7 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
     def funnel(self, query: dict) -> dict:
         """Conversion per pipeline stage and average time in stage of the deals created in the period."""
         params = self._load_query(PeriodQuerySchema(), query)
-        created = self._narrowed_facts(params, ("deals_created",))
+        created = self._facts(params, ("deals_created",))
         deal_ids = [fact["source"].removeprefix("deal:") for fact in created]
         timelines = {deal_id: [] for deal_id in deal_ids}
         for batch in range(0, len(deal_ids), 500):
@@ -58,7 +58,7 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
     def campaigns(self, query: dict) -> dict:
         """Campaign responses by kind and each kind's rate relative to the messages sent, per campaign."""
         params = self._load_query(PeriodQuerySchema(), query)
-        facts = self._narrowed_facts(params, ("campaign_responses",))
+        facts = self._facts(params, ("campaign_responses",))
         by_campaign: dict = {}
         for fact in facts:
             by_campaign.setdefault(fact["dimensions"].get("campaign_id"), []).append(fact)
@@ -108,8 +108,9 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
 
     def _kpi_report(self, params: dict) -> dict:
         kpis = tuple(params.get("kpi") or KPIS)
-        facts = self._facts(params, tuple({FACT_OF[name] for name in kpis}))
-        report = kpi_report(facts, params | {"kpi": kpis}, self._tree(), self._names(), utcnow())
+        tree = self._tree()
+        facts = self._facts(params, tuple({FACT_OF[name] for name in kpis}), tree)
+        report = kpi_report(facts, params | {"kpi": kpis}, tree, self._names(), utcnow())
         return report | {"fresh_as_of": fresh_as_of(self.db)}
 
     def _frame(self, params: dict) -> dict:
@@ -121,11 +122,7 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
         check_filters(self.db, self.context.scope, params)
         return params
 
-    def _narrowed_facts(self, params: dict, fact_kpis: tuple) -> list[dict]:
-        facts = self._facts(params, fact_kpis)
-        return narrow(facts, self._tree(), params.get("department_id"), params.get("user_id"))
-
-    def _facts(self, params: dict, fact_kpis: tuple) -> list[dict]:
+    def _facts(self, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None) -> list[dict]:
         """The facts of `fact_kpis` in the period that the caller may see, narrowed to the department (with
         those below it) and user of `params`, each with its department (the user's when it has none)."""
         opens, closes = period_bounds(params["from_"], params["to"], params["tz"])
@@ -137,7 +134,7 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
         )
         stmt = visible_facts(stmt, self.context.scope)
         if params.get("department_id"):
-            stmt = stmt.where(department.in_(self._tree().subtree(params["department_id"])))
+            stmt = stmt.where(department.in_((tree or self._tree()).subtree(params["department_id"])))
         if params.get("user_id"):
             stmt = stmt.where(Fact.user_id == params["user_id"])
         return [

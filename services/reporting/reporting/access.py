@@ -40,18 +40,15 @@ def visible_tree(tree: DepartmentTree, scope: Scope | None) -> DepartmentTree:
     by department roll up no further than the caller may look."""
     if sees_all(scope):
         return tree
-    shown = set(scope.departments) if scope.role == "manager" else {scope.department_id} - {None}
+    shown = set(scope.departments)  # a manager's subtree; an agent's own department
     return DepartmentTree(
         {key: (parent if parent in shown else None) for key, parent in tree.parents.items() if key in shown}
     )
 
 
 def sees_department(scope: Scope | None, department_id: str) -> bool:
-    if sees_all(scope):
-        return True
-    if scope.role == "manager":
-        return department_id in scope.departments
-    return scope.role == "agent" and department_id == scope.department_id
+    """A department's figures are the caller's to see where their records may be placed."""
+    return sees_all(scope) or scope.may_place(department_id)
 
 
 def sees_user(session, scope: Scope | None, user_id: str) -> bool:

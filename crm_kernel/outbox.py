@@ -51,12 +51,13 @@ class ProcessedEventMixin:
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-def make_event(event_type: str, entity: dict, context: dict, **extra) -> dict:
-    """The envelope every event carries: id, type, UTC time, actor, request id and the entity."""
+def make_event(event_type: str, entity: dict, context: dict, *, at: datetime | None = None, **extra) -> dict:
+    """The envelope every event carries: id, type, UTC time (`at`, by default now), actor, request id
+    and the entity."""
     return {
         "event_id": new_id(),
         "type": event_type,
-        "occurred_at": utcnow().isoformat(),
+        "occurred_at": (at or utcnow()).isoformat(),
         "actor": context.get(ACTOR),
         "request_id": context.get(REQUEST_ID),
         "entity": entity,
@@ -150,10 +151,10 @@ class OutboxRecorder:
 
     def event_rows(self, event_type: str, entities: list[dict]) -> list[dict]:
         """Outbox rows (column -> value) announcing each entity, for a caller that inserts many at once."""
-        rows = []
+        now, rows = utcnow(), []  # one transaction, one time
         for entity in entities:
-            event = make_event(event_type, entity, self.context_data)
-            rows.append({"event_id": event["event_id"], "type": event_type, "payload": event, "created_at": utcnow()})
+            event = make_event(event_type, entity, self.context_data, at=now)
+            rows.append({"event_id": event["event_id"], "type": event_type, "payload": event, "created_at": now})
         return rows
 
 

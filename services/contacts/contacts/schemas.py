@@ -9,28 +9,6 @@ from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, Time
 KEY = r"^[a-z][a-z0-9_]{0,99}$"
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return False
-
-
-class NoNul:
-    """Refuses NUL characters anywhere: PostgreSQL cannot store them in text, so they are bad input."""
-
-    @pre_load
-    def refuse_nul(self, data, **kwargs):
-        if isinstance(data, dict):
-            bad = {name: ["contains a NUL character"] for name, value in data.items() if _has_nul(value)}
-            if bad:
-                raise ValidationError(bad)
-        return data
-
-
 class Phone(fields.String):
     """A phone number in any parseable form, stored and returned in E.164 (`+4930123456`)."""
 
@@ -42,7 +20,7 @@ class Phone(fields.String):
             raise ValidationError(str(exc)) from None
 
 
-class ContactSchema(NoNul, EntitySchema):
+class ContactSchema(EntitySchema):
     first_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     last_name = fields.String(load_default="", validate=validate.Length(max=200))
     emails = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list)
@@ -82,7 +60,7 @@ class DuplicateSchema(StrictSchema):
     last_name = fields.String()
 
 
-class CompanySchema(NoNul, EntitySchema):
+class CompanySchema(EntitySchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     domain = fields.String(
         allow_none=True,
@@ -103,7 +81,7 @@ class CompanySchema(NoNul, EntitySchema):
         return data
 
 
-class FieldDefinitionSchema(NoNul, EntitySchema):
+class FieldDefinitionSchema(EntitySchema):
     key = fields.String(required=True, validate=validate.Regexp(KEY, error="lower-case letters, digits and _"))
     label = fields.String(required=True, validate=validate.Length(min=1, max=200))
     type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
@@ -118,7 +96,7 @@ class FieldDefinitionSchema(NoNul, EntitySchema):
             raise ValidationError("only a choice field has choices", "choices")
 
 
-class ContactQuerySchema(NoNul, PageQuerySchema):
+class ContactQuerySchema(PageQuerySchema):
     q = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     tag = fields.String(load_default=None)
     company_id = fields.String(load_default=None)
@@ -131,13 +109,13 @@ class ContactQuerySchema(NoNul, PageQuerySchema):
     updated_to = UTCDateTime(load_default=None)
 
 
-class CompanyQuerySchema(NoNul, PageQuerySchema):
+class CompanyQuerySchema(PageQuerySchema):
     q = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     owner_id = fields.String(load_default=None)
     department_id = fields.String(load_default=None)
 
 
-class MergeRequestSchema(NoNul, StrictSchema):
+class MergeRequestSchema(StrictSchema):
     source_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=20))
 
 

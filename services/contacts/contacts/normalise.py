@@ -52,6 +52,10 @@ def query_terms(query: str) -> list[str]:
 
 
 def search_text(first_name: str, last_name: str, emails, phones, company_name: str | None) -> str:
-    """The one column `q` matches: names, e-mails, phones (with and without `+`) and the company name."""
-    parts = [first_name, last_name, *emails, *phones, *(p.lstrip("+") for p in phones), company_name or ""]
+    """The one column `q` matches: names, e-mails, phones and the company name.
+
+    A phone is written once, in E.164: a phone-like query is its digits, which are a substring of it.
+    (Rows written before may also hold the digits without `+`; they match the same queries.)
+    """
+    parts = [first_name, last_name, *emails, *phones, company_name or ""]
     return search_key(" ".join(p for p in parts if p))

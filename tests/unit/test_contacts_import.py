@@ -1,19 +1,33 @@
-"""CSV import and export of contacts: streamed, per-row errors, and nothing created twice."""
+"""CSV import and export of contacts: streamed, per-row errors, and nothing created twice.
+
+Every test runs twice: with the rows checked in this process (a small file) and in the checker
+child process (a large one, `contacts.checker`), which must give the same reports.
+"""
 
 import io
+import os
+import signal
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contacts import checker, importer
 from contacts.importer import import_csv
 from contacts.models import Base, Company, Contact, OutboxEvent
 from contacts.schemas import ContactSchema
 from contacts.transfer import EXPORT_COLUMNS, export_rows
-from crm_kernel.errors import ValidationFailed
+from crm_kernel.errors import ServiceUnavailable, ValidationFailed
 from crm_kernel.outbox import OutboxRecorder
 
 DEFINITIONS = {"size": {"type": "number", "required": False, "choices": []}}
+
+
+@pytest.fixture(autouse=True, params=["in process", "in a child process"])
+def checked_where(request, monkeypatch):
+    if request.param == "in a child process":
+        monkeypatch.setattr(importer, "IN_PROCESS_BYTES", 0)  # every file counts as large
+    return request.param
 
 
 @pytest.fixture
@@ -165,3 +179,77 @@ def test_failures_found_while_reading_and_while_writing_are_reported_in_line_ord
     assert (report["created"], report["failed"]) == (2, 2)
     assert [(e["line"], sorted(e["errors"])) for e in report["errors"]] == [(3, ["company_id"]), (4, ["emails"])]
     assert sorted(c.first_name for c in stored(engine)) == ["Ada", "Di"]
+
+
+class Stream(io.RawIOBase):
+    """A request body read in small pieces, calling `on_read(total bytes read)` before each one."""
+
+    def __init__(self, body: bytes, on_read=lambda read: None):
+        self.body, self.read_so_far, self.on_read = body, 0, on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        self.on_read(self.read_so_far)
+        piece = self.body[self.read_so_far : self.read_so_far + min(len(buffer), 4096)]
+        buffer[: len(piece)] = piece
+        self.read_so_far += len(piece)
+        return len(piece)
+
+
+def many_rows(count: int) -> bytes:
+    return ("first_name,email\n" + "".join(f"P{n},p{n}@example.com\n" for n in range(count))).encode()
+
+
+def test_a_large_file_is_checked_in_a_child_process_and_a_small_one_here(engine, monkeypatch, checked_where):
+    if checked_where == "in a child process":
+        pytest.skip("the test sets the threshold itself")
+    used = []
+    monkeypatch.setattr(importer, "IN_PROCESS_BYTES", len(many_rows(100)))
+    monkeypatch.setattr(importer, "checked_in_child", lambda *a: used.append(True) or checker.checked_in_child(*a))
+
+    run_import(engine, many_rows(99))
+    assert used == []
+    report = run_import(engine, many_rows(3000))
+
+    assert used == [True]
+    assert (report["created"], report["skipped"], report["failed"]) == (2901, 99, 0)
+    assert len(stored(engine)) == 3000
+
+
+def test_bytes_that_are_not_utf8_far_into_a_large_file_fail_only_their_row(engine, checked_where):
+    body = many_rows(3000) + "Zo\u00eb,zoe@example.com\n".encode("latin-1") + b"Last,last@example.com\n"
+
+    report = run_import(engine, body)
+
+    assert (report["created"], report["failed"]) == (3001, 1)
+    assert report["errors"] == [{"line": 3002, "errors": {"first_name": ["not UTF-8 text"]}}]
+
+
+def test_a_checker_that_dies_stops_the_import_with_a_503_and_a_second_run_completes_it(
+    engine, monkeypatch, checked_where
+):
+    if checked_where == "in process":
+        pytest.skip("no child process to lose")
+    children, popen = [], checker.subprocess.Popen
+    monkeypatch.setattr(checker.subprocess, "Popen", lambda *a, **k: children.append(popen(*a, **k)) or children[-1])
+    body = many_rows(6000)
+
+    def kill_the_checker(read: int) -> None:  # half the file sent: the checker cannot have finished
+        if read >= len(body) // 2 and not killed:
+            os.kill(children[0].pid, signal.SIGKILL)
+            killed.append(True)
+
+    killed = []
+
+    with Session(engine, expire_on_commit=False) as session, pytest.raises(ServiceUnavailable):
+        outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
+        import_csv(session, Stream(body, kill_the_checker), outbox=outbox, definitions={}, defaults={}, batch=1000)
+
+    imported = len(stored(engine))
+    assert imported % 1000 == 0 and imported < 6000  # whole batches with their events, not the rest
+    assert len(stored(engine, OutboxEvent)) == imported
+    again = run_import(engine, body)
+    assert (again["created"], again["skipped"]) == (6000 - imported, imported)
+    assert len(stored(engine)) == 6000

@@ -5,51 +5,28 @@ Nothing here knows Nameko or HTTP: the service's `/import` route and the benchma
 rows commits with its outbox events, so memory stays flat however long the file is.
 """
 
-import csv
 import io
-import itertools
-import re
 from dataclasses import dataclass, field
 
 from marshmallow.fields import DateTime
 from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from contacts.access import OWNER_REFUSED, placement_errors, refused_owners
+from contacts.access import OWNER_REFUSED, refused_owners
 from contacts.ahead import read_ahead
 from contacts.bulk import insert_rows, without_nagle
-from contacts.fields import from_text, validate_attributes
+from contacts.checker import checked_in_child
 from contacts.models import Company, Contact, ContactKey, ContactTag, OutboxEvent, contact_keys
 from contacts.normalise import search_text
+from contacts.rows import CONTACT_SCHEMA, LISTS, check_header, checked_batches, open_csv
 from contacts.schemas import CompanySchema, ContactSchema
 from crm_kernel.db import new_id, utcnow
-from crm_kernel.errors import ValidationFailed
-from crm_kernel.schemas import load
 from crm_kernel.scope import Scope, visible
 
 BATCH = 1000
-SNIFF_BYTES = 64 * 1024
-LIST_SPLIT = re.compile(r"\s*[|;,]\s*")
-COLUMNS = {
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "email": "emails",
-    "emails": "emails",
-    "phone": "phones",
-    "phones": "phones",
-    "tags": "tags",
-    "company": "company",
-    "company_id": "company_id",
-    "owner_id": "owner_id",
-    "department_id": "department_id",
-    "timezone": "timezone",
-    "marketing_consent": "marketing_consent",
-}
-IGNORED = {"id", "created_at", "updated_at", "merged_into"}  # what an export adds, so an export re-imports
-LISTS = ("emails", "phones", "tags")
-CONTACT_SCHEMA = ContactSchema()  # one instance: building a schema costs more than loading a row
+ANALYZE_AT = 10_000  # rows written when the import first refreshes PostgreSQL's statistics; then at each doubling
+IN_PROCESS_BYTES = 256 * 1024  # a smaller file is checked here: starting a checker process costs more
 DUMPED_TIMES = {name for name, f in CONTACT_SCHEMA.dump_fields.items() if isinstance(f, DateTime)}
-NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
 
 
 @dataclass
@@ -75,91 +52,6 @@ class ImportReport:
         }
 
 
-def open_csv(stream) -> tuple[csv.reader, list[str]]:
-    """A csv reader over the binary `stream` (UTF-8, BOM or not, `,` or `;`) and its header's columns.
-
-    Bytes that are not UTF-8 in the first 64 KiB (or in the header) refuse the whole file; further on
-    they fail only their row. 422 when there is no header.
-    """
-    if not isinstance(stream, io.BufferedIOBase):
-        stream = io.BufferedReader(_RawReader(stream))  # a server's request stream: only `read` is sure
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    sample = text.read(SNIFF_BYTES)
-    sample += text.readline()  # to the end of the line the sample cut: csv needs whole lines
-    if _broken(sample):
-        raise ValidationFailed("the file is not UTF-8 text", {"body": ["not UTF-8; save the CSV as UTF-8"]})
-    header_line = sample.split("\n", 1)[0]
-    if not header_line.strip():
-        raise ValidationFailed("the CSV has no header row", {"header": ["missing; the first row names the columns"]})
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    lines = itertools.chain(io.StringIO(sample, newline=""), text)
-    reader = csv.reader(lines, delimiter=delimiter, strict=False)
-    header = [name.strip().lower() for name in next(reader)]
-    return reader, header
-
-
-class _RawReader(io.RawIOBase):
-    """Any object with `read(size)` as a raw stream, for io.BufferedReader and io.TextIOWrapper."""
-
-    def __init__(self, source):
-        self.source = source
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.source.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _broken(text: str) -> bool:
-    return NOT_UTF8.search(text) is not None
-
-
-def check_header(header: list[str], definitions: dict) -> None:
-    """Every column is known (an `attr.<key>` must be a defined custom field); `first_name` is there."""
-    errors = {}
-    for name in header:
-        if name.startswith("attr."):
-            if name[5:] not in definitions:
-                errors[name] = ["unknown custom field"]
-        elif name not in COLUMNS and name not in IGNORED:
-            errors[name] = [f"unknown column; known: {', '.join(sorted(COLUMNS))}, attr.<key>"]
-    if "first_name" not in header:
-        errors["first_name"] = ["missing column: the header must name first_name"]
-    if len(set(header)) != len(header):
-        errors["header"] = ["a column is named twice"]
-    if errors:
-        raise ValidationFailed(f"the CSV header is not usable: {', '.join(sorted(errors))}", errors)
-
-
-def row_to_fields(header: list[str], row: list[str], definitions: dict) -> tuple[dict, str | None]:
-    """One CSV row as contact input (for ContactSchema) and the company name it names, if any."""
-    data, attributes, company = {}, {}, None
-    for name, cell in zip(header, row, strict=False):
-        cell = cell.strip()
-        if not cell or name in IGNORED:
-            continue
-        if _broken(cell):
-            raise ValidationFailed("not UTF-8", {name: ["not UTF-8 text"]})
-        if name.startswith("attr."):
-            attributes[name[5:]] = from_text(definitions[name[5:]], cell)
-            continue
-        target = COLUMNS[name]
-        if target == "company":
-            company = cell
-        elif target in LISTS:
-            data[target] = [v for v in LIST_SPLIT.split(cell) if v]
-        else:
-            data[target] = cell
-    if len(row) > len(header):
-        raise ValidationFailed("more cells than columns", {"row": [f"{len(row)} cells for {len(header)} columns"]})
-    if attributes:
-        data["attributes"] = attributes
-    return data, company
-
-
 def import_csv(
     session, stream, *, outbox, definitions: dict, defaults: dict, scope: Scope | None = None, batch: int = BATCH
 ) -> dict:
@@ -168,17 +60,32 @@ def import_csv(
     A row matches an existing live contact (or one earlier in the file) by a normalised e-mail or
     phone: the row then updates it (lists are joined, given values replace), or is skipped as a
     duplicate when it brings nothing new. So importing the same file twice creates nothing twice.
-    Rows are read and validated a batch ahead (`read_ahead`) while the database writes the last one.
-    With the caller's `scope`, a row placed in a department they may not put records in fails, and
-    rows match only contacts they may see, exactly as through the API.
+    Rows are checked a batch ahead while the database writes the last one: in a thread of this process
+    for a file under 256 KiB, in a child process for a larger one (`contacts.checker`), so that
+    checking and writing use two CPUs. With the caller's `scope`, a row placed in a department they
+    may not put records in fails, and rows match only contacts they may see, exactly as through the API.
     """
-    reader, header = open_csv(stream)
-    check_header(header, definitions)
+    prefix = read_up_to(stream, IN_PROCESS_BYTES)
+    if len(prefix) < IN_PROCESS_BYTES:  # the whole file
+        reader, header = open_csv(io.BytesIO(prefix))
+        check_header(header, definitions)
+        batches = read_ahead(checked_batches(reader, header, definitions, defaults, scope, batch))
+    else:
+        batches = checked_in_child(prefix, stream, definitions, defaults, scope, batch)
     report = ImportReport()
     companies = CompanyCache(session, outbox, defaults)
-    for rows, failures in read_ahead(checked_batches(reader, header, definitions, defaults, scope, batch)):
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    next_analyze = ANALYZE_AT
+    for rows, failures in batches:
         apply_batch(session, rows, failures, outbox, companies, report, scope)
-    if report.created and session.get_bind().dialect.name == "postgresql":
+        if postgresql and report.created + report.updated >= next_analyze:
+            # The planner's row counts must grow with the table, or the batch's key lookup turns from
+            # an index probe into a scan of every key (quadratic over a large import). Autovacuum
+            # analyzes too late for that, or not at all when it is off.
+            session.execute(text("ANALYZE contacts (id, deleted_at), contact_keys"))
+            session.commit()
+            next_analyze *= 2
+    if report.created and postgresql:
         # New rows wait in the GIN index's pending list (up to 4 MB), which every search reads through
         # until (auto)vacuum merges it: merge it now, so searches after an import do not pay for it.
         session.execute(text("SELECT gin_clean_pending_list('ix_contacts_search_text_trgm'::regclass)"))
@@ -186,41 +93,13 @@ def import_csv(
     return report.as_dict()
 
 
-def checked_row(header: list[str], row: list[str], definitions: dict, defaults: dict, scope: Scope | None):
-    """The row as loaded contact fields (with the columns it gave) and its company name, checked by the
-    API's rules; ValidationFailed naming each bad field."""
-    data, company = row_to_fields(header, row, definitions)
-    fields = load(CONTACT_SCHEMA, {**defaults, **data})
-    fields["attributes"] = validate_attributes(definitions, fields["attributes"], enforce_required=True)
-    misplaced = placement_errors(scope, fields)
-    if misplaced:
-        raise ValidationFailed("department_id is not a department you may assign records to", misplaced)
-    fields["given"] = set(data) | ({"company_id"} if company else set())
-    return fields, company
-
-
-def checked_batches(reader, header: list[str], definitions: dict, defaults: dict, scope: Scope | None, batch: int):
-    """Batches of (rows as loaded contact fields, failures as (line, errors)), in file order.
-
-    Only the wire format and custom fields are checked here, with no database: companies are
-    resolved when the batch is written.
-    """
-    rows, failures, line = [], [], 1
-    for row in reader:
-        start, line = line + 1, reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        try:
-            fields, company = checked_row(header, row, definitions, defaults, scope)
-        except ValidationFailed as exc:
-            failures.append((start, exc.errors))
-        else:
-            rows.append((start, fields, company))
-        if len(rows) + len(failures) >= batch:
-            yield rows, failures
-            rows, failures = [], []
-    if rows or failures:
-        yield rows, failures
+def read_up_to(stream, size: int) -> bytes:
+    """The first `size` bytes of `stream`, or all of it when it is shorter (a socket returns less per read)."""
+    chunks, length = [], 0
+    while length < size and (chunk := stream.read(size - length)):
+        chunks.append(chunk)
+        length += len(chunk)
+    return b"".join(chunks)
 
 
 class CompanyCache:

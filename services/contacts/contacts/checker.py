@@ -1,0 +1,130 @@
+"""A large CSV import's rows are read and checked in a process of their own.
+
+Checking a row by the API's rules (marshmallow, `phonenumbers`) costs about as much CPU as writing it,
+and one Python process runs Python on one CPU at a time: with the checks in the same process the
+import ran at the speed of one CPU while PostgreSQL used little of the other. A child process runs
+`checked_batches` (the same function, so the same rules and line numbers) on the raw CSV, which this
+process feeds it, and sends back each batch pickled; this process only writes.
+
+    parent: body -> child's stdin (a socket)  child: stdin -> open_csv -> checked_batches -> stdout
+    parent: stdout -> (rows, failures) batches -> apply_batch
+
+The child is started with this interpreter and `sys.path` and trusts nothing but its parent (pickle
+goes both ways between the two; each message is framed by its length). Under eventlet `subprocess`
+and threads are green, so waiting on the child blocks nothing else in the service. If the child dies,
+the import stops with a 503 after the batches already committed; sending the file again creates
+nothing twice.
+"""
+
+import contextlib
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+from contacts.ahead import read_ahead
+from contacts.rows import check_header, checked_batches, open_csv
+from crm_kernel.errors import ServiceUnavailable, ValidationFailed
+
+CHUNK = 64 * 1024
+_LENGTH = struct.Struct("!Q")
+
+
+def checked_in_child(prefix: bytes, stream, definitions: dict, defaults: dict, scope, batch: int) -> Iterator:
+    """Batches of (rows, failures) as `checked_batches` yields them for the CSV `prefix` + `stream`.
+
+    ValidationFailed for a file that is not UTF-8 or has a bad header, as in this process.
+    """
+    # The CSV goes in through a socket, not a pipe: under eventlet a green write to a pipe whose reader
+    # has died waits for ever, while a socket's peer going away wakes the writer with an error.
+    ours, theirs = socket.socketpair()
+    with theirs:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "contacts.checker"],
+            stdin=theirs,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+    settings = pickle.dumps((definitions, defaults, scope, batch))
+    first = _LENGTH.pack(len(settings)) + settings + prefix
+    feeder = threading.Thread(target=_feed, args=(ours, first, stream), daemon=True)
+    feeder.start()
+    try:
+        for kind, *content in read_ahead(_messages(child.stdout)):
+            if kind == "error":
+                raise ValidationFailed(*content)
+            yield content
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+        feeder.join()
+        ours.close()
+
+
+def _feed(sock, first: bytes, stream) -> None:
+    """Send `first`, then the rest of `stream`, to the child; stop quietly when the child has gone."""
+    with contextlib.suppress(OSError, ValueError):
+        sock.sendall(first)
+        while chunk := stream.read(CHUNK):
+            sock.sendall(chunk)
+        sock.shutdown(socket.SHUT_WR)  # the end of the file
+
+
+def _messages(pipe) -> Iterator[tuple]:
+    """The child's messages up to its "end"; 503 when it stops without one (killed, out of memory)."""
+    while True:
+        frame = _read_exactly(pipe, _LENGTH.size)
+        message = frame and _read_exactly(pipe, _LENGTH.unpack(frame)[0])
+        if not message:
+            raise ServiceUnavailable(
+                "the import's row checker stopped; the rows before the failure are imported, "
+                "send the file again (nothing is created twice)"
+            )
+        message = pickle.loads(message)  # noqa: S301 - from our own child, see the module doc
+        if message[0] == "end":
+            return
+        yield message
+
+
+def _read_exactly(pipe, size: int) -> bytes | None:
+    """`size` bytes, or None at the end of the pipe first. A green pipe's read returns what has
+    arrived, which may be less than asked for."""
+    chunks, length = [], 0
+    while length < size:
+        chunk = pipe.read(size - length)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        length += len(chunk)
+    return b"".join(chunks)
+
+
+def _send(sink, message: tuple) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sink.write(_LENGTH.pack(len(data)) + data)
+
+
+def main() -> None:
+    """The child: settings, then CSV bytes, on stdin; pickled ("batch", rows, failures) on stdout."""
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    (length,) = _LENGTH.unpack(_read_exactly(source, _LENGTH.size))
+    definitions, defaults, scope, batch = pickle.loads(_read_exactly(source, length))  # noqa: S301 - from our parent
+    try:
+        reader, header = open_csv(source)
+        check_header(header, definitions)
+        for rows, failures in checked_batches(reader, header, definitions, defaults, scope, batch):
+            _send(sink, ("batch", rows, failures))
+    except ValidationFailed as exc:
+        _send(sink, ("error", exc.detail, exc.errors))
+    _send(sink, ("end",))
+    sink.flush()
+
+
+if __name__ == "__main__":
+    main()

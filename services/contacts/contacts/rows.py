@@ -1,0 +1,161 @@
+"""CSV rows as contact fields checked by the API's rules: the part of an import with no database.
+
+`checked_batches` runs in the importing process for a small file and in a child process for a large
+one (`contacts.checker`); either way a row's line number and its errors are the same.
+"""
+
+import csv
+import io
+import itertools
+import re
+
+from contacts.access import placement_errors
+from contacts.fields import from_text, validate_attributes
+from contacts.schemas import ContactSchema
+from crm_kernel.errors import ValidationFailed
+from crm_kernel.schemas import load
+from crm_kernel.scope import Scope
+
+SNIFF_BYTES = 64 * 1024
+LIST_SPLIT = re.compile(r"\s*[|;,]\s*")
+COLUMNS = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "emails",
+    "emails": "emails",
+    "phone": "phones",
+    "phones": "phones",
+    "tags": "tags",
+    "company": "company",
+    "company_id": "company_id",
+    "owner_id": "owner_id",
+    "department_id": "department_id",
+    "timezone": "timezone",
+    "marketing_consent": "marketing_consent",
+}
+IGNORED = {"id", "created_at", "updated_at", "merged_into"}  # what an export adds, so an export re-imports
+LISTS = ("emails", "phones", "tags")
+CONTACT_SCHEMA = ContactSchema()  # one instance: building a schema costs more than loading a row
+NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
+
+
+def open_csv(stream) -> tuple[csv.reader, list[str]]:
+    """A csv reader over the binary `stream` (UTF-8, BOM or not, `,` or `;`) and its header's columns.
+
+    Bytes that are not UTF-8 in the first 64 KiB (or in the header) refuse the whole file; further on
+    they fail only their row. 422 when there is no header.
+    """
+    if not isinstance(stream, io.BufferedIOBase):
+        stream = io.BufferedReader(_RawReader(stream))  # a server's request stream: only `read` is sure
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    sample = text.read(SNIFF_BYTES)
+    sample += text.readline()  # to the end of the line the sample cut: csv needs whole lines
+    if _broken(sample):
+        raise ValidationFailed("the file is not UTF-8 text", {"body": ["not UTF-8; save the CSV as UTF-8"]})
+    header_line = sample.split("\n", 1)[0]
+    if not header_line.strip():
+        raise ValidationFailed("the CSV has no header row", {"header": ["missing; the first row names the columns"]})
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    lines = itertools.chain(io.StringIO(sample, newline=""), text)
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
+    header = [name.strip().lower() for name in next(reader)]
+    return reader, header
+
+
+class _RawReader(io.RawIOBase):
+    """Any object with `read(size)` as a raw stream, for io.BufferedReader and io.TextIOWrapper."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _broken(text: str) -> bool:
+    return NOT_UTF8.search(text) is not None
+
+
+def check_header(header: list[str], definitions: dict) -> None:
+    """Every column is known (an `attr.<key>` must be a defined custom field); `first_name` is there."""
+    errors = {}
+    for name in header:
+        if name.startswith("attr."):
+            if name[5:] not in definitions:
+                errors[name] = ["unknown custom field"]
+        elif name not in COLUMNS and name not in IGNORED:
+            errors[name] = [f"unknown column; known: {', '.join(sorted(COLUMNS))}, attr.<key>"]
+    if "first_name" not in header:
+        errors["first_name"] = ["missing column: the header must name first_name"]
+    if len(set(header)) != len(header):
+        errors["header"] = ["a column is named twice"]
+    if errors:
+        raise ValidationFailed(f"the CSV header is not usable: {', '.join(sorted(errors))}", errors)
+
+
+def row_to_fields(header: list[str], row: list[str], definitions: dict) -> tuple[dict, str | None]:
+    """One CSV row as contact input (for ContactSchema) and the company name it names, if any."""
+    data, attributes, company = {}, {}, None
+    for name, cell in zip(header, row, strict=False):
+        cell = cell.strip()
+        if not cell or name in IGNORED:
+            continue
+        if _broken(cell):
+            raise ValidationFailed("not UTF-8", {name: ["not UTF-8 text"]})
+        if name.startswith("attr."):
+            attributes[name[5:]] = from_text(definitions[name[5:]], cell)
+            continue
+        target = COLUMNS[name]
+        if target == "company":
+            company = cell
+        elif target in LISTS:
+            data[target] = [v for v in LIST_SPLIT.split(cell) if v]
+        else:
+            data[target] = cell
+    if len(row) > len(header):
+        raise ValidationFailed("more cells than columns", {"row": [f"{len(row)} cells for {len(header)} columns"]})
+    if attributes:
+        data["attributes"] = attributes
+    return data, company
+
+
+def checked_row(header: list[str], row: list[str], definitions: dict, defaults: dict, scope: Scope | None):
+    """The row as loaded contact fields (with the columns it gave) and its company name, checked by the
+    API's rules; ValidationFailed naming each bad field."""
+    data, company = row_to_fields(header, row, definitions)
+    fields = load(CONTACT_SCHEMA, {**defaults, **data})
+    fields["attributes"] = validate_attributes(definitions, fields["attributes"], enforce_required=True)
+    misplaced = placement_errors(scope, fields)
+    if misplaced:
+        raise ValidationFailed("department_id is not a department you may assign records to", misplaced)
+    fields["given"] = set(data) | ({"company_id"} if company else set())
+    return fields, company
+
+
+def checked_batches(reader, header: list[str], definitions: dict, defaults: dict, scope: Scope | None, batch: int):
+    """Batches of (rows as loaded contact fields, failures as (line, errors)), in file order.
+
+    Only the wire format and custom fields are checked here, with no database: companies are
+    resolved when the batch is written.
+    """
+    rows, failures, line = [], [], 1
+    for row in reader:
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            fields, company = checked_row(header, row, definitions, defaults, scope)
+        except ValidationFailed as exc:
+            failures.append((start, exc.errors))
+        else:
+            rows.append((start, fields, company))
+        if len(rows) + len(failures) >= batch:
+            yield rows, failures
+            rows, failures = [], []
+    if rows or failures:
+        yield rows, failures

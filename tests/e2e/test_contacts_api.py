@@ -120,3 +120,25 @@ def test_a_csv_import_streams_through_the_gateway_and_exports_back(system):
     no_header = api.post(system.url(f"{V1}/contacts/import"), data=b"email\na@example.com\n")
     assert broken.status_code == 422 and "body" in broken.json()["errors"]
     assert no_header.status_code == 422 and "first_name" in no_header.json()["errors"]
+
+
+def test_a_large_csv_import_is_checked_in_the_services_checker_process_with_the_same_report(system):
+    api = system.client()
+    tag = f"big-{unique()}"
+    rows = [f"Person{n};Imported-{tag};p{n}-{tag}@example.com;+44 20 7{n:07d};{tag}" for n in range(4000)]
+    body = ("first_name;last_name;email;phone;tags\n" + "\n".join(rows) + "\nBroken;Row;not-an-email;;x\n").encode()
+    assert len(body) > 256 * 1024  # contacts.importer.IN_PROCESS_BYTES: checked in a child process
+
+    def chunks():
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    report = api.post(system.url(f"{V1}/contacts/import"), data=chunks(), headers={"Content-Type": "text/csv"})
+    refused = api.post(system.url(f"{V1}/contacts/import"), data=b"first_name;colour\n" + body)
+
+    assert report.status_code == 200, report.text
+    assert (report.json()["created"], report.json()["failed"]) == (4000, 1)
+    assert report.json()["errors"] == [{"line": 4002, "errors": {"emails": {"0": ["Not a valid email address."]}}}]
+    found = api.get(system.url(f"{V1}/contacts"), params={"q": f"p3999-{tag}"}).json()["items"]
+    assert [(c["first_name"], c["phones"]) for c in found] == [("Person3999", ["+442070003999"])]
+    assert refused.status_code == 422 and "colour" in refused.json()["errors"]

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "contacts")]
 
 import pg8000.native  # noqa: E402
+from generated_contacts import FIRST, last_names  # noqa: E402
 from nameko.testing.services import worker_factory  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -44,35 +45,7 @@ PG = dict(
     host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
     port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
 )
-FIRST = ["Ada", "Zoë", "José", "Grace", "Alan", "Björn", "Chloé", "Dmitri", "Émile", "Fatima", "Günter", "Hana"]
-FIRST += [f"{a}{b}" for a, b in itertools.product(["Ma", "Li", "Ro", "Ka", "Te"], ["ria", "nus", "sa", "ren"])]
-SYLLABLES = ["lo", "ve", "la", "ce", "hop", "per", "tu", "ring", "nú", "ñez", "mül", "ler", "sch", "midt", "ka"]
 CALLER = {"actor": "bench", "request_id": "bench"}
-
-
-def last_names(count: int = 2000) -> list[str]:
-    rng = random.Random(7)
-    return [("".join(rng.choice(SYLLABLES) for _ in range(3))).capitalize() for _ in range(count)]
-
-
-def generated_lines(rows: int):
-    """`rows` contacts as CSV lines, `;`-separated, made as they are needed."""
-    lasts = last_names()
-    yield "first_name;last_name;email;phone;company;tags\n"
-    for n in range(rows):
-        first, last = FIRST[n % len(FIRST)], lasts[(n * 7919) % len(lasts)]
-        yield (
-            f"{first};{last};{first.lower()}.{n}@example{n % 97}.com;+4420{70000000 + n};"
-            f"Company {n % 1000};{'vip' if n % 10 == 0 else 'lead'}\n"
-        )
-
-
-def write_csv(rows: int) -> None:
-    """The client's side: the generated file on stdout, in another process, as an upload comes from elsewhere."""
-    lines = generated_lines(rows)
-    while chunk := "".join(itertools.islice(lines, 1000)):
-        sys.stdout.buffer.write(chunk.encode())
-    sys.stdout.buffer.flush()
 
 
 class Upload(io.RawIOBase):
@@ -82,8 +55,8 @@ class Upload(io.RawIOBase):
     """
 
     def __init__(self, rows: int):
-        command = [sys.executable, __file__, "--write-csv", str(rows)]
-        self.client = subprocess.Popen(command, stdout=subprocess.PIPE)  # noqa: S603 - this script itself
+        command = [sys.executable, str(Path(__file__).with_name("generated_contacts.py")), str(rows)]
+        self.client = subprocess.Popen(command, stdout=subprocess.PIPE)  # noqa: S603 - our own script
         self.lines, self.marks = 0, [time.perf_counter()]
 
     def readable(self) -> bool:
@@ -179,11 +152,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=350)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--write-csv", type=int, metavar="ROWS", help=argparse.SUPPRESS)  # the client process
     args = parser.parse_args()
-    if args.write_csv is not None:
-        write_csv(args.write_csv)
-        return 0
     name, url = create_database()
     engine = create_engine(url)
     try:

@@ -253,3 +253,19 @@ def test_a_checker_that_dies_stops_the_import_with_a_503_and_a_second_run_comple
     again = run_import(engine, body)
     assert (again["created"], again["skipped"]) == (6000 - imported, imported)
     assert len(stored(engine)) == 6000
+
+
+def test_an_upload_that_breaks_off_stops_the_import_with_that_error_and_imports_no_partial_row(engine, checked_where):
+    body = many_rows(6000)
+
+    def break_off(read: int) -> None:
+        if read >= len(body) // 2:
+            raise ConnectionAbortedError("the client went away")
+
+    with Session(engine, expire_on_commit=False) as session, pytest.raises(ConnectionAbortedError):
+        outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
+        import_csv(session, Stream(body, break_off), outbox=outbox, definitions={}, defaults={}, batch=1000)
+
+    contacts = stored(engine)
+    assert len(contacts) % 1000 == 0 and len(contacts) < 6000  # whole batches of what arrived
+    assert all(c.emails == [f"p{c.first_name[1:]}@example.com"] for c in contacts)  # no row cut short

@@ -16,7 +16,6 @@ the import stops with a 503 after the batches already committed; sending the fil
 nothing twice.
 """
 
-import contextlib
 import os
 import pickle
 import socket
@@ -51,13 +50,18 @@ def checked_in_child(prefix: bytes, stream, definitions: dict, defaults: dict, s
         )
     settings = pickle.dumps((definitions, defaults, scope, batch))
     first = _LENGTH.pack(len(settings)) + settings + prefix
-    feeder = threading.Thread(target=_feed, args=(ours, first, stream), daemon=True)
+    unreadable: list[BaseException] = []
+    feeder = threading.Thread(target=_feed, args=(ours, first, stream, child, unreadable), daemon=True)
     feeder.start()
     try:
         for kind, *content in read_ahead(_messages(child.stdout)):
             if kind == "error":
                 raise ValidationFailed(*content)
             yield content
+    except ServiceUnavailable:
+        if unreadable:  # the upload broke off, and the feeder stopped the child: that is the error
+            raise unreadable[0] from None
+        raise
     finally:
         if child.poll() is None:
             child.kill()
@@ -67,13 +71,23 @@ def checked_in_child(prefix: bytes, stream, definitions: dict, defaults: dict, s
         ours.close()
 
 
-def _feed(sock, first: bytes, stream) -> None:
-    """Send `first`, then the rest of `stream`, to the child; stop quietly when the child has gone."""
-    with contextlib.suppress(OSError, ValueError):
+def _feed(sock, first: bytes, stream, child, unreadable: list) -> None:
+    """Send `first`, then the rest of `stream`, to the child, and then the end of the file.
+
+    When the child has gone, stop quietly (the reader reports it). When reading `stream` fails (the
+    client went away mid-upload), the file is incomplete: record why and stop the child, so that it
+    never takes what arrived for the whole file.
+    """
+    try:
         sock.sendall(first)
         while chunk := stream.read(CHUNK):
             sock.sendall(chunk)
-        sock.shutdown(socket.SHUT_WR)  # the end of the file
+        sock.shutdown(socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+        unreadable.append(exc)
+        child.kill()
 
 
 def _messages(pipe) -> Iterator[tuple]:

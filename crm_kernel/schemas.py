@@ -22,10 +22,12 @@ ID_LENGTH = 32
 
 
 def fields_with_nul(data, path: str = "") -> list[str]:
-    """The dotted paths of every string in `data` that holds a NUL character."""
+    """The dotted paths of every string in `data` that holds a NUL character (a key: its object's path)."""
     if isinstance(data, str):
         return [path or "_schema"] if "\x00" in data else []
     if isinstance(data, dict):
+        if any(isinstance(key, str) and "\x00" in key for key in data):
+            return [path or "_schema"]
         items = data.items()
     elif isinstance(data, list):
         items = enumerate(data)

@@ -104,10 +104,14 @@ def test_a_blank_tag_is_refused(contact_data):
     assert "tags" in error.value.errors
 
 
-def test_a_nul_character_anywhere_is_refused_naming_the_field(contact_data):
+@pytest.mark.parametrize(
+    ("field", "value"), [("tags", ["ok", "bad\x00tag"]), ("attributes", {"size": 1, "bad\x00key": 2})]
+)
+def test_a_nul_character_anywhere_is_refused_naming_the_field(contact_data, field, value):
     with pytest.raises(ValidationFailed) as error:
-        load(ContactSchema(), contact_data(tags=["ok", "bad\x00tag"]))
-    assert "tags" in error.value.errors
+        load(ContactSchema(), contact_data(**{field: value}))
+    assert field in error.value.errors
+    assert "NUL" in str(error.value.errors[field])
 
 
 def test_an_id_longer_than_any_id_is_refused_naming_the_field(contact_data):

@@ -3,11 +3,10 @@
     make bench                                   # 1,000,000 contacts (the issue's figure)
     make bench BENCH_ARGS="--rows 200000"        # a quicker run
 
-Creates a throw-away database, migrates it, streams a generated CSV (written by a client process as it
-is read, never held in memory) through
-the same `import_csv` the `/import` route runs, then times `list_contacts` (the RPC behind
-`GET /contacts?q=`) for a mix of queries. Prints a Markdown table for BENCHMARKS.md.
-Connection: CRM_BENCH_PG_USER / _HOST / _PORT (default postgres@127.0.0.1:5432, trust auth).
+Creates a throw-away database, migrates it, streams a generated CSV (written by a client process as
+it is read, never held in memory) through the same `import_csv` the `/import` route runs, then times
+`list_contacts` (the RPC behind `GET /contacts?q=`) for a mix of queries. Prints a Markdown table for
+BENCHMARKS.md. Connection: CRM_BENCH_PG_USER / _HOST / _PORT (default postgres@127.0.0.1:5432, trust auth).
 """
 
 import argparse
@@ -33,7 +32,7 @@ from nameko.testing.services import worker_factory  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from contacts.importer import import_csv  # noqa: E402
+from contacts.importer import BATCH, import_csv  # noqa: E402
 from contacts.models import OutboxEvent  # noqa: E402
 from contacts.service import ContactsService  # noqa: E402
 from crm_kernel.context import CallContext  # noqa: E402
@@ -70,6 +69,7 @@ class Upload(io.RawIOBase):
         return size
 
     def close(self) -> None:
+        self.client.stdout.close()  # a client still writing (the import stopped early) then stops too
         self.client.wait()
         super().close()
 
@@ -94,11 +94,11 @@ def peak_rss_mb() -> float:
     return (own + child) / 1024  # kilobytes on Linux
 
 
-def bench_import(engine, rows: int) -> dict:
+def bench_import(engine, rows: int, batch: int) -> dict:
     started = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session, Upload(rows) as upload:
         outbox = OutboxRecorder(OutboxEvent, dict(CALLER))
-        report = import_csv(session, upload, outbox=outbox, definitions={}, defaults={})
+        report = import_csv(session, upload, outbox=outbox, definitions={}, defaults={}, batch=batch)
     seconds = time.perf_counter() - started
     marks = [*upload.marks[: -(-rows // 100_000)], time.perf_counter()]  # the last step ends with the import
     pairs = enumerate(itertools.pairwise(marks))
@@ -151,6 +151,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=350)
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     name, url = create_database()
@@ -158,7 +159,7 @@ def main() -> int:
     try:
         upgrade("contacts", url)
         print(f"importing {args.rows:,} generated contacts into {name} ...", flush=True)
-        imported = bench_import(engine, args.rows)
+        imported = bench_import(engine, args.rows, args.batch)
         searched = bench_search(engine, args.queries)
     finally:
         engine.dispose()

@@ -7,6 +7,8 @@ from service_workers import Workers
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
+from contacts import importer
+
 
 @pytest.fixture
 def memory_engine():
@@ -44,3 +46,11 @@ def contact_data():
         return {"first_name": f"Ada{n}", "last_name": "Lovelace", "emails": [f"ada{n}@example.com"]} | overrides
 
     return make
+
+
+@pytest.fixture(params=["in process", "in a child process"])
+def checked_where(request, monkeypatch):
+    """Where a CSV import's rows are checked: a test taking this runs once each way."""
+    if request.param == "in a child process":
+        monkeypatch.setattr(importer, "IN_PROCESS_BYTES", 0)  # every file counts as large
+    return request.param

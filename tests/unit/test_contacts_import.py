@@ -23,11 +23,9 @@ from crm_kernel.outbox import OutboxRecorder
 DEFINITIONS = {"size": {"type": "number", "required": False, "choices": []}}
 
 
-@pytest.fixture(autouse=True, params=["in process", "in a child process"])
-def checked_where(request, monkeypatch):
-    if request.param == "in a child process":
-        monkeypatch.setattr(importer, "IN_PROCESS_BYTES", 0)  # every file counts as large
-    return request.param
+@pytest.fixture(autouse=True)
+def every_test_both_ways(checked_where):
+    return checked_where
 
 
 @pytest.fixture

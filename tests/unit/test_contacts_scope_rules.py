@@ -93,7 +93,7 @@ def import_as(contacts, scope, text: str) -> dict:
         )
 
 
-def test_an_import_places_rows_only_where_the_caller_may_and_names_each_refused_line(contacts):
+def test_an_import_places_rows_only_where_the_caller_may_and_names_each_refused_line(contacts, checked_where):
     report = import_as(
         contacts,
         BERLIN_AGENT,
@@ -110,7 +110,7 @@ def test_an_import_places_rows_only_where_the_caller_may_and_names_each_refused_
     ]
 
 
-def test_an_import_does_not_update_a_contact_the_caller_may_not_see(contacts, contact_data):
+def test_an_import_does_not_update_a_contact_the_caller_may_not_see(contacts, contact_data, checked_where):
     hidden = contacts.as_(SUPPORT_AGENT).create_contact(
         contact_data(emails=["ada@example.com"], department_id="support")
     )
@@ -126,7 +126,7 @@ def user_event(user_id: str, department_id: str, event_type: str = "user.created
     return make_event(event_type, {"id": user_id, "department_id": department_id, "active": active}, {})
 
 
-def test_an_import_hands_contacts_only_to_active_users_the_caller_may_see(contacts):
+def test_an_import_hands_contacts_only_to_active_users_the_caller_may_see(contacts, checked_where):
     handlers = {"user.created": contacts.on_user_created, "user.deleted": contacts.on_user_deleted}
     for event in (
         user_event("u-berlin", "berlin"),

@@ -267,3 +267,26 @@ def test_an_upload_that_breaks_off_stops_the_import_with_that_error_and_imports_
     contacts = stored(engine)
     assert len(contacts) % 1000 == 0 and len(contacts) < 6000  # whole batches of what arrived
     assert all(c.emails == [f"p{c.first_name[1:]}@example.com"] for c in contacts)  # no row cut short
+
+
+def test_a_write_that_fails_stops_the_checker_process_at_once(engine, monkeypatch, checked_where):
+    if checked_where == "in process":
+        pytest.skip("no child process to stop")
+    children, popen = [], checker.subprocess.Popen
+    monkeypatch.setattr(checker.subprocess, "Popen", lambda *a, **k: children.append(popen(*a, **k)) or children[-1])
+    writes, apply_batch = [], importer.apply_batch
+
+    def failing_second_batch(*args, **kwargs):
+        writes.append(True)
+        if len(writes) == 2:
+            raise ConnectionError("the database went away")
+        return apply_batch(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "apply_batch", failing_second_batch)
+
+    with pytest.raises(ConnectionError) as failed:
+        run_import(engine, many_rows(20_000))
+
+    assert failed.value.__traceback__ is not None  # the failed import's frames are still referenced
+    assert children[0].poll() is not None  # yet its checker has been stopped and reaped
+    assert len(stored(engine)) == 1000

@@ -6,6 +6,7 @@ read and checked by `contacts.rows` (in a thread, or in the `contacts.checker` p
 file), and each batch commits with its outbox events, so memory stays flat however long the file is.
 """
 
+import contextlib
 import io
 from dataclasses import dataclass, field
 
@@ -77,15 +78,16 @@ def import_csv(
     companies = CompanyCache(session, outbox, defaults)
     postgresql = session.get_bind().dialect.name == "postgresql"
     next_analyze = ANALYZE_AT
-    for rows, failures in batches:
-        apply_batch(session, rows, failures, outbox, companies, report, scope)
-        if postgresql and report.created + report.updated >= next_analyze:
-            # The planner's row counts must grow with the table, or the batch's key lookup turns from
-            # an index probe into a scan of every key (quadratic over a large import). Autovacuum
-            # analyzes too late for that, or not at all when it is off.
-            session.execute(text("ANALYZE contacts (id, deleted_at), contact_keys"))
-            session.commit()
-            next_analyze *= 2
+    with contextlib.closing(batches):  # a write that fails stops the checker thread or process at once
+        for rows, failures in batches:
+            apply_batch(session, rows, failures, outbox, companies, report, scope)
+            if postgresql and report.created + report.updated >= next_analyze:
+                # The planner's row counts must grow with the table, or the batch's key lookup turns
+                # from an index probe into a scan of every key (quadratic over a large import).
+                # Autovacuum analyzes too late for that, or not at all when it is off.
+                session.execute(text("ANALYZE contacts (id, deleted_at), contact_keys"))
+                session.commit()
+                next_analyze *= 2
     if report.created and postgresql:
         # New rows wait in the GIN index's pending list (up to 4 MB), which every search reads through
         # until (auto)vacuum merges it: merge it now, so searches after an import do not pay for it.

@@ -73,6 +73,15 @@ def consume_once(session: Session, model, event: dict) -> bool:
     return True
 
 
+def apply_once(session: Session, model, event: dict, change, service: str) -> None:
+    """What every event handler does: `change(event)` unless the event was applied before, commit,
+    and record how late the event arrived (`service`'s lag metric)."""
+    if consume_once(session, model, event):
+        change(event)
+    session.commit()
+    metrics.observe_event_lag(service, event)
+
+
 def relay_batch(session: Session, model, publish, limit: int = 100) -> int:
     """Publish up to `limit` unsent events in the order they were recorded; mark them sent."""
     rows = session.scalars(

@@ -6,8 +6,7 @@ Each handler is idempotent by `event_id` and is redelivered until it succeeds.
 from nameko.events import event_handler
 
 from contacts.models import ProcessedEvent, UserReplica
-from crm_kernel.metrics import observe_event_lag
-from crm_kernel.outbox import consume_once
+from crm_kernel.outbox import apply_once
 
 
 def on(event_type: str):
@@ -28,11 +27,11 @@ class UserReplicas:
         self._replicate_user(event, deleted=True)
 
     def _replicate_user(self, event: dict, deleted: bool = False) -> None:
-        if consume_once(self.db, ProcessedEvent, event):
+        def change(event: dict) -> None:
             entity = event["entity"]
             user = self.db.get(UserReplica, entity["id"]) or UserReplica(id=entity["id"])
             user.department_id = entity.get("department_id")
             user.active = bool(entity.get("active", True)) and not deleted
             self.db.add(user)
-        self.db.commit()
-        observe_event_lag(self.name, event)
+
+        apply_once(self.db, ProcessedEvent, event, change, self.name)

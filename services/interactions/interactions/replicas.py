@@ -11,8 +11,7 @@ from nameko.events import event_handler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm_kernel.metrics import observe_event_lag
-from crm_kernel.outbox import consume_once
+from crm_kernel.outbox import apply_once
 from interactions.models import (
     CampaignResponse,
     Deal,
@@ -108,10 +107,7 @@ class Replicas:
         self._apply(event, lambda entity: repoint_contacts(self.db, entity["id"], event.get("source_ids") or []))
 
     def _apply(self, event: dict, change, **kwargs) -> None:
-        if consume_once(self.db, ProcessedEvent, event):
-            change(event["entity"], **kwargs)
-        self.db.commit()
-        observe_event_lag(self.name, event)
+        apply_once(self.db, ProcessedEvent, event, lambda event: change(event["entity"], **kwargs), self.name)
 
     def _replicate_department(self, entity: dict, deleted: bool = False) -> None:
         department = self.db.get(DepartmentReplica, entity["id"]) or DepartmentReplica(id=entity["id"])

@@ -8,8 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import utcnow
-from crm_kernel.metrics import observe_event_lag
-from crm_kernel.outbox import consume_once
+from crm_kernel.outbox import apply_once
 from reporting.models import DealStage, Department, Fact, Freshness, ProcessedEvent, Snapshot, User
 from reporting.projection import DELETING_EVENTS, KIND_OF_EVENT, facts_of, instant, source_of, sticky_extras
 
@@ -148,10 +147,7 @@ class EventFeed:
     on_user_deleted = on("gateway", "user.deleted")
 
     def apply(self, event: dict) -> None:
-        if consume_once(self.db, ProcessedEvent, event):
-            apply_event(self.db, event)
-        self.db.commit()
-        observe_event_lag(self.name, event)
+        apply_once(self.db, ProcessedEvent, event, lambda event: apply_event(self.db, event), self.name)
         occurred = instant(event["occurred_at"])
         if _newest_applied["occurred_at"] is None or occurred > _newest_applied["occurred_at"]:
             _newest_applied["occurred_at"] = occurred

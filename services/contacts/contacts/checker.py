@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator
 
 from contacts.ahead import read_ahead
-from contacts.rows import check_header, checked_batches, open_csv
+from contacts.rows import check_header, checked_batches, open_csv, read_up_to
 from crm_kernel.errors import ServiceUnavailable, ValidationFailed
 
 CHUNK = 64 * 1024
@@ -107,16 +107,9 @@ def _messages(pipe) -> Iterator[tuple]:
 
 
 def _read_exactly(pipe, size: int) -> bytes | None:
-    """`size` bytes, or None at the end of the pipe first. A green pipe's read returns what has
-    arrived, which may be less than asked for."""
-    chunks, length = [], 0
-    while length < size:
-        chunk = pipe.read(size - length)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        length += len(chunk)
-    return b"".join(chunks)
+    """`size` bytes, or None at the end of the pipe first (a green pipe's read may return less)."""
+    data = read_up_to(pipe, size)
+    return data if len(data) == size else None
 
 
 def _send(sink, message: tuple) -> None:

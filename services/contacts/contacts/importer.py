@@ -20,7 +20,7 @@ from contacts.bulk import insert_rows, without_nagle
 from contacts.checker import checked_in_child
 from contacts.models import Company, Contact, ContactKey, ContactTag, OutboxEvent, contact_keys
 from contacts.normalise import search_text
-from contacts.rows import CONTACT_SCHEMA, LISTS, check_header, checked_batches, open_csv
+from contacts.rows import CONTACT_SCHEMA, LISTS, check_header, checked_batches, open_csv, read_up_to
 from contacts.schemas import CompanySchema, ContactSchema
 from crm_kernel.db import new_id, utcnow
 from crm_kernel.scope import Scope, visible
@@ -94,15 +94,6 @@ def import_csv(
         session.execute(text("SELECT gin_clean_pending_list('ix_contacts_search_text_trgm'::regclass)"))
         session.commit()
     return report.as_dict()
-
-
-def read_up_to(stream, size: int) -> bytes:
-    """The first `size` bytes of `stream`, or all of it when it is shorter (a socket returns less per read)."""
-    chunks, length = [], 0
-    while length < size and (chunk := stream.read(size - length)):
-        chunks.append(chunk)
-        length += len(chunk)
-    return b"".join(chunks)
 
 
 class CompanyCache:

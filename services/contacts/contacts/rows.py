@@ -77,6 +77,15 @@ class _RawReader(io.RawIOBase):
         return len(data)
 
 
+def read_up_to(stream, size: int) -> bytes:
+    """The first `size` bytes of `stream`, or all of it when it is shorter (a socket returns less per read)."""
+    chunks, length = [], 0
+    while length < size and (chunk := stream.read(size - length)):
+        chunks.append(chunk)
+        length += len(chunk)
+    return b"".join(chunks)
+
+
 def _broken(text: str) -> bool:
     return NOT_UTF8.search(text) is not None
 

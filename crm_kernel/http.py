@@ -16,7 +16,14 @@ from werkzeug.wrappers import Response
 from crm_kernel.config import env
 from crm_kernel.context import REQUEST_ID
 from crm_kernel.db import new_id
-from crm_kernel.errors import BadRequest, CrmError, PayloadTooLarge, PreconditionFailed, problem
+from crm_kernel.errors import (
+    TRANSIENT_REMOTE_ERRORS,
+    BadRequest,
+    CrmError,
+    PayloadTooLarge,
+    PreconditionFailed,
+    problem,
+)
 from crm_kernel.metrics import HTTP_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -88,6 +95,11 @@ class ApiHandler(HttpRequestHandler):
         if isinstance(exc, CrmError):
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
             return problem_response(exc.status, exc.title, exc.detail, exc.errors, headers)
+        if type(exc).__name__ in TRANSIENT_REMOTE_ERRORS:  # a database or connection pool that is down or busy
+            log.warning("dependency unavailable in %s %s: %s", self.method, self.url, exc)
+            return problem_response(
+                503, "Service unavailable", "a dependency is unavailable; retry", headers={"Retry-After": "5"}
+            )
         if isinstance(exc, ContainerBeingKilled):
             return problem_response(503, "Service unavailable", "shutting down; retry", headers={"Retry-After": "1"})
         log.error("unexpected error in %s %s", self.method, self.url, exc_info=exc)

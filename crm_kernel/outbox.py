@@ -10,6 +10,7 @@ import logging
 from contextlib import suppress
 from datetime import datetime
 
+import eventlet
 from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
 from kombu import Exchange
@@ -230,7 +231,10 @@ class Outbox(DependencyProvider):
         try:
             with self.make_session() as session:
                 while relay_batch(session, self.model, self.publish):
-                    pass
+                    # Between batches the connection is back in the pool: let a worker waiting for it
+                    # run first (on SQLite a process has one connection, and a backlog of a large
+                    # import's events would otherwise hold it for minutes).
+                    eventlet.sleep(0)
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog(session, self.model))
             return 0.0
         except Exception:

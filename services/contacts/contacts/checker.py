@@ -41,6 +41,10 @@ def checked_in_child(prefix: bytes, stream, definitions: dict, defaults: dict, s
     # The CSV goes in through a socket, not a pipe: under eventlet a green write to a pipe whose reader
     # has died waits for ever, while a socket's peer going away wakes the writer with an error.
     ours, theirs = socket.socketpair()
+    # Eventlet's green sockets are non-blocking at the OS level, and the flag belongs to the open file
+    # the child inherits: its reads would then fail with EAGAIN whenever it got ahead of the upload,
+    # which Python's buffered reader takes for the end of the file (rows lost without a word).
+    os.set_blocking(theirs.fileno(), True)
     with theirs:
         child = subprocess.Popen(
             [sys.executable, "-m", "contacts.checker"],
@@ -49,18 +53,23 @@ def checked_in_child(prefix: bytes, stream, definitions: dict, defaults: dict, s
             env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
         )
     settings = pickle.dumps((definitions, defaults, scope, batch))
-    first = _LENGTH.pack(len(settings)) + settings + prefix
-    unreadable: list[BaseException] = []
-    feeder = threading.Thread(target=_feed, args=(ours, first, stream, child, unreadable), daemon=True)
+    feed = _Feed(ours, _LENGTH.pack(len(settings)) + settings, prefix, stream, child)
+    feeder = threading.Thread(target=feed.run, daemon=True)
     feeder.start()
+    rows = 0
     try:
         for kind, *content in read_ahead(_messages(child.stdout)):
             if kind == "error":
                 raise ValidationFailed(*content)
+            if kind == "end":
+                feeder.join()
+                _check_counts(feed.sent, rows, *content)
+                return
+            rows += len(content[0]) + len(content[1])
             yield content
     except ServiceUnavailable:
-        if unreadable:  # the upload broke off, and the feeder stopped the child: that is the error
-            raise unreadable[0] from None
+        if feed.unreadable:  # the upload broke off, and the feeder stopped the child: that is the error
+            raise feed.unreadable[0] from None
         raise
     finally:
         if child.poll() is None:
@@ -71,23 +80,45 @@ def checked_in_child(prefix: bytes, stream, definitions: dict, defaults: dict, s
         ours.close()
 
 
-def _feed(sock, first: bytes, stream, child, unreadable: list) -> None:
-    """Send `first`, then the rest of `stream`, to the child, and then the end of the file.
+def _check_counts(sent: int, rows: int, bytes_read: int, rows_read: int) -> None:
+    """Count, don't trust: the child read every byte sent, and every row it read arrived here."""
+    if bytes_read != sent or rows_read != rows:
+        raise ServiceUnavailable(
+            f"the import's row checker read {bytes_read} of {sent} bytes and sent {rows} of {rows_read} rows; "
+            "the rows before are imported, send the file again (nothing is created twice)"
+        )
 
-    When the child has gone, stop quietly (the reader reports it). When reading `stream` fails (the
-    client went away mid-upload), the file is incomplete: record why and stop the child, so that it
-    never takes what arrived for the whole file.
+
+class _Feed:
+    """Sends the settings, then the CSV (`prefix`, then the rest of `stream`), to the child, then the end
+    of the file; counts the CSV bytes it sent.
+
+    When the child has gone, it stops quietly (the reader reports it). When reading `stream` fails (the
+    client went away mid-upload), the file is incomplete: it records why and stops the child, so that
+    the child never takes what arrived for the whole file.
     """
-    try:
-        sock.sendall(first)
-        while chunk := stream.read(CHUNK):
-            sock.sendall(chunk)
-        sock.shutdown(socket.SHUT_WR)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-        unreadable.append(exc)
-        child.kill()
+
+    def __init__(self, sock, settings: bytes, prefix: bytes, stream, child):
+        self.sock, self.settings, self.prefix, self.stream, self.child = sock, settings, prefix, stream, child
+        self.sent = 0
+        self.unreadable: list[BaseException] = []
+
+    def run(self) -> None:
+        try:
+            self.sock.sendall(self.settings)
+            self._send(self.prefix)
+            while chunk := self.stream.read(CHUNK):
+                self._send(chunk)
+            self.sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            self.unreadable.append(exc)
+            self.child.kill()
+
+    def _send(self, chunk: bytes) -> None:
+        self.sock.sendall(chunk)
+        self.sent += len(chunk)
 
 
 def _messages(pipe) -> Iterator[tuple]:
@@ -101,9 +132,9 @@ def _messages(pipe) -> Iterator[tuple]:
                 "send the file again (nothing is created twice)"
             )
         message = pickle.loads(message)  # noqa: S301 - from our own child, see the module doc
+        yield message
         if message[0] == "end":
             return
-        yield message
 
 
 def _read_exactly(pipe, size: int) -> bytes | None:
@@ -117,19 +148,36 @@ def _send(sink, message: tuple) -> None:
     sink.write(_LENGTH.pack(len(data)) + data)
 
 
+class _Counted:
+    """A binary stream that counts the bytes read from it."""
+
+    def __init__(self, source):
+        self.source, self.count = source, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.count += len(data)
+        return data
+
+
 def main() -> None:
-    """The child: settings, then CSV bytes, on stdin; pickled ("batch", rows, failures) on stdout."""
+    """The child: settings, then CSV bytes, on stdin; pickled ("batch", rows, failures) on stdout, and at
+    the end ("end", CSV bytes read, rows read)."""
+    os.set_blocking(0, True)  # a read that would block must wait, never look like the end of the file
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     (length,) = _LENGTH.unpack(_read_exactly(source, _LENGTH.size))
     definitions, defaults, scope, batch = pickle.loads(_read_exactly(source, length))  # noqa: S301 - from our parent
+    csv_bytes, rows_read = _Counted(source), 0
     try:
-        reader, header = open_csv(source)
+        reader, header = open_csv(csv_bytes)
         check_header(header, definitions)
         for rows, failures in checked_batches(reader, header, definitions, defaults, scope, batch):
             _send(sink, ("batch", rows, failures))
+            rows_read += len(rows) + len(failures)
     except ValidationFailed as exc:
         _send(sink, ("error", exc.detail, exc.errors))
-    _send(sink, ("end",))
+    else:
+        _send(sink, ("end", csv_bytes.count, rows_read))
     sink.flush()
 
 

@@ -33,6 +33,7 @@ DUMPED_TIMES = {name for name, f in CONTACT_SCHEMA.dump_fields.items() if isinst
 
 @dataclass
 class ImportReport:
+    rows: int = 0  # data rows read: each ends created, updated, skipped or failed
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -44,8 +45,12 @@ class ImportReport:
         if len(self.errors) < self.max_errors:
             self.errors.append({"line": line, "errors": errors})
 
+    def accounted(self) -> bool:
+        return self.created + self.updated + self.skipped + self.failed == self.rows
+
     def as_dict(self) -> dict:
         return {
+            "rows": self.rows,
             "created": self.created,
             "updated": self.updated,
             "skipped": self.skipped,
@@ -80,6 +85,7 @@ def import_csv(
     next_analyze = ANALYZE_AT
     with contextlib.closing(batches):  # a write that fails stops the checker thread or process at once
         for rows, failures in batches:
+            report.rows += len(rows) + len(failures)
             apply_batch(session, rows, failures, outbox, companies, report, scope)
             if postgresql and report.created + report.updated >= next_analyze:
                 # The planner's row counts must grow with the table, or the batch's key lookup turns

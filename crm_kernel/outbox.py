@@ -159,11 +159,11 @@ class OutboxRecorder:
         session.add(self.model(event_id=event["event_id"], type=event_type, payload=event))
         return event
 
-    def event_rows(self, event_type: str, entities: list[dict]) -> list[dict]:
+    def event_rows(self, event_type: str, entities: list[dict], **extra) -> list[dict]:
         """Outbox rows (column -> value) announcing each entity, for a caller that inserts many at once."""
         now, rows = utcnow(), []  # one transaction, one time
         for entity in entities:
-            event = make_event(event_type, entity, self.context_data, at=now)
+            event = make_event(event_type, entity, self.context_data, at=now, **extra)
             rows.append({"event_id": event["event_id"], "type": event_type, "payload": event, "created_at": now})
         return rows
 

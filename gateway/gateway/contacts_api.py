@@ -3,6 +3,8 @@
 JSON goes over RPC; CSV import and export stream over the contacts service's internal HTTP.
 """
 
+from urllib.parse import quote
+
 import requests
 from werkzeug.wrappers import Response
 
@@ -15,7 +17,7 @@ from contacts.schemas import (
     MergeSchema,
 )
 from crm_kernel.config import env
-from crm_kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
+from crm_kernel.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
 from gateway.identity import V1, check_owner
 from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, ref
@@ -51,6 +53,12 @@ def contacts_http(method: str, path: str, headers: dict, **kwargs) -> requests.R
     if response.status_code >= 400:
         raise PassThroughProblem(response)
     return response
+
+
+def in_chunks(stream, size: int = 64 * 1024):
+    """A request body as 64 KiB pieces for `requests` to send on (iterating a stream would give lines)."""
+    while chunk := stream.read(size):
+        yield chunk
 
 
 class ContactsApi:
@@ -122,9 +130,12 @@ class ContactsApi:
     def import_contacts(self, request):
         """The CSV body streams through to the contacts service, never held whole here."""
         caller = self.auth.require(request, *STAFF)
+        max_bytes = int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+        if (request.content_length or 0) > max_bytes:
+            raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes; split it")
         # The idempotency middleware may have read (and kept) the body already.
         cached = getattr(request, "_cached_data", None)
-        body = cached if cached is not None else body_stream(request)
+        body = cached if cached is not None else in_chunks(body_stream(request))
         headers = {
             "X-Request-Id": self.context.request_id,
             "X-Actor": caller.user_id,
@@ -133,8 +144,26 @@ class ContactsApi:
             "X-Scope": caller.encode(),
             "Content-Type": request.content_type or "text/csv",
         }
-        report = contacts_http("POST", "/import", headers, data=body).json()
+        options = {name: request.args[name] for name in ("mode", "match_by") if name in request.args}
+        report = contacts_http("POST", "/import", headers, data=body, params=options).json()
         return json_response(report)
+
+    @api("GET", f"{V1}/contacts/imports")
+    def list_imports(self, request):
+        self.auth.require(request, *STAFF)
+        return self.contacts.list_imports(query_args(request))
+
+    @api("GET", f"{V1}/contacts/imports/<import_id>")
+    def get_import(self, request, import_id):
+        self.auth.require(request, *STAFF)
+        return self.contacts.get_import(import_id)
+
+    @api("POST", f"{V1}/contacts/imports/<import_id>/undo")
+    def undo_import(self, request, import_id):
+        """Undoing a large import takes longer than an RPC may wait: it goes over the internal HTTP."""
+        caller = self.auth.require(request, *STAFF)
+        headers = {"X-Request-Id": self.context.request_id, "X-Actor": caller.user_id, "X-Scope": caller.encode()}
+        return json_response(contacts_http("POST", f"/imports/{quote(import_id, safe='')}/undo", headers).json())
 
     @api("GET", f"{V1}/contacts/export")
     def export_contacts(self, request):
@@ -230,18 +259,47 @@ class ContactsApi:
         action(spec, f"{V1}/contacts/{{id}}/merge", "contacts", "Merge sources into this", merge, ref("Merge"))
         action(spec, f"{V1}/contacts/merges/{{id}}/undo", "contacts", "Undo a merge", None, ref("Merge"))
         csv = {"text/csv": {"schema": {"type": "string"}}}
-        report = {"type": "object", "properties": {k: {"type": "integer"} for k in ("created", "updated", "skipped")}}
+        counts = ("rows", "created", "updated", "skipped", "failed", "possible_duplicate_rows")
+        report = {
+            "type": "object",
+            "properties": {
+                "import_id": {"type": "string"},
+                **{k: {"type": "integer"} for k in counts},
+                "errors": {"type": "array", "items": {"type": "object"}},
+                "possible_duplicates": {"type": "array", "items": {"type": "object"}},
+                "skipped_rows": {"type": "array", "items": {"type": "object"}},
+            },
+        }
         spec.path(
             path=f"{V1}/contacts/import",
             operations={
                 "post": {
                     "tags": ["contacts"],
-                    "summary": "Import CSV (streamed): counts and each failing row",
+                    "summary": "Import CSV (streamed): every row accounted for, each failing row named",
+                    "parameters": [
+                        {
+                            "name": "mode",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["upsert", "create", "update"]},
+                        },
+                        {"name": "match_by", "in": "query", "schema": {"type": "string", "enum": ["email", "id"]}},
+                    ],
                     "requestBody": {"content": csv},
                     "responses": {"200": {"description": "Report", **json_content(report)}, **ERRORS},
                 }
             },
         )
+        the_import = {
+            "type": "object",
+            "properties": {
+                **{k: {"type": "string"} for k in ("id", "actor", "department_id", "mode", "match_by", "status")},
+                "report": report,
+                "undo_report": {"type": "object", "nullable": True},
+            },
+        }
+        read_only(spec, f"{V1}/contacts/imports", "contacts", "Imports you may see, newest first", items, PAGE_PARAMS)
+        read_only(spec, f"{V1}/contacts/imports/{{id}}", "contacts", "One import with its report", the_import)
+        action(spec, f"{V1}/contacts/imports/{{id}}/undo", "contacts", "Undo an import as a whole", None, the_import)
         filters = [{"name": f, "in": "query", "schema": {"type": "string"}} for f in LIST_FILTERS]
         spec.path(
             path=f"{V1}/contacts/export",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contacts import checker, importer
-from contacts.importer import import_csv
+from contacts.importer import ImportRules, import_csv
 from contacts.models import Base, Company, Contact, OutboxEvent
 from contacts.schemas import ContactSchema
 from contacts.transfer import EXPORT_COLUMNS, export_rows
@@ -34,7 +34,7 @@ def engine(memory_engine):
     return memory_engine(Base)
 
 
-def run_import(engine, text: str | bytes, definitions=DEFINITIONS, batch=1000) -> dict:
+def run_import(engine, text: str | bytes, definitions=DEFINITIONS, batch=1000, rules=ImportRules()) -> dict:
     body = text.encode() if isinstance(text, str) else text
     with Session(engine, expire_on_commit=False) as session:
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
@@ -45,6 +45,7 @@ def run_import(engine, text: str | bytes, definitions=DEFINITIONS, batch=1000) -
             definitions=definitions,
             defaults={"owner_id": "u1"},
             batch=batch,
+            rules=rules,
         )
 
 
@@ -90,17 +91,78 @@ def test_importing_the_same_file_again_creates_nothing_twice(engine):
     assert len(stored(engine, OutboxEvent)) == events_before
 
 
-def test_a_row_matching_by_phone_updates_the_contact_and_joins_its_lists(engine):
+def test_a_row_matching_by_email_updates_the_contact_and_joins_its_lists(engine):
     run_import(engine, GOOD)
 
-    report = run_import(engine, "first_name;phone;email;tags\nAugusta;+442071234567;ada@lovelace.org;poet\n")
+    report = run_import(engine, "first_name;phone;email;tags\nAugusta;+44 20 7946 0999;ADA@example.com;poet\n")
 
-    assert (report["created"], report["updated"]) == (0, 1)
-    ada = next(c for c in stored(engine) if c.phones == ["+442071234567"])
+    assert (report["rows"], report["created"], report["updated"]) == (1, 0, 1)
+    ada = next(c for c in stored(engine) if "ada@example.com" in c.emails)
     assert ada.first_name == "Augusta"
-    assert ada.emails == ["ada@example.com", "ada@lovelace.org"]
+    assert ada.phones == ["+442071234567", "+442079460999"]
     assert ada.tags == ["b2b", "poet", "vip"]
+    assert ada.last_name == "Lovelace"  # a column the file leaves out changes nothing
     assert ada.owner_id == "u1"
+
+
+def test_a_row_sharing_only_a_phone_creates_a_new_contact_listed_as_a_possible_duplicate(engine):
+    run_import(engine, "first_name,last_name,email,phone\nAlice,Office,alice@acme.example.com,+49 30 12345678\n")
+    [alice] = stored(engine)
+
+    report = run_import(engine, "first_name;last_name;email;phone\nBob;Builder;bob@acme.example.com;+493012345678\n")
+
+    assert (report["rows"], report["created"], report["updated"]) == (1, 1, 0)
+    contacts = {c.first_name: c for c in stored(engine)}
+    assert contacts["Alice"].emails == ["alice@acme.example.com"] and contacts["Alice"].version == 1
+    assert report["possible_duplicates"] == [{"line": 2, "id": contacts["Bob"].id, "resembles": [alice.id]}]
+
+
+def test_an_empty_cell_never_blanks_a_field_on_update(engine):
+    run_import(engine, "first_name,last_name,email,tags\nAda,Lovelace,ada@example.com,vip\n")
+
+    report = run_import(engine, "first_name,last_name,email,tags\nAda,,ada@example.com,\n")
+
+    assert (report["updated"], report["skipped"]) == (0, 1)
+    [ada] = stored(engine)
+    assert (ada.last_name, ada.tags) == ("Lovelace", ["vip"])
+
+
+def test_mode_create_never_updates_and_mode_update_never_creates(engine):
+    run_import(engine, "first_name,email\nAda,ada@example.com\n")
+    body = "first_name,email\nAugusta,ada@example.com\nGrace,grace@example.com\n"
+
+    created = run_import(engine, body, rules=ImportRules(mode="create"))
+    assert (created["created"], created["updated"], created["skipped"]) == (1, 0, 1)
+    assert created["skipped_rows"][0]["line"] == 2
+
+    updated = run_import(
+        engine, "first_name,email\nAugusta,ada@example.com\nHopper,new@example.com\n", rules=ImportRules(mode="update")
+    )
+    assert (updated["created"], updated["updated"], updated["failed"]) == (0, 1, 1)
+    assert updated["errors"] == [
+        {"line": 3, "errors": {"emails": ["no existing contact matches this row (mode=update)"]}}
+    ]
+    assert sorted(c.first_name for c in stored(engine)) == ["Augusta", "Grace"]
+
+
+def test_match_by_id_updates_the_named_contact_and_a_row_whose_email_belongs_to_another_fails(engine):
+    run_import(engine, "first_name,email\nAda,ada@example.com\nGrace,grace@example.com\n")
+    ids = {c.first_name: c.id for c in stored(engine)}
+    body = (
+        "id,first_name,email\n"
+        f"{ids['Ada']},Augusta,\n"
+        f"{ids['Ada']},Mallory,grace@example.com\n"
+        "ffffffffffffffffffffffffffffffff,Nobody,\n"
+        ",Ada,ada@example.com\n"
+    )
+
+    report = run_import(engine, body, rules=ImportRules(match_by="id"))
+
+    assert (report["rows"], report["created"], report["updated"], report["failed"]) == (4, 1, 1, 2)
+    assert [e["line"] for e in report["errors"]] == [3, 4]
+    assert "belongs to contact " + ids["Grace"] in report["errors"][0]["errors"]["id"][0]
+    assert report["possible_duplicates"][0]["resembles"] == [ids["Ada"]]  # match_by=id: the e-mail only resembles
+    assert {c.first_name for c in stored(engine)} == {"Augusta", "Grace", "Ada"}
 
 
 def test_a_bom_semicolons_quoted_fields_and_small_batches_are_read(engine):

@@ -5,6 +5,8 @@ import queue
 import threading
 from collections.abc import Iterator
 
+from eventlet import tpool
+
 _END = object()
 
 
@@ -45,3 +47,18 @@ def read_ahead(items: Iterator, depth: int = 2) -> Iterator:
         while thread.is_alive():  # a producer blocked on a full queue needs room to see `stop`
             with contextlib.suppress(queue.Empty):
                 waiting.get(timeout=0.05)
+
+
+def in_os_thread(items: Iterator) -> Iterator:
+    """Yield what `items` yields, each item computed in an operating-system thread (eventlet's pool).
+
+    Checking rows is pure Python with no I/O: in a green thread it would hold the service's one
+    event loop for as long as a batch takes, and every other request would wait. An OS thread gives
+    the interpreter lock back every few milliseconds, so the service keeps answering meanwhile.
+    """
+    iterator = iter(items)
+    while True:
+        item = tpool.execute(next, iterator, _END)
+        if item is _END:
+            return
+        yield item

@@ -2,8 +2,9 @@
 
 Nothing here knows Nameko or HTTP: the service's `/import` route and the benchmark both drive
 `import_csv(session, stream, ...)`. The body is read incrementally (never held whole); its rows are
-read and checked by `contacts.rows` (in a thread, or in the `contacts.checker` process for a large
-file), and each batch commits with its outbox events, so memory stays flat however long the file is.
+read and checked by `contacts.rows` (in an OS thread, or in the `contacts.checker` process for a
+large file), and each batch commits with its outbox events, the import's record of what it changed
+and its progress, so memory stays flat however long the file is and the import can be undone.
 """
 
 import contextlib
@@ -15,78 +16,207 @@ from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from contacts.access import OWNER_REFUSED, refused_owners
-from contacts.ahead import read_ahead
+from contacts.ahead import in_os_thread, read_ahead
 from contacts.bulk import insert_rows, without_nagle
 from contacts.checker import checked_in_child
-from contacts.models import Company, Contact, ContactKey, ContactTag, OutboxEvent, contact_keys
+from contacts.models import (
+    Company,
+    Contact,
+    ContactImport,
+    ContactImportChange,
+    ContactKey,
+    ContactTag,
+    OutboxEvent,
+    contact_keys,
+)
 from contacts.normalise import search_text
-from contacts.rows import CONTACT_SCHEMA, LISTS, check_header, checked_batches, open_csv, read_up_to
+from contacts.rows import CONTACT_SCHEMA, LISTS, ROW_ID, check_header, checked_batches, open_csv, read_up_to
 from contacts.schemas import CompanySchema, ContactSchema
+from crm_kernel.context import ACTOR
 from crm_kernel.db import new_id, utcnow
+from crm_kernel.errors import CrmError, PayloadTooLarge, ValidationFailed
 from crm_kernel.scope import Scope, visible
 
 BATCH = 4000  # rows a transaction: 4,000 imported 1.13 times as fast as 1,000 (BENCHMARKS.md), in 60 MB more
 ANALYZE_AT = 10_000  # rows written when the import first refreshes PostgreSQL's statistics; then at each doubling
 IN_PROCESS_BYTES = 256 * 1024  # a smaller file is checked here: starting a checker process costs more
+MODES = ("upsert", "create", "update")
+MATCH_BY = ("email", "id")
+LISTED = 1000  # failing rows, possible duplicates and skipped rows listed in full; beyond that only counted
 DUMPED_TIMES = {name for name, f in CONTACT_SCHEMA.dump_fields.items() if isinstance(f, DateTime)}
+
+
+@dataclass(frozen=True)
+class ImportRules:
+    """How rows meet existing contacts.
+
+    `mode`: upsert (default) creates or updates, create never updates, update never creates.
+    `match_by`: email (default): a row updates the contact its `id` cell names, else the one that has
+    one of its e-mails; id: only the contact its `id` cell names. A phone or a name alone never
+    matches: such a row is created and listed as a possible duplicate of the contacts it resembles.
+    """
+
+    mode: str = "upsert"
+    match_by: str = "email"
+    max_rows: int = 2_000_000
 
 
 @dataclass
 class ImportReport:
+    import_id: str = ""
     rows: int = 0  # data rows read: each ends created, updated, skipped or failed
     created: int = 0
     updated: int = 0
     skipped: int = 0
     failed: int = 0
     errors: list = field(default_factory=list)
-    max_errors: int = 1000  # failing rows listed in full; beyond that only counted
+    possible_duplicates: list = field(default_factory=list)
+    possible_duplicate_rows: int = 0
+    skipped_rows: list = field(default_factory=list)
 
     def fail(self, line: int, errors: dict) -> None:
-        if len(self.errors) < self.max_errors:
+        self.failed += 1
+        if len(self.errors) < LISTED:
             self.errors.append({"line": line, "errors": errors})
+
+    def skip(self, line: int, reason: str, contact_id: str | None = None) -> None:
+        self.skipped += 1
+        if len(self.skipped_rows) < LISTED:
+            self.skipped_rows.append({"line": line, "reason": reason, "id": contact_id})
+
+    def resembles(self, line: int, contact_id: str, others: list[str]) -> None:
+        self.possible_duplicate_rows += 1
+        if len(self.possible_duplicates) < LISTED:
+            self.possible_duplicates.append({"line": line, "id": contact_id, "resembles": others})
 
     def accounted(self) -> bool:
         return self.created + self.updated + self.skipped + self.failed == self.rows
 
     def as_dict(self) -> dict:
         return {
+            "import_id": self.import_id,
             "rows": self.rows,
             "created": self.created,
             "updated": self.updated,
             "skipped": self.skipped,
             "failed": self.failed,
             "errors": self.errors,
+            "possible_duplicates": self.possible_duplicates,
+            "possible_duplicate_rows": self.possible_duplicate_rows,
+            "skipped_rows": self.skipped_rows,
         }
+
+    def progress(self) -> str:
+        return (
+            f"{self.rows} rows read: {self.created} created, {self.updated} updated, "
+            f"{self.skipped} skipped, {self.failed} failed"
+        )
 
 
 def import_csv(
-    session, stream, *, outbox, definitions: dict, defaults: dict, scope: Scope | None = None, batch: int = BATCH
+    session,
+    stream,
+    *,
+    outbox,
+    definitions: dict,
+    defaults: dict,
+    scope: Scope | None = None,
+    rules: ImportRules = ImportRules(),
+    batch: int = BATCH,
 ) -> dict:
-    """Import the CSV `stream`; the report counts created, updated, skipped (duplicates) and failed rows.
+    """Import the CSV `stream`; the report accounts for every data row: created, updated, skipped or failed.
 
-    A row matches an existing live contact (or one earlier in the file) by a normalised e-mail or
-    phone: the row then updates it (lists are joined, given values replace), or is skipped as a
-    duplicate when it brings nothing new. So importing the same file twice creates nothing twice.
-    Rows are checked a batch ahead while the database writes the last one: in a thread of this process
-    for a file under 256 KiB, in a child process for a larger one (`contacts.checker`), so that
-    checking and writing use two CPUs. With the caller's `scope`, a row placed in a department they
-    may not put records in fails, and rows match only contacts they may see, exactly as through the API.
+    Rows match existing live contacts by `rules` (by id or normalised e-mail, never by phone alone);
+    a match is updated (given values replace, lists are joined, empty cells change nothing) or skipped
+    when the row brings nothing new, so importing the same file twice creates nothing twice. Rows are
+    checked a batch ahead while the database writes the last one: in an OS thread of this process for
+    a file under 256 KiB, in a child process for a larger one (`contacts.checker`), so that checking
+    neither stalls the service nor holds up the writes. With the caller's `scope`, a row placed in a
+    department they may not put records in fails, and rows match only contacts they may see.
+
+    The import is recorded (`ContactImport`) with its report and every change it made, committed with
+    each batch. An import that stops part way keeps its committed batches and raises with how far it
+    got; one that exceeds a limit (`PayloadTooLarge`) is undone first, so it changes nothing.
     """
+    record = start_import(session, outbox, defaults, rules)
+    report = ImportReport(import_id=record.id)
+    try:
+        _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch)
+    except PayloadTooLarge as exc:
+        session.rollback()
+        from contacts.imports import undo_import  # late: undoing is the imports module's, which imports this one
+
+        undo_import(session, record.id, outbox, None)
+        finish_import(session, record.id, report, "refused", exc.detail)
+        raise
+    except ValidationFailed:
+        if report.rows:
+            raise  # not raised after the first row: a row's errors are in the report
+        session.rollback()
+        forget_import(session, record.id)  # a file refused as a whole changes nothing, not even the list
+        raise
+    except BaseException as exc:
+        session.rollback()
+        detail = exc.detail if isinstance(exc, CrmError) else f"{type(exc).__name__}: {exc}"
+        finish_import(session, record.id, report, "failed", detail)
+        if isinstance(exc, CrmError):
+            exc.detail = f"{exc.detail} (import {record.id} stopped after {report.progress()})"
+        raise
+    if not report.accounted():
+        finish_import(session, record.id, report, "failed", "rows not accounted for")
+        raise CrmError(f"import {record.id}: {report.progress()}, which does not add up; nothing more was written")
+    finish_import(session, record.id, report, "completed")
+    return report.as_dict()
+
+
+def start_import(session, outbox, defaults: dict, rules: ImportRules) -> ContactImport:
+    record = ContactImport(
+        actor=outbox.context_data.get(ACTOR),
+        department_id=defaults.get("department_id"),
+        mode=rules.mode,
+        match_by=rules.match_by,
+        status="running",
+        report={},
+    )
+    session.add(record)
+    session.commit()
+    return record
+
+
+def forget_import(session, import_id: str) -> None:
+    session.delete(session.get(ContactImport, import_id))
+    session.commit()
+
+
+def finish_import(session, import_id: str, report: ImportReport, status: str, problem: str | None = None) -> None:
+    """Record the import's outcome; best effort after a failure (the database may be what failed)."""
+    try:
+        record = session.get(ContactImport, import_id)
+        record.status, record.report, record.problem, record.finished_at = status, report.as_dict(), problem, utcnow()
+        session.commit()
+    except Exception:
+        session.rollback()
+        if status == "completed":
+            raise
+
+
+def _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch) -> None:
     prefix = read_up_to(stream, IN_PROCESS_BYTES)
     if len(prefix) < IN_PROCESS_BYTES:  # the whole file
         reader, header = open_csv(io.BytesIO(prefix))
         check_header(header, definitions)
-        batches = read_ahead(checked_batches(reader, header, definitions, defaults, scope, batch))
+        batches = read_ahead(in_os_thread(checked_batches(reader, header, definitions, defaults, scope, batch)))
     else:
         batches = checked_in_child(prefix, stream, definitions, defaults, scope, batch)
-    report = ImportReport()
     companies = CompanyCache(session, outbox, defaults)
     postgresql = session.get_bind().dialect.name == "postgresql"
     next_analyze = ANALYZE_AT
     with contextlib.closing(batches):  # a write that fails stops the checker thread or process at once
         for rows, failures in batches:
             report.rows += len(rows) + len(failures)
-            apply_batch(session, rows, failures, outbox, companies, report, scope)
+            if report.rows > rules.max_rows:
+                raise PayloadTooLarge(f"the file has more than {rules.max_rows} rows; split it")
+            apply_batch(session, rows, failures, outbox, companies, report, scope, rules)
             if postgresql and report.created + report.updated >= next_analyze:
                 # The planner's row counts must grow with the table, or the batch's key lookup turns
                 # from an index probe into a scan of every key (quadratic over a large import).
@@ -99,7 +229,6 @@ def import_csv(
         # until (auto)vacuum merges it: merge it now, so searches after an import do not pay for it.
         session.execute(text("SELECT gin_clean_pending_list('ix_contacts_search_text_trgm'::regclass)"))
         session.commit()
-    return report.as_dict()
 
 
 class CompanyCache:
@@ -162,12 +291,20 @@ class CompanyCache:
 
 
 def apply_batch(
-    session, rows: list, failures: list, outbox, companies: CompanyCache, report: ImportReport, scope=None
+    session,
+    rows: list,
+    failures: list,
+    outbox,
+    companies: CompanyCache,
+    report: ImportReport,
+    scope=None,
+    rules: ImportRules = ImportRules(),
 ) -> None:
-    """Create, update or skip each row of a batch, and commit them with their events at once."""
+    """Create, update, skip or fail each row of a batch, and commit them with their events, the import's
+    record of each change and its progress at once."""
     without_nagle(session)
     refused = refused_owners(session, scope, {fields.get("owner_id") for _, fields, _ in rows})
-    failures += [(line, OWNER_REFUSED) for line, fields, _ in rows if fields.get("owner_id") in refused]
+    failures = failures + [(line, OWNER_REFUSED) for line, fields, _ in rows if fields.get("owner_id") in refused]
     rows = [row for row in rows if row[1].get("owner_id") not in refused]
     companies.resolve({company for _, _, company in rows if company})
     checked = []
@@ -177,63 +314,133 @@ def apply_batch(
         elif fields.get("company_id") and not companies.exists(fields["company_id"]):
             failures.append((line, {"company_id": ["unknown company"]}))
             continue
-        checked.append(fields)
-    for line, errors in sorted(failures, key=lambda failure: failure[0]):
-        report.failed += 1
-        report.fail(line, errors)
-    keys = {key for fields in checked for key in contact_keys(fields["emails"], fields["phones"])}
-    owners: dict[str, str] = {}
-    if keys:
-        matching = (
-            select(ContactKey.key, ContactKey.contact_id)
-            .join(Contact)
-            .where(any_key(session, ContactKey.key, keys), Contact.deleted_at.is_(None))
-        )
-        found = session.execute(visible(matching, Contact, scope)).all()
-        owners = {key: contact_id for key, contact_id in found}
+        checked.append((line, fields))
+    known = _known_contacts(session, scope, checked)
     now = utcnow()
     new_contacts, new_keys, new_tags, updates = [], [], [], {}
-    created_by_key: dict[str, dict] = {}
-    for fields in checked:
+    created_by_email: dict[str, str] = {}
+    created_by_phone: dict[str, list[str]] = {}
+    for line, fields in checked:
         given = fields.pop("given")
-        row_keys = contact_keys(fields["emails"], fields["phones"])
-        match = next((owners[k] for k in row_keys if k in owners), None)
-        earlier = next((created_by_key[k] for k in row_keys if k in created_by_key), None)
-        if match is not None:
-            updates.setdefault(match, []).append({n: v for n, v in fields.items() if n in given})
-        elif earlier is not None:
-            report.skipped += 1  # the same person twice in one batch: the first row wins
+        row_id = fields.pop(ROW_ID, None)
+        emails = contact_keys(fields["emails"], [])
+        phones = contact_keys([], fields["phones"])
+        target, problem = _match(row_id, emails, known, rules)
+        earlier = next((created_by_email[k] for k in emails if k in created_by_email), None)
+        if problem:
+            failures.append((line, problem))
+        elif target is None and earlier is not None and rules.match_by == "email":
+            report.skip(line, "the same e-mail as an earlier row of the file", earlier)
+        elif target is not None and rules.mode == "create":
+            report.skip(line, "matches an existing contact (mode=create)", target)
+        elif target is not None:
+            updates.setdefault(target, []).append((line, {n: v for n, v in fields.items() if n in given}))
+        elif rules.mode == "update":
+            column = "id" if rules.match_by == "id" else "emails"
+            failures.append((line, {column: ["no existing contact matches this row (mode=update)"]}))
         else:
-            contact = {
-                **fields,
-                "id": new_id(),
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-                "deleted_at": None,
-                "merged_into": None,
-            }
-            contact["search_text"] = search_text(
-                contact["first_name"],
-                contact["last_name"],
-                contact["emails"],
-                contact["phones"],
-                companies.name_of(contact.get("company_id")),
+            contact = _new_contact(fields, now, companies)
+            resembles = sorted(
+                {c for k in phones for c in known["phones"].get(k, ())}
+                | {c for k in phones for c in created_by_phone.get(k, ())}
+                | {known["emails"][k] for k in emails if k in known["emails"]}
+                | {created_by_email[k] for k in emails if k in created_by_email}
             )
+            if resembles:
+                report.resembles(line, contact["id"], resembles)
             new_contacts.append(contact)
-            new_keys += [{"contact_id": contact["id"], "key": k} for k in row_keys]
+            new_keys += [{"contact_id": contact["id"], "key": k} for k in emails + phones]
             new_tags += [{"contact_id": contact["id"], "tag": t} for t in contact["tags"]]
-            created_by_key.update((k, contact) for k in row_keys)
+            created_by_email.update((k, contact["id"]) for k in emails)
+            for k in phones:
+                created_by_phone.setdefault(k, []).append(contact["id"])
+    for line, errors in sorted(failures, key=lambda failure: failure[0]):
+        report.fail(line, errors)
     if new_contacts:
         insert_rows(session, Contact.__table__, [{k: v for k, v in c.items() if k != "tags"} for c in new_contacts])
         insert_rows(session, ContactKey.__table__, new_keys)
         insert_rows(session, ContactTag.__table__, new_tags)
-        events = outbox.event_rows("contact.created", [created_entity(c) for c in new_contacts])
+        events = outbox.event_rows(
+            "contact.created", [created_entity(c) for c in new_contacts], import_id=report.import_id
+        )
         insert_rows(session, OutboxEvent.__table__, [{**e, "entity_id": e["payload"]["entity"]["id"]} for e in events])
+        insert_rows(
+            session,
+            ContactImportChange.__table__,
+            [
+                {"import_id": report.import_id, "contact_id": c["id"], "before": None, "version_after": 1}
+                for c in new_contacts
+            ],
+        )
         report.created += len(new_contacts)
     if updates:
         update_matches(session, updates, outbox, companies, report)
+    record = session.get(ContactImport, report.import_id)
+    record.report = report.as_dict()  # progress, committed with the rows it counts
     session.commit()
+
+
+def _known_contacts(session, scope, checked: list) -> dict:
+    """The live contacts (that the caller may see) the batch's rows name by id, e-mail or phone."""
+    emails, phones, ids = set(), set(), set()
+    for _, fields in checked:
+        emails.update(contact_keys(fields["emails"], []))
+        phones.update(contact_keys([], fields["phones"]))
+        if fields.get(ROW_ID):
+            ids.add(fields[ROW_ID])
+    known = {"ids": set(), "emails": {}, "phones": {}}
+    if emails or phones:
+        matching = (
+            select(ContactKey.key, ContactKey.contact_id)
+            .join(Contact)
+            .where(any_key(session, ContactKey.key, emails | phones), Contact.deleted_at.is_(None))
+        )
+        for key, contact_id in session.execute(visible(matching, Contact, scope)):
+            if key.startswith("e:"):
+                known["emails"][key] = contact_id
+            else:
+                known["phones"].setdefault(key, set()).add(contact_id)
+    if ids:
+        live = select(Contact.id).where(Contact.id.in_(ids), Contact.deleted_at.is_(None))
+        known["ids"] = set(session.scalars(visible(live, Contact, scope)))
+    return known
+
+
+def _match(row_id: str | None, email_keys: list[str], known: dict, rules: ImportRules) -> tuple[str | None, dict]:
+    """The contact a row updates (or None), or the errors that fail the row."""
+    by_email = sorted({known["emails"][k] for k in email_keys if k in known["emails"]})
+    if row_id:
+        if row_id not in known["ids"]:
+            return None, {"id": [f"no contact {row_id} that you may change; leave id empty for a new contact"]}
+        others = [c for c in by_email if c != row_id]
+        if others:
+            return None, {"id": [f"the row names contact {row_id}, but its e-mail belongs to contact {others[0]}"]}
+        return row_id, {}
+    if rules.match_by == "id" or not by_email:
+        return None, {}
+    if len(by_email) > 1:
+        return None, {"emails": [f"these e-mails belong to different contacts: {', '.join(by_email)}"]}
+    return by_email[0], {}
+
+
+def _new_contact(fields: dict, now, companies: CompanyCache) -> dict:
+    contact = {
+        **fields,
+        "id": new_id(),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+        "merged_into": None,
+    }
+    contact["search_text"] = search_text(
+        contact["first_name"],
+        contact["last_name"],
+        contact["emails"],
+        contact["phones"],
+        companies.name_of(contact.get("company_id")),
+    )
+    return contact
 
 
 def any_key(session, column, values: set[str]):
@@ -260,15 +467,24 @@ def created_entity(contact: dict) -> dict:
     }
 
 
-def update_matches(session, updates: dict[str, list[dict]], outbox, companies: CompanyCache, report) -> None:
+def update_matches(session, updates: dict[str, list], outbox, companies: CompanyCache, report: ImportReport) -> None:
     """Rows that match existing contacts: the values a row gives replace, lists are joined; nothing new is a skip.
 
     Cells left empty, and the import's defaults (owner, department), never overwrite what is there.
+    What a contact held before the import's first change to it is kept, so the import can be undone.
     """
     schema = ContactSchema()
     contacts = session.scalars(select(Contact).where(Contact.id.in_(list(updates)))).all()
+    recorded = {
+        change.contact_id: change
+        for change in session.scalars(
+            select(ContactImportChange).where(
+                ContactImportChange.import_id == report.import_id, ContactImportChange.contact_id.in_(list(updates))
+            )
+        )
+    }
     for contact in contacts:
-        for fields in updates[contact.id]:
+        for line, fields in updates[contact.id]:
             before = schema.dump(contact)
             for name, value in fields.items():
                 if name in LISTS:
@@ -280,10 +496,17 @@ def update_matches(session, updates: dict[str, list[dict]], outbox, companies: C
             after = schema.dump(contact)
             changed = {n: [before[n], after[n]] for n in fields if n in after and before[n] != after[n]}
             if not changed:
-                report.skipped += 1
+                report.skip(line, "brings nothing new", contact.id)
                 continue
             contact.refresh_search_text(companies.name_of(contact.company_id))
             contact.updated_at = utcnow()
             session.flush()
-            outbox.add(session, "contact.updated", schema.dump(contact), changes=changed)
+            outbox.add(session, "contact.updated", schema.dump(contact), changes=changed, import_id=report.import_id)
+            change = recorded.get(contact.id)
+            if change is None:
+                change = recorded[contact.id] = ContactImportChange(import_id=report.import_id, contact_id=contact.id)
+                change.before = {}
+                session.add(change)
+            change.before = {**{n: old for n, (old, _) in changed.items()}, **(change.before or {})}
+            change.version_after = contact.version
             report.updated += 1

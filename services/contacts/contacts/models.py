@@ -188,3 +188,40 @@ class UserReplica(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     department_id: Mapped[str | None] = mapped_column(String(32), index=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+
+class ContactImport(Base):
+    """One CSV import: who ran it, how it matched rows, where it got to, and its report.
+
+    `department_id` is the importer's department, so that their managers see the import too.
+    """
+
+    __tablename__ = "contact_imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    actor: Mapped[str | None] = mapped_column(String(32), index=True)
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    mode: Mapped[str] = mapped_column(String(10), nullable=False)
+    match_by: Mapped[str] = mapped_column(String(10), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False)  # running, completed, failed, refused, undone
+    report: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    problem: Mapped[str | None] = mapped_column(Text)  # why it stopped, when it did not complete
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undo_report: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ContactImportChange(Base):
+    """A contact an import created or changed: enough to undo it while nobody has changed it since.
+
+    `before` holds the values of the fields the import changed, as they were before its first change
+    (None for a contact it created); `version_after` is the contact's version after its last change.
+    """
+
+    __tablename__ = "contact_import_changes"
+
+    import_id: Mapped[str] = mapped_column(ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    version_after: Mapped[int] = mapped_column(nullable=False)

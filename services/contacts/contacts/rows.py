@@ -17,7 +17,7 @@ from crm_kernel.schemas import load
 from crm_kernel.scope import Scope
 
 SNIFF_BYTES = 64 * 1024
-LIST_SPLIT = re.compile(r"\s*[|;,]\s*")
+LIST_SEPARATORS = re.compile(r"[|;,]")  # one character class: linear on any cell (a `\s*` either side was not)
 COLUMNS = {
     "first_name": "first_name",
     "last_name": "last_name",
@@ -33,7 +33,10 @@ COLUMNS = {
     "timezone": "timezone",
     "marketing_consent": "marketing_consent",
 }
-IGNORED = {"id", "created_at", "updated_at", "merged_into"}  # what an export adds, so an export re-imports
+IGNORED = {"created_at", "updated_at", "merged_into"}  # what an export adds, so an export re-imports
+ROW_ID = "row_id"  # the contact an `id` cell names, among a checked row's fields
+# A cell a spreadsheet would run as a formula is exported behind an apostrophe (see `formula_safe`).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 LISTS = ("emails", "phones", "tags")
 CONTACT_SCHEMA = ContactSchema()  # one instance: building a schema costs more than loading a row
 NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
@@ -97,7 +100,7 @@ def check_header(header: list[str], definitions: dict) -> None:
         if name.startswith("attr."):
             if name[5:] not in definitions:
                 errors[name] = ["unknown custom field"]
-        elif name not in COLUMNS and name not in IGNORED:
+        elif name not in COLUMNS and name not in IGNORED and name != "id":
             errors[name] = [f"unknown column; known: {', '.join(sorted(COLUMNS))}, attr.<key>"]
     if "first_name" not in header:
         errors["first_name"] = ["missing column: the header must name first_name"]
@@ -111,11 +114,14 @@ def row_to_fields(header: list[str], row: list[str], definitions: dict) -> tuple
     """One CSV row as contact input (for ContactSchema) and the company name it names, if any."""
     data, attributes, company = {}, {}, None
     for name, cell in zip(header, row, strict=False):
-        cell = cell.strip()
+        cell = formula_unsafe(cell.strip())
         if not cell or name in IGNORED:
             continue
         if _broken(cell):
             raise ValidationFailed("not UTF-8", {name: ["not UTF-8 text"]})
+        if name == "id":
+            data[ROW_ID] = cell
+            continue
         if name.startswith("attr."):
             attributes[name[5:]] = from_text(definitions[name[5:]], cell)
             continue
@@ -123,7 +129,7 @@ def row_to_fields(header: list[str], row: list[str], definitions: dict) -> tuple
         if target == "company":
             company = cell
         elif target in LISTS:
-            data[target] = [v for v in LIST_SPLIT.split(cell) if v]
+            data[target] = [v for v in (part.strip() for part in LIST_SEPARATORS.split(cell)) if v]
         else:
             data[target] = cell
     if len(row) > len(header):
@@ -137,13 +143,29 @@ def checked_row(header: list[str], row: list[str], definitions: dict, defaults: 
     """The row as loaded contact fields (with the columns it gave) and its company name, checked by the
     API's rules; ValidationFailed naming each bad field."""
     data, company = row_to_fields(header, row, definitions)
+    row_id = data.pop(ROW_ID, None)
+    if row_id is not None and not (len(row_id) <= 32 and row_id.isalnum() and row_id.isascii()):
+        raise ValidationFailed("not a contact id", {"id": ["not a contact id; leave it empty for a new contact"]})
     fields = load(CONTACT_SCHEMA, {**defaults, **data})
     fields["attributes"] = validate_attributes(definitions, fields["attributes"], enforce_required=True)
     misplaced = placement_errors(scope, fields)
     if misplaced:
         raise ValidationFailed("department_id is not a department you may assign records to", misplaced)
     fields["given"] = set(data) | ({"company_id"} if company else set())
+    fields[ROW_ID] = row_id
     return fields, company
+
+
+def formula_safe(value: str) -> str:
+    """`value` as a spreadsheet shows it as text: behind an apostrophe when it starts like a formula
+    (OWASP's CSV injection advice), or when it is already an apostrophe before such a start, so that
+    `formula_unsafe` gives back exactly `value`."""
+    return "'" + value if value.lstrip("'").startswith(FORMULA_START) else value
+
+
+def formula_unsafe(cell: str) -> str:
+    """What `formula_safe` wrote: one apostrophe fewer before a formula's start."""
+    return cell[1:] if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_START) else cell
 
 
 def checked_batches(reader, header: list[str], definitions: dict, defaults: dict, scope: Scope | None, batch: int):

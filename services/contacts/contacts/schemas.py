@@ -138,6 +138,8 @@ class HistoryEntrySchema(StrictSchema):
     changes = fields.Dict(allow_none=True)
     source_ids = fields.List(fields.String())
     merge_id = fields.String()
+    import_id = fields.String()  # the import that made the change
+    undo = fields.Boolean()  # the change undid an import's
 
 
 CONTACT_SORTS = ("created_at", "updated_at", "last_name", "first_name")

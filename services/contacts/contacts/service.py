@@ -13,6 +13,7 @@ from contacts.companies import CompaniesRpc
 from contacts.definitions import FieldDefinitionsRpc
 from contacts.duplicates import rank_duplicates
 from contacts.fields import validate_attributes
+from contacts.imports import describe, list_imports, visible_import
 from contacts.merging import MergingRpc
 from contacts.models import Company, Contact, ContactKey, OutboxEvent, contact_keys
 from contacts.schemas import (
@@ -30,7 +31,7 @@ from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, Validation
 from crm_kernel.outbox import Outbox, audit_trail
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
-from crm_kernel.schemas import load
+from crm_kernel.schemas import PageQuerySchema, load
 from crm_kernel.scope import visible
 from crm_kernel.service import ServiceBase
 
@@ -135,6 +136,16 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
             sortable=CONTACT_SORTS,
         )
         return {"items": ContactSchema(many=True).dump(rows), "next_cursor": next_cursor}
+
+    @rpc
+    def list_imports(self, query: dict) -> dict:
+        """The imports the caller may see (theirs; their departments' for a manager), newest first."""
+        params = load(PageQuerySchema(), {k: v for k, v in query.items() if k in ("limit", "cursor")})
+        return list_imports(self.db, self.context.scope, limit=params["limit"], cursor=params["cursor"])
+
+    @rpc
+    def get_import(self, import_id: str) -> dict:
+        return describe(visible_import(self.db, import_id, self.context.scope))
 
     @rpc
     def contact_duplicates(self, contact_id: str) -> dict:

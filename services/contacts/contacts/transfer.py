@@ -12,11 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from contacts.importer import import_csv
+from contacts.importer import MATCH_BY, MODES, ImportRules, import_csv
+from contacts.imports import undo_import
 from contacts.models import Company, Contact
+from contacts.rows import formula_safe
 from contacts.schemas import CONTACT_SORTS, ContactQuerySchema, ContactSchema
 from contacts.search import contacts_matching
-from crm_kernel.errors import ValidationFailed
+from crm_kernel.config import env
+from crm_kernel.errors import PayloadTooLarge, ValidationFailed
 from crm_kernel.http import api, body_stream, query_args
 from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
@@ -46,18 +49,31 @@ class TransferHttp:
     def import_contacts(self, request):
         if request.headers.get("X-Actor"):
             self.context.act_as(request.headers["X-Actor"])
+        rules = import_rules(query_args(request))
+        max_bytes = int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+        if (request.content_length or 0) > max_bytes:
+            raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes; split it")
         defaults = {
             "owner_id": request.headers.get("X-Default-Owner") or None,
             "department_id": request.headers.get("X-Default-Department") or None,
         }
         return import_csv(
             self.db,
-            body_stream(request),
+            BoundedStream(body_stream(request), max_bytes),
             outbox=self.outbox,
             definitions=self.field_definitions(),
             defaults=defaults,
             scope=Scope.from_context({SCOPE: request.headers.get("X-Scope")}),
+            rules=rules,
         )
+
+    @api("POST", "/imports/<import_id>/undo")
+    def undo_contact_import(self, request, import_id):
+        """Undo an import as a whole (a large one takes longer than an RPC may: hence HTTP)."""
+        if request.headers.get("X-Actor"):
+            self.context.act_as(request.headers["X-Actor"])
+        scope = Scope.from_context({SCOPE: request.headers.get("X-Scope")})
+        return undo_import(self.db, import_id, self.outbox, scope)
 
     @api("GET", "/export")
     def export_contacts(self, request):
@@ -71,6 +87,34 @@ class TransferHttp:
         engine = self.db.get_bind()
         scope = Scope.from_context({SCOPE: request.headers.get("X-Scope")})
         return Response(export_rows(engine, params, keys, scope), mimetype="text/csv", direct_passthrough=True)
+
+
+def import_rules(args: dict) -> ImportRules:
+    """`mode` and `match_by` from the query; 422 naming the one that is not known."""
+    errors = {}
+    mode, match_by = args.get("mode") or "upsert", args.get("match_by") or "email"
+    if mode not in MODES:
+        errors["mode"] = [f"one of {', '.join(MODES)}"]
+    if match_by not in MATCH_BY:
+        errors["match_by"] = [f"one of {', '.join(MATCH_BY)}"]
+    if errors:
+        raise ValidationFailed(f"unknown import option: {', '.join(sorted(errors))}", errors)
+    max_rows = int(env("CRM_MAX_IMPORT_ROWS", "2000000"))
+    return ImportRules(mode=mode, match_by=match_by, max_rows=max_rows)
+
+
+class BoundedStream:
+    """A request body that refuses to be read past `limit` bytes (a chunked upload has no length to check)."""
+
+    def __init__(self, stream, limit: int):
+        self.stream, self.limit, self.read_so_far = stream, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size if size is not None and size >= 0 else self.limit + 1)
+        self.read_so_far += len(data)
+        if self.read_so_far > self.limit:
+            raise PayloadTooLarge(f"the file is larger than {self.limit} bytes; split it")
+        return data
 
 
 def export_rows(engine, params: dict, attribute_keys: list[str], scope: Scope | None = None):
@@ -114,7 +158,8 @@ def export_row(contact: dict, company_names: dict, attribute_keys: list[str]) ->
         "marketing_consent": "true" if contact["marketing_consent"] else "false",
     }
     values = [cells.get(name) or "" for name in EXPORT_COLUMNS]
-    return values + [_cell(contact["attributes"].get(k)) for k in attribute_keys]
+    values += [_cell(contact["attributes"].get(k)) for k in attribute_keys]
+    return [formula_safe(str(value)) for value in values]
 
 
 def _cell(value) -> str:

@@ -1,0 +1,127 @@
+"""Imports as records: listed with their reports, read one by one, and undone as a whole."""
+
+from sqlalchemy import select
+
+from contacts.models import Company, Contact, ContactImport, ContactImportChange
+from contacts.schemas import ContactSchema
+from crm_kernel.db import utcnow
+from crm_kernel.errors import Conflict, NotFound
+from crm_kernel.pagination import keyset_page
+from crm_kernel.scope import Scope, visible
+
+UNDO_BATCH = 1000
+LISTED = 1000  # contacts that could not be undone, listed in full; beyond that only counted
+IMPORT_SORTS = ("created_at",)
+
+
+def visible_import(session, import_id: str, scope: Scope | None) -> ContactImport:
+    """The import, when the caller may see it (who ran it, their managers, admins); else 404."""
+    found = None
+    if isinstance(import_id, str) and 0 < len(import_id) <= 32 and import_id.isalnum():
+        stmt = select(ContactImport).where(ContactImport.id == import_id)
+        found = session.scalars(visible(stmt, ContactImport, scope, owners=("actor",))).first()
+    if found is None:
+        raise NotFound(f"import {import_id} not found")
+    return found
+
+
+def list_imports(session, scope: Scope | None, *, limit: int, cursor: str | None) -> dict:
+    stmt = visible(select(ContactImport), ContactImport, scope, owners=("actor",))
+    rows, next_cursor = keyset_page(
+        session, stmt, ContactImport, limit=limit, cursor=cursor, sort="-created_at", sortable=IMPORT_SORTS
+    )
+    return {"items": [describe(row) for row in rows], "next_cursor": next_cursor}
+
+
+def describe(record: ContactImport) -> dict:
+    return {
+        "id": record.id,
+        "actor": record.actor,
+        "department_id": record.department_id,
+        "mode": record.mode,
+        "match_by": record.match_by,
+        "status": record.status,
+        "problem": record.problem,
+        "report": record.report,
+        "created_at": record.created_at.isoformat(),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "undone_at": record.undone_at.isoformat() if record.undone_at else None,
+        "undo_report": record.undo_report,
+    }
+
+
+def undo_import(session, import_id: str, outbox, scope: Scope | None) -> dict:
+    """Undo what the import did to contacts nobody has changed since: the contacts it created are deleted
+    (softly, as `DELETE /contacts/{id}`), the fields it changed get their earlier values back. A contact
+    changed, merged or deleted since is left as it is and listed with the reason. Commits a batch at a
+    time, with the events that announce each change (`import_id` and `undo: true` in each)."""
+    record = visible_import(session, import_id, scope)
+    if record.status == "running":
+        raise Conflict(f"import {import_id} is still running; undo it when it has finished")
+    if record.status == "undone":
+        raise Conflict(f"import {import_id} was undone at {record.undone_at.isoformat()}")
+    result = {"deleted": 0, "restored": 0, "not_undone": [], "not_undone_count": 0}
+    schema = ContactSchema()
+    last = ""
+    while True:
+        changes = session.scalars(
+            select(ContactImportChange)
+            .where(ContactImportChange.import_id == record.id, ContactImportChange.contact_id > last)
+            .order_by(ContactImportChange.contact_id)
+            .limit(UNDO_BATCH)
+        ).all()
+        if not changes:
+            break
+        last = changes[-1].contact_id
+        contacts = {
+            c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_([ch.contact_id for ch in changes])))
+        }
+        for change in changes:
+            contact = contacts.get(change.contact_id)
+            reason = _why_not(contact, change)
+            if reason:
+                result["not_undone_count"] += 1
+                if len(result["not_undone"]) < LISTED:
+                    result["not_undone"].append({"id": change.contact_id, "reason": reason})
+            elif change.before is None:
+                contact.deleted_at = utcnow()
+                session.flush()
+                outbox.add(session, "contact.deleted", schema.dump(contact), import_id=record.id, undo=True)
+                result["deleted"] += 1
+            else:
+                _restore(session, contact, change.before, outbox, record.id, schema)
+                result["restored"] += 1
+        session.commit()
+    record = session.get(ContactImport, record.id)
+    record.status, record.undone_at, record.undo_report = "undone", utcnow(), result
+    session.commit()
+    return describe(record)
+
+
+def _why_not(contact: Contact | None, change: ContactImportChange) -> str | None:
+    if contact is None:
+        return "not found"
+    if contact.merged_into:
+        return f"merged into {contact.merged_into} since the import"
+    if contact.deleted_at is not None:
+        return "deleted since the import"
+    if contact.version != change.version_after:
+        return f"changed since the import (version {contact.version}, the import left {change.version_after})"
+    return None
+
+
+def _restore(session, contact: Contact, before: dict, outbox, import_id: str, schema: ContactSchema) -> None:
+    dumped = schema.dump(contact)
+    for name, value in before.items():
+        setattr(contact, name, value)
+    after = schema.dump(contact)
+    changed = {name: [dumped[name], after[name]] for name in before if dumped[name] != after[name]}
+    contact.refresh_search_text(_company_name(session, contact.company_id))
+    contact.updated_at = utcnow()
+    session.flush()
+    outbox.add(session, "contact.updated", schema.dump(contact), changes=changed, import_id=import_id, undo=True)
+
+
+def _company_name(session, company_id: str | None) -> str | None:
+    company = session.get(Company, company_id) if company_id else None
+    return company.name if company is not None and company.deleted_at is None else None

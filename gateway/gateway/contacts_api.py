@@ -47,7 +47,9 @@ def contacts_http(method: str, path: str, headers: dict, **kwargs) -> requests.R
     from gateway.documents_api import PassThroughProblem  # the one pass-through of internal problems
 
     try:
-        response = _http.request(method, contacts_url() + path, headers=headers, timeout=(3, 3600), **kwargs)
+        # urllib3 sends a body under the connect timeout: it must outlast the service's pauses between
+        # reads (a batch being written), or a large upload is cut off as "not reachable".
+        response = _http.request(method, contacts_url() + path, headers=headers, timeout=(60, 3600), **kwargs)
     except requests.RequestException:
         raise ServiceUnavailable("the contacts service is not reachable") from None
     if response.status_code >= 400:

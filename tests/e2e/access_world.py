@@ -60,12 +60,19 @@ class World:
             self.url("documents"), files={"file": ("quote.txt", b"Quote\n", "text/plain")}, data={"kind": "quote"}
         )
         assert upload.status_code == 201, upload.text
+        imported = self.users["berlin agent"].post(
+            self.url("contacts/import"),
+            data=f"first_name,email\nImported,imported-{tag}@example.com\n".encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+        assert imported.status_code == 200, imported.text
         field = {"key": f"size{tag}", "label": "Size", "type": "number"}
         assert self.admin.post(self.url("contact-fields"), json=field).status_code == 201
         return {
             "contact": contact,
             "merge": merged.json()["merge_id"],
             "merge_target": target,
+            "import": imported.json()["import_id"],
             "company": self.create("companies", {"name": f"Berlin Motors {tag}", **here}),
             "document": upload.json()["id"],
             "plan": self.create("plans", {"metric": "contacts_created", "period": "2026-03", "value": "5", **here}),

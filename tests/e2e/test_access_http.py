@@ -29,6 +29,8 @@ ROUTES = [
     ("POST", "contacts/{contact}/restore", None, STAFF),
     ("GET", "contacts/{contact}/timeline", None, STAFF),
     ("POST", "contacts/merges/{merge}/undo", None, STAFF),
+    ("GET", "contacts/imports/{import}", None, STAFF),
+    ("POST", "contacts/imports/{import}/undo", None, STAFF),
     ("GET", "companies/{company}", None, STAFF),
     ("PATCH", "companies/{company}", {"name": "Changed"}, STAFF),
     ("DELETE", "companies/{company}", None, STAFF),

@@ -18,7 +18,7 @@ from contacts.importer import ImportRules, import_csv
 from contacts.models import Base, Company, Contact, OutboxEvent
 from contacts.schemas import ContactSchema
 from contacts.transfer import EXPORT_COLUMNS, export_rows
-from crm_kernel.errors import ServiceUnavailable, ValidationFailed
+from crm_kernel.errors import Conflict, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from crm_kernel.outbox import OutboxRecorder
 
 DEFINITIONS = {"size": {"type": "number", "required": False, "choices": []}}
@@ -374,3 +374,99 @@ def test_a_checker_that_read_fewer_bytes_than_sent_or_lost_a_row_fails_the_impor
     with pytest.raises(ServiceUnavailable, match="send the file again"):
         checker._check_counts(sent, received, read, rows_read)
     checker._check_counts(sent, received, sent, received)  # all there: no error
+
+
+def undo(engine, import_id: str) -> dict:
+    from contacts.imports import undo_import
+
+    with Session(engine, expire_on_commit=False) as session:
+        return undo_import(session, import_id, OutboxRecorder(OutboxEvent, {"actor": "u2"}), None)
+
+
+def test_undoing_an_import_deletes_what_it_created_and_restores_what_it_changed_unless_changed_since(engine):
+    run_import(engine, "first_name,last_name,email\nAda,Lovelace,ada@example.com\nGrace,Hopper,grace@example.com\n")
+    report = run_import(
+        engine,
+        "first_name,last_name,email\nAugusta,,ada@example.com\nGrace,Brewster,grace@example.com\nAlan,Turing,alan@example.com\n",
+    )
+    with Session(engine) as session:  # someone edits Grace after the import
+        grace = session.scalars(select(Contact).where(Contact.first_name == "Grace")).one()
+        grace.last_name = "Murray"
+        session.commit()
+        grace_id = grace.id
+
+    result = undo(engine, report["import_id"])
+
+    assert result["status"] == "undone"
+    assert (result["undo_report"]["deleted"], result["undo_report"]["restored"]) == (1, 1)
+    assert [n["id"] for n in result["undo_report"]["not_undone"]] == [grace_id]
+    live = {c.first_name: c.last_name for c in stored(engine) if c.deleted_at is None}
+    assert live == {"Ada": "Lovelace", "Grace": "Murray"}
+    with pytest.raises(Conflict):
+        undo(engine, report["import_id"])
+
+
+def test_every_change_an_import_makes_names_the_import_in_its_event(engine):
+    report = run_import(engine, "first_name,email\nAda,ada@example.com\n")
+    again = run_import(engine, "first_name,email\nAugusta,ada@example.com\n")
+
+    events = stored(engine, OutboxEvent)
+    assert [(e.type, e.payload["import_id"]) for e in events] == [
+        ("contact.created", report["import_id"]),
+        ("contact.updated", again["import_id"]),
+    ]
+    assert events[1].payload["changes"] == {"first_name": ["Ada", "Augusta"]}
+
+
+def test_a_file_with_more_rows_than_the_limit_is_refused_and_changes_nothing(engine):
+    with pytest.raises(PayloadTooLarge, match="more than 1500 rows"):
+        run_import(engine, many_rows(2500), rules=ImportRules(max_rows=1500))
+
+    assert [c for c in stored(engine) if c.deleted_at is None] == []  # the first batch was written, then undone
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2", "@SUM(A1)", "'=already", "''+two", "'plain", "Zoë"],
+)
+def test_a_cell_that_starts_like_a_formula_is_exported_as_text_and_reads_back_the_same(value):
+    from contacts.rows import formula_safe, formula_unsafe
+
+    exported = formula_safe(value)
+
+    assert not exported.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert formula_unsafe(exported) == value
+
+
+def test_a_megabyte_cell_of_spaces_is_checked_in_linear_time():
+    from contacts.rows import row_to_fields
+
+    fields, _ = row_to_fields(["first_name", "tags"], ["Ada", "vip" + " " * 1_000_000 + ",b2b"], {})
+
+    assert fields["tags"] == ["vip", "b2b"]
+
+
+def test_checking_rows_in_process_leaves_the_event_loop_free_for_other_requests():
+    import eventlet
+
+    from contacts.ahead import in_os_thread
+    from contacts.rows import checked_batches, open_csv
+
+    body = ("first_name,phone\n" + "".join(f"P{n},+44 20 7{n:07d}\n" for n in range(3000))).encode()
+    reader, header = open_csv(io.BytesIO(body))
+    ticks, checking = [], []
+
+    def another_request():  # what a GET /contacts would need: turns of the event loop while rows are checked
+        while not checking or checking[-1]:
+            if checking:
+                ticks.append(True)
+            eventlet.sleep(0)
+
+    ticker = eventlet.spawn(another_request)
+    checking.append(True)
+    [(rows, failures)] = list(in_os_thread(checked_batches(reader, header, {}, {}, None, 5000)))
+    checking.append(False)
+    ticker.wait()
+
+    assert (len(rows), failures) == (3000, [])
+    assert len(ticks) > 10  # in a green thread the loop would not have turned once until the batch was done

@@ -144,9 +144,9 @@ def import_csv(
         _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch)
     except PayloadTooLarge as exc:
         session.rollback()
-        from contacts.imports import undo_import  # late: undoing is the imports module's, which imports this one
+        from contacts.imports import revert  # late: undoing is the imports module's, which imports this one
 
-        undo_import(session, record.id, outbox, None)
+        revert(session, session.get(ContactImport, record.id), outbox)
         finish_import(session, record.id, report, "refused", exc.detail)
         raise
     except ValidationFailed:

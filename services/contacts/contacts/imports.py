@@ -60,6 +60,11 @@ def undo_import(session, import_id: str, outbox, scope: Scope | None) -> dict:
         raise Conflict(f"import {import_id} is still running; undo it when it has finished")
     if record.status == "undone":
         raise Conflict(f"import {import_id} was undone at {record.undone_at.isoformat()}")
+    return describe(revert(session, record, outbox))
+
+
+def revert(session, record: ContactImport, outbox) -> ContactImport:
+    """Undo the changes of `record` (see `undo_import`), whatever its status; it is then `undone`."""
     result = {"deleted": 0, "restored": 0, "not_undone": [], "not_undone_count": 0}
     schema = ContactSchema()
     last = ""
@@ -95,7 +100,7 @@ def undo_import(session, import_id: str, outbox, scope: Scope | None) -> dict:
     record = session.get(ContactImport, record.id)
     record.status, record.undone_at, record.undo_report = "undone", utcnow(), result
     session.commit()
-    return describe(record)
+    return record
 
 
 def _why_not(contact: Contact | None, change: ContactImportChange) -> str | None:

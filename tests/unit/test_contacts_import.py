@@ -470,3 +470,17 @@ def test_checking_rows_in_process_leaves_the_event_loop_free_for_other_requests(
 
     assert (len(rows), failures) == (3000, [])
     assert len(ticks) > 10  # in a green thread the loop would not have turned once until the batch was done
+
+
+def test_a_chunked_body_is_stopped_at_the_byte_limit_and_the_import_changes_nothing(engine, checked_where):
+    from contacts.transfer import BoundedStream
+
+    body = many_rows(20_000)
+
+    with Session(engine, expire_on_commit=False) as session, pytest.raises(PayloadTooLarge, match="larger than"):
+        outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
+        import_csv(
+            session, BoundedStream(io.BytesIO(body), len(body) - 100), outbox=outbox, definitions={}, defaults={}
+        )
+
+    assert [c for c in stored(engine) if c.deleted_at is None] == []

@@ -81,6 +81,7 @@ def revert(session, record: ContactImport, outbox) -> ContactImport:
         contacts = {
             c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_([ch.contact_id for ch in changes])))
         }
+        deleted, restored, now = [], [], utcnow()
         for change in changes:
             contact = contacts.get(change.contact_id)
             reason = _why_not(contact, change)
@@ -89,13 +90,19 @@ def revert(session, record: ContactImport, outbox) -> ContactImport:
                 if len(result["not_undone"]) < LISTED:
                     result["not_undone"].append({"id": change.contact_id, "reason": reason})
             elif change.before is None:
-                contact.deleted_at = utcnow()
-                session.flush()
-                outbox.add(session, "contact.deleted", schema.dump(contact), import_id=record.id, undo=True)
-                result["deleted"] += 1
+                contact.deleted_at = now
+                deleted.append(contact)
             else:
-                _restore(session, contact, change.before, outbox, record.id, schema)
-                result["restored"] += 1
+                restored.append((contact, _restore(session, contact, change.before, schema)))
+        session.flush()  # one round of UPDATEs for the batch, each still checked against its version
+        for contact in deleted:
+            outbox.add(session, "contact.deleted", schema.dump(contact), import_id=record.id, undo=True)
+        for contact, changed in restored:
+            outbox.add(
+                session, "contact.updated", schema.dump(contact), changes=changed, import_id=record.id, undo=True
+            )
+        result["deleted"] += len(deleted)
+        result["restored"] += len(restored)
         session.commit()
     record = session.get(ContactImport, record.id)
     record.status, record.undone_at, record.undo_report = "undone", utcnow(), result
@@ -115,16 +122,15 @@ def _why_not(contact: Contact | None, change: ContactImportChange) -> str | None
     return None
 
 
-def _restore(session, contact: Contact, before: dict, outbox, import_id: str, schema: ContactSchema) -> None:
+def _restore(session, contact: Contact, before: dict, schema: ContactSchema) -> dict:
+    """Give `contact` back the values of `before`; the changes as `{field: [now, restored]}`."""
     dumped = schema.dump(contact)
     for name, value in before.items():
         setattr(contact, name, value)
     after = schema.dump(contact)
-    changed = {name: [dumped[name], after[name]] for name in before if dumped[name] != after[name]}
     contact.refresh_search_text(_company_name(session, contact.company_id))
     contact.updated_at = utcnow()
-    session.flush()
-    outbox.add(session, "contact.updated", schema.dump(contact), changes=changed, import_id=import_id, undo=True)
+    return {name: [dumped[name], after[name]] for name in before if dumped[name] != after[name]}
 
 
 def _company_name(session, company_id: str | None) -> str | None:

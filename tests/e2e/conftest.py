@@ -30,12 +30,23 @@ def _port_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+HTTP_TIMEOUT = (5, 60)  # seconds to connect, seconds between bytes: a hung gateway fails the test
+
+
+class TimedSession(requests.Session):
+    """A requests session whose every call has a timeout unless the caller gives one."""
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        return super().request(method, url, **kwargs)
+
+
 class System:
     def __init__(self, base_url: str, process: subprocess.Popen, log: Path):
         self.base_url = base_url
         self.process = process
         self.log = log
-        self.http = requests.Session()
+        self.http = TimedSession()
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -46,7 +57,7 @@ class System:
         return response.json()["access_token"]
 
     def client(self, token: str | None = None) -> requests.Session:
-        session = requests.Session()
+        session = TimedSession()
         session.headers["Authorization"] = f"Bearer {token or self.token()}"
         return session
 

@@ -10,12 +10,30 @@ import uuid  # noqa: E402
 
 import pg8000.native  # noqa: E402
 import pytest  # noqa: E402
-from leftovers import PG_ADMIN, database_prefix, rabbitmqctl, sweep_databases, sweep_vhosts, vhost_name  # noqa: E402
+from leftovers import (  # noqa: E402
+    PG_ADMIN,
+    database_prefix,
+    rabbitmqctl,
+    run_temp_dir,
+    sweep_databases,
+    sweep_temp_dirs,
+    sweep_vhosts,
+    vhost_name,
+)
 from nameko import config  # noqa: E402
 
 from crm_kernel.db import dispose_engines  # noqa: E402
 
 BROKER = os.environ.get("CRM_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Temporary files in a directory of this run's own (see `leftovers.run_temp_dir`), unless
+    `--basetemp` says otherwise; those of ended runs are removed."""
+    if config.option.basetemp is None:
+        sweep_temp_dirs()
+        config.option.basetemp = str(run_temp_dir())
 
 
 @pytest.fixture

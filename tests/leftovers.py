@@ -9,7 +9,9 @@ names without that stamp (older runs) are left alone, since nothing tells whethe
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -22,6 +24,7 @@ PG_ADMIN = dict(
 )
 VHOST_PREFIX = "crm-test-"
 DATABASE_PREFIX = "crm_t_"
+TEMP_PREFIX = "crm-pytest-"
 
 
 def _boot_id() -> str:
@@ -108,4 +111,22 @@ def sweep_databases() -> list[str]:
             admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.close()
+    return gone
+
+
+def run_temp_dir() -> Path:
+    """This run's own directory for pytest's temporary files.
+
+    pytest's default, /tmp/pytest-of-<user>/pytest-<n>, keeps the three newest runs of the user and
+    deletes older ones: with several runs at once, one run deleted another's SQLite files and logs
+    under a running system.
+    """
+    return Path(tempfile.gettempdir()) / f"{TEMP_PREFIX}{run_stamp()}-run"
+
+
+def sweep_temp_dirs() -> list[str]:
+    root = Path(tempfile.gettempdir())
+    gone = sorted(entry.name for entry in root.glob(f"{TEMP_PREFIX}*") if creator_is_gone(entry.name, TEMP_PREFIX))
+    for name in gone:
+        shutil.rmtree(root / name, ignore_errors=True)
     return gone

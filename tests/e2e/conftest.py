@@ -62,9 +62,22 @@ class System:
         return session
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+# The engine of the deployments. A test whose behaviour the engine decides (SQL it builds: search,
+# paging, imports, scope filters inside queries) says so with @pytest.mark.engines("sqlite", "postgresql")
+# and runs on each; the rest run once, here. Each engine's system still starts at most once per run.
+DEFAULT_ENGINE = "postgresql"
+
+
+def pytest_generate_tests(metafunc):
+    if "system" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("engines")
+        engines = list(marker.args) if marker else [DEFAULT_ENGINE]
+        metafunc.parametrize("system", engines, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def system(request, make_vhost, tmp_path_factory):
-    """Runs `scripts/run_local.py` with every database on the engine of the parameter."""
+    """Runs `scripts/run_local.py` with every database on the engine the test asks for (see above)."""
     base = free_port_base()
     var_dir = tmp_path_factory.mktemp(f"system-{request.param}")
     env = dict(

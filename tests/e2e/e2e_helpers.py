@@ -1,6 +1,7 @@
 """Small builders for the end-to-end tests."""
 
 import itertools
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -47,3 +48,17 @@ def eventually(check, seconds: float = 20):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.1)
+
+
+def json_documents(text: str) -> list:
+    """The JSON objects a script printed, in order (curl prints bodies with no newline between them),
+    so that a test checks each command's answer, not a substring anywhere in the output."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) != -1:
+        try:
+            document, at = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        found.append(document)
+    return found

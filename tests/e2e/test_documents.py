@@ -5,6 +5,7 @@ import http.client
 import io
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -158,3 +159,28 @@ def test_a_generated_contract_is_a_pdf_with_the_contacts_name_found_by_search(sy
     assert [d["id"] for d in found["items"]] == [document["id"]]
     unknown = api.post(system.url(f"{V1}/documents/generate"), json={"template": "quote", "contact_id": "nobody"})
     assert unknown.status_code == 422 and list(unknown.json()["errors"]) == ["contact_id"]
+
+
+def checksum_failures(system) -> float:
+    """`crm_document_checksum_failures_total` as the documents service exports it (port base + 3)."""
+    port = int(system.base_url.rsplit(":", 1)[1]) + 3
+    metrics = system.http.get(f"http://127.0.0.1:{port}/metrics").text
+    found = re.search(r"^crm_document_checksum_failures_total (\S+)$", metrics, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_content_corrupted_on_disk_is_a_500_problem_and_counted_never_served(system):
+    api = system.client()
+    content = f"Contract {uuid.uuid4().hex}\n".encode()  # a blob of this test's own
+    document = upload(system, api, content=content).json()
+    blob = next((system.log.parent / "documents").glob(f"??/??/{document['sha256']}"))
+    blob.write_bytes(content.replace(b"Contract", b"Contrac7"))  # same size, one byte changed
+    failures_before = checksum_failures(system)
+
+    answer = api.get(system.url(f"{V1}/documents/{document['id']}/content"))
+
+    assert answer.status_code == 500
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["title"] == "Stored content failed its integrity check"
+    assert b"Contrac7" not in answer.content
+    assert checksum_failures(system) == failures_before + 1

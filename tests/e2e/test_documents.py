@@ -3,6 +3,7 @@
 import hashlib
 import http.client
 import io
+import json
 import re
 import subprocess
 import uuid
@@ -10,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pypdf
-from e2e_helpers import V1, contact_body, every_item
+from e2e_helpers import V1, contact_body, every_item, json_documents
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PDF_HEAD = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
@@ -50,14 +51,24 @@ def test_the_document_walkthrough_in_the_readme_runs_as_printed(system, tmp_path
         ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert '"status": 403' in out  # the agent's approval
-    assert '"status": 409' in out and "approve: signed -> approved is not allowed" in out
-    assert '"action": "approve"' in out and '"comment": "prices ok"' in out
-    assert "signed.txt" in out  # sha256sum ran after cmp found the download identical
-    assert '"current_version": 2' in out and '"status": "draft"' in out
-    assert '"status": 422' in out and '"file"' in out
-    assert '"kind": "contract"' in out and '"content_type": "application/pdf"' in out
+    documents = json_documents(result.stdout)
+    agent, submitted, forbidden, approved, signed, refused, trail, second, versions, bad, generated, listed = documents
+    assert agent["role"] == "agent"
+    assert [submitted["status"], approved["status"], signed["status"]] == ["in_review", "approved", "signed"]
+    assert forbidden["status"] == 403  # the agent's approval
+    assert refused["status"] == 409 and "approve: signed -> approved is not allowed" in json.dumps(refused)
+    assert [(step["action"], step["comment"]) for step in trail["items"]][:2] == [
+        ("submit", "please check"),
+        ("approve", "prices ok"),
+    ]
+    assert [step["action"] for step in trail["items"]] == ["submit", "approve", "sign"]
+    quote = b"Quote for Ada Lovelace: 3 engines, 12500.00 EUR\n"
+    assert f"{hashlib.sha256(quote).hexdigest()}  signed.txt" in result.stdout  # only after cmp found them equal
+    assert (second["current_version"], second["status"]) == (2, "draft")
+    assert len(versions["items"]) == 2
+    assert (bad["status"], list(bad["errors"])) == (422, ["file"])
+    assert (generated["kind"], generated["content_type"]) == ("contract", "application/pdf")
+    assert generated["id"] in [document["id"] for document in listed["items"]]
 
 
 def test_a_file_over_the_limit_is_refused_by_its_length_before_it_is_read(system):

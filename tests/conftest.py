@@ -5,6 +5,13 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import pytest_timeout  # noqa: E402
+
+# pytest-timeout uses SIGALRM only when the test runs in the main thread, which it asks `threading`;
+# patched, that answers with a green thread, and the plugin falls back to its timer thread, which
+# ends the whole run at the first timeout. The unpatched module answers truly.
+pytest_timeout.threading = eventlet.patcher.original("threading")
+
 import os  # noqa: E402
 import uuid  # noqa: E402
 

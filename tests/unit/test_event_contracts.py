@@ -118,3 +118,24 @@ def test_what_reporting_reads_of_an_entity_the_producer_dumps(event_type):
     producer = SCHEMAS[EVENTS[event_type]["entity"]]
 
     assert REPORTING_READS[event_type] <= dumped_fields(producer)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = {name: ROOT / "services" / name / name for name in ("contacts", "interactions", "documents", "reporting")}
+SOURCES["gateway"] = ROOT / "gateway" / "gateway"
+RECORDED = re.compile(r"""(?:\.add\(\s*[\w.]+,\s*|event_rows\(\s*)f?["']([a-z_]+|\{\w+\})\.([a-z_]+)["']""")
+
+
+def published_by(service: str) -> set[str]:
+    """The event types `service`'s code records in its outbox. A type built as f"{kind}.verb" (one
+    path shared by several entities) counts for each entity the service names literally."""
+    found = [match for path in SOURCES[service].glob("*.py") for match in RECORDED.findall(path.read_text())]
+    entities = {entity for entity, _ in found if not entity.startswith("{")}
+    return {f"{entity}.{verb}" for kind, verb in found for entity in ([kind] if kind in entities else entities)}
+
+
+@pytest.mark.parametrize("service", sorted(SOURCES))
+def test_a_service_publishes_exactly_the_types_documented_under_its_name(service):
+    documented_here = {event_type for event_type, event in EVENTS.items() if event["service"] == service}
+
+    assert published_by(service) == documented_here

@@ -5,26 +5,57 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import pytest_timeout  # noqa: E402
+
+# pytest-timeout uses SIGALRM only when the test runs in the main thread, which it asks `threading`;
+# patched, that answers with a green thread, and the plugin falls back to its timer thread, which
+# ends the whole run at the first timeout. The unpatched module answers truly.
+pytest_timeout.threading = eventlet.patcher.original("threading")
+
 import os  # noqa: E402
-import subprocess  # noqa: E402
 import uuid  # noqa: E402
 
 import pg8000.native  # noqa: E402
 import pytest  # noqa: E402
+from leftovers import (  # noqa: E402
+    PG_ADMIN,
+    database_prefix,
+    rabbitmqctl,
+    run_temp_dir,
+    sweep_databases,
+    sweep_temp_dirs,
+    sweep_vhosts,
+    vhost_name,
+)
 from nameko import config  # noqa: E402
 
 from crm_kernel.db import dispose_engines  # noqa: E402
 
-PG_ADMIN = dict(
-    user=os.environ.get("CRM_TEST_PG_USER", "postgres"),
-    host=os.environ.get("CRM_TEST_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("CRM_TEST_PG_PORT", "5432")),
-)
 BROKER = os.environ.get("CRM_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Temporary files in a directory of this run's own (see `leftovers.run_temp_dir`), unless
+    `--basetemp` says otherwise; those of ended runs are removed."""
+    if config.option.basetemp is None:
+        sweep_temp_dirs()
+        config.option.basetemp = str(run_temp_dir())
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """`clock(at, *modules)`: `utcnow()` as those modules imported it returns `at` for this test.
+
+    A test that depends on "now" (SLA clocks, weekdays, report periods) decides what now is, so it
+    passes on any day it runs and fails only when the behaviour breaks.
+    """
+
+    def set_to(at, *modules):
+        for module in modules:
+            monkeypatch.setattr(module, "utcnow", lambda: at)
+
+    return set_to
 
 
 @pytest.fixture(scope="session")
@@ -34,18 +65,19 @@ def make_vhost():
     A running system under test consumes from the same queue names as the services the
     integration tests start, so each gets its own virtual host to not steal their messages.
     """
+    sweep_vhosts()
     created = []
 
     def make() -> str:
-        vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
-        _rabbitmqctl("add_vhost", vhost)
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        vhost = vhost_name()
+        rabbitmqctl("add_vhost", vhost)
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         created.append(vhost)
         return f"{BROKER}/{vhost}"
 
     yield make
     for vhost in created:
-        _rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_vhost", vhost)
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +99,7 @@ class PostgresDatabases:
 
     def __init__(self):
         self.created = []
-        self.prefix = f"crm_t_{uuid.uuid4().hex[:6]}"
+        self.prefix = database_prefix()
 
     def create(self, name: str) -> str:
         database = f"{self.prefix}_{name}_{len(self.created)}"
@@ -87,6 +119,7 @@ class PostgresDatabases:
 
 @pytest.fixture(scope="session")
 def postgres():
+    sweep_databases()
     databases = PostgresDatabases()
     yield databases
     databases.drop_all()

@@ -30,12 +30,23 @@ def _port_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+HTTP_TIMEOUT = (5, 60)  # seconds to connect, seconds between bytes: a hung gateway fails the test
+
+
+class TimedSession(requests.Session):
+    """A requests session whose every call has a timeout unless the caller gives one."""
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        return super().request(method, url, **kwargs)
+
+
 class System:
     def __init__(self, base_url: str, process: subprocess.Popen, log: Path):
         self.base_url = base_url
         self.process = process
         self.log = log
-        self.http = requests.Session()
+        self.http = TimedSession()
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -46,14 +57,27 @@ class System:
         return response.json()["access_token"]
 
     def client(self, token: str | None = None) -> requests.Session:
-        session = requests.Session()
+        session = TimedSession()
         session.headers["Authorization"] = f"Bearer {token or self.token()}"
         return session
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+# The engine of the deployments. A test whose behaviour the engine decides (SQL it builds: search,
+# paging, imports, scope filters inside queries) says so with @pytest.mark.engines("sqlite", "postgresql")
+# and runs on each; the rest run once, here. Each engine's system still starts at most once per run.
+DEFAULT_ENGINE = "postgresql"
+
+
+def pytest_generate_tests(metafunc):
+    if "system" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("engines")
+        engines = list(marker.args) if marker else [DEFAULT_ENGINE]
+        metafunc.parametrize("system", engines, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def system(request, make_vhost, tmp_path_factory):
-    """Runs `scripts/run_local.py` with every database on the engine of the parameter."""
+    """Runs `scripts/run_local.py` with every database on the engine the test asks for (see above)."""
     base = free_port_base()
     var_dir = tmp_path_factory.mktemp(f"system-{request.param}")
     env = dict(

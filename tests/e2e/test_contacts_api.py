@@ -4,6 +4,7 @@ import csv
 import io
 import uuid
 
+import pytest
 from e2e_helpers import V1
 
 
@@ -55,6 +56,7 @@ def test_companies_and_contacts_with_custom_fields_and_roles(system):
     assert unknown_tag.status_code == 422 and "tag" in unknown_tag.json()["errors"]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_duplicates_are_announced_merged_undone_and_audited(system):
     api = system.client()
     email = f"ada-{unique()}@example.com"
@@ -92,6 +94,7 @@ def test_duplicates_are_announced_merged_undone_and_audited(system):
     assert history[0]["actor"]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_csv_import_streams_through_the_gateway_and_exports_back(system):
     api = system.client()
     tag = f"imp-{unique()}"
@@ -122,6 +125,7 @@ def test_a_csv_import_streams_through_the_gateway_and_exports_back(system):
     assert no_header.status_code == 422 and "first_name" in no_header.json()["errors"]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_large_csv_import_is_checked_in_the_services_checker_process_with_the_same_report(system):
     api = system.client()
     tag = f"big-{unique()}"

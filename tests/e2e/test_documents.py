@@ -3,13 +3,15 @@
 import hashlib
 import http.client
 import io
+import json
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pypdf
-from e2e_helpers import V1, contact_body
+from e2e_helpers import V1, contact_body, every_item, json_documents
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PDF_HEAD = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
@@ -49,14 +51,24 @@ def test_the_document_walkthrough_in_the_readme_runs_as_printed(system, tmp_path
         ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert '"status": 403' in out  # the agent's approval
-    assert '"status": 409' in out and "approve: signed -> approved is not allowed" in out
-    assert '"action": "approve"' in out and '"comment": "prices ok"' in out
-    assert "signed.txt" in out  # sha256sum ran after cmp found the download identical
-    assert '"current_version": 2' in out and '"status": "draft"' in out
-    assert '"status": 422' in out and '"file"' in out
-    assert '"kind": "contract"' in out and '"content_type": "application/pdf"' in out
+    documents = json_documents(result.stdout)
+    agent, submitted, forbidden, approved, signed, refused, trail, second, versions, bad, generated, listed = documents
+    assert agent["role"] == "agent"
+    assert [submitted["status"], approved["status"], signed["status"]] == ["in_review", "approved", "signed"]
+    assert forbidden["status"] == 403  # the agent's approval
+    assert refused["status"] == 409 and "approve: signed -> approved is not allowed" in json.dumps(refused)
+    assert [(step["action"], step["comment"]) for step in trail["items"]][:2] == [
+        ("submit", "please check"),
+        ("approve", "prices ok"),
+    ]
+    assert [step["action"] for step in trail["items"]] == ["submit", "approve", "sign"]
+    quote = b"Quote for Ada Lovelace: 3 engines, 12500.00 EUR\n"
+    assert f"{hashlib.sha256(quote).hexdigest()}  signed.txt" in result.stdout  # only after cmp found them equal
+    assert (second["current_version"], second["status"]) == (2, "draft")
+    assert len(versions["items"]) == 2
+    assert (bad["status"], list(bad["errors"])) == (422, ["file"])
+    assert (generated["kind"], generated["content_type"]) == ("contract", "application/pdf")
+    assert generated["id"] in [document["id"] for document in listed["items"]]
 
 
 def test_a_file_over_the_limit_is_refused_by_its_length_before_it_is_read(system):
@@ -74,7 +86,7 @@ def test_a_file_over_the_limit_is_refused_by_its_length_before_it_is_read(system
 
 def test_bad_uploads_are_refused_naming_the_field_and_store_nothing(system):
     api = system.client()
-    before = len(api.get(system.url(f"{V1}/documents"), params={"limit": 200}).json()["items"])
+    before = len(every_item(api, system.url(f"{V1}/documents")))
     refused = [
         upload(system, api, content=b"plain words", name="quote.pdf", content_type="application/pdf"),
         upload(system, api, content=PDF_HEAD + b"1 0 obj", name="quote.txt", content_type="text/plain"),
@@ -84,7 +96,7 @@ def test_bad_uploads_are_refused_naming_the_field_and_store_nothing(system):
     ]
     assert [r.status_code for r in refused] == [422] * 5, [r.text for r in refused]
     assert [list(r.json()["errors"]) for r in refused] == [["file"], ["file"], ["file"], ["kind"], ["colour"]]
-    after = len(api.get(system.url(f"{V1}/documents"), params={"limit": 200}).json()["items"])
+    after = len(every_item(api, system.url(f"{V1}/documents")))
     assert after == before
 
 
@@ -158,3 +170,28 @@ def test_a_generated_contract_is_a_pdf_with_the_contacts_name_found_by_search(sy
     assert [d["id"] for d in found["items"]] == [document["id"]]
     unknown = api.post(system.url(f"{V1}/documents/generate"), json={"template": "quote", "contact_id": "nobody"})
     assert unknown.status_code == 422 and list(unknown.json()["errors"]) == ["contact_id"]
+
+
+def checksum_failures(system) -> float:
+    """`crm_document_checksum_failures_total` as the documents service exports it (port base + 3)."""
+    port = int(system.base_url.rsplit(":", 1)[1]) + 3
+    metrics = system.http.get(f"http://127.0.0.1:{port}/metrics").text
+    found = re.search(r"^crm_document_checksum_failures_total (\S+)$", metrics, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_content_corrupted_on_disk_is_a_500_problem_and_counted_never_served(system):
+    api = system.client()
+    content = f"Contract {uuid.uuid4().hex}\n".encode()  # a blob of this test's own
+    document = upload(system, api, content=content).json()
+    blob = next((system.log.parent / "documents").glob(f"??/??/{document['sha256']}"))
+    blob.write_bytes(content.replace(b"Contract", b"Contrac7"))  # same size, one byte changed
+    failures_before = checksum_failures(system)
+
+    answer = api.get(system.url(f"{V1}/documents/{document['id']}/content"))
+
+    assert answer.status_code == 500
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["title"] == "Stored content failed its integrity check"
+    assert b"Contrac7" not in answer.content
+    assert checksum_failures(system) == failures_before + 1

@@ -5,13 +5,13 @@ import uuid
 from e2e_helpers import V1, contact_body, count_contacts
 
 
-def new_agent(system, admin) -> dict:
+def new_agent(system, admin, role="agent", department_id=None) -> dict:
     agent = {
-        "email": f"agent-{uuid.uuid4().hex[:8]}@e2e.example.com",
-        "name": "Agent",
-        "role": "agent",
+        "email": f"{role}-{uuid.uuid4().hex[:8]}@e2e.example.com",
+        "name": role.title(),
+        "role": role,
         "password": "agent-password-1234",
-    }
+    } | ({"department_id": department_id} if department_id else {})
     created = admin.post(system.url(f"{V1}/users"), json=agent)
     assert created.status_code == 201, created.text
     return agent | {"id": created.json()["id"]}
@@ -82,13 +82,27 @@ def test_a_retried_upload_with_the_same_idempotency_key_stores_one_document(syst
 
 def test_the_audit_trail_says_who_changed_what_and_when_within_scope(system):
     admin = system.client()
-    contact = admin.post(system.url(f"{V1}/contacts"), json=contact_body()).json()
+    departments = [
+        admin.post(system.url(f"{V1}/departments"), json={"name": f"{name} {uuid.uuid4().hex[:6]}"}).json()["id"]
+        for name in ("Audited", "Elsewhere")
+    ]
+    contact = admin.post(system.url(f"{V1}/contacts"), json=contact_body(department_id=departments[0])).json()
     admin.patch(system.url(f"{V1}/contacts/{contact['id']}"), json={"last_name": "Audited"})
     trail = admin.get(system.url(f"{V1}/audit"), params={"entity": "contact", "id": contact["id"]}).json()["items"]
     me = admin.get(system.url(f"{V1}/users/me")).json()
     assert [entry["type"] for entry in trail] == ["contact.updated", "contact.created"]
     assert all(entry["actor"] == me["id"] for entry in trail)
     assert trail[0]["changes"]["last_name"][1] == "Audited"
+
+    # A manager reads the trail of their own department's records; another department's manager
+    # gets the same 404 as for a record that does not exist.
+    managers = [new_agent(system, admin, "manager", department) for department in departments]
+    own, other = (system.client(system.token(m["email"], m["password"])) for m in managers)
+    query = {"entity": "contact", "id": contact["id"]}
+    mine = own.get(system.url(f"{V1}/audit"), params=query)
+    assert mine.status_code == 200 and mine.json()["items"] == trail
+    hidden = other.get(system.url(f"{V1}/audit"), params=query)
+    assert hidden.status_code == 404 and hidden.json()["detail"] == f"no audit trail for contact {contact['id']}"
 
     agent = new_agent(system, admin)
     as_agent = system.client(system.token(agent["email"], agent["password"]))

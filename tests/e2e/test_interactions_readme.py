@@ -4,7 +4,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from e2e_helpers import V1, contact_body
+from e2e_helpers import V1, contact_body, json_documents
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -28,14 +28,24 @@ def test_the_complaint_and_the_deal_walkthrough_runs_as_printed(system, tmp_path
     )
 
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert '"status": "closed"' in out and '"first_response_at": "20' in out and '"resolved_at": "20' in out
-    assert '"status": 409' in out and "closed -> pending is not allowed" in out
-    assert '"kind": "ticket"' in out and '"kind": "interaction"' in out  # the timeline
-    assert '"topic": "replacement"' in out  # found by its requirement
-    assert '"to_stage": "won"' in out and '"from_stage": "negotiation"' in out
-    assert '"amount": "12500.00"' in out
-    assert '"status": 422' in out and '"lost_reason"' in out
+    documents = json_documents(result.stdout)
+    refused_move = next(d for d in documents if d.get("status") == 409)
+    ticket = documents[documents.index(refused_move) - 1]  # read back just before the refused move
+    assert (ticket["status"], ticket["version"]) == ("closed", 8)
+    assert ticket["first_response_at"] is not None and ticket["resolved_at"] is not None
+    assert refused_move["errors"] == {"status": ["closed -> pending is not allowed"]}
+    timeline, found = documents[documents.index(refused_move) + 1 : documents.index(refused_move) + 3]
+    assert {item["kind"] for item in timeline["items"]} == {"ticket", "interaction"}
+    assert [item["requirements"][0]["topic"] for item in found["items"]] == ["replacement"]
+    history, lost = documents[-2:]
+    assert [(h["from_stage"], h["to_stage"]) for h in history["items"]][-4:] == [
+        ("lead", "qualified"),
+        ("qualified", "proposal"),
+        ("proposal", "negotiation"),
+        ("negotiation", "won"),
+    ]
+    assert (history["deal"]["stage"], history["deal"]["amount"]) == ("won", "12500.00")
+    assert (lost["status"], lost["errors"]) == (422, {"lost_reason": ["required when the stage is lost"]})
 
 
 def test_records_of_an_unknown_contact_are_refused_naming_contact_id(system):

@@ -1,10 +1,11 @@
 """The curl walk-through in the README works as printed."""
 
+import hashlib
 import re
 import subprocess
 from pathlib import Path
 
-from e2e_helpers import V1
+from e2e_helpers import V1, json_documents
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -25,8 +26,33 @@ def test_the_readme_walkthrough_runs_as_printed(system, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert 'ETag: "1"' in out or 'Etag: "1"' in out
-    assert '"last_name": "King"' in out
-    assert "quote.txt" in out  # sha256sum printed after cmp found the download identical
-    assert '"kpis"' in out
-    assert '"status": 422' in out and '"colour"' in out
+    read, patched, listed, call, document, kpis, problem = json_documents(out)
+    assert re.search(r'(?im)^etag: "1"\r?$', out)
+    assert (read["first_name"], read["emails"], read["phones"]) == ("Ada", ["ada@example.com"], ["+442071234567"])
+    assert (patched["id"], patched["last_name"], patched["version"]) == (read["id"], "King", 2)
+    assert read["id"] in [item["id"] for item in listed["items"]]
+    assert all("vip" in item["tags"] for item in listed["items"])
+    assert (call["contact_id"], call["occurred_at"]) == (read["id"], "2026-11-30T09:15:00+00:00")
+    quote = b"Quote for Ada Lovelace: 3 engines\n"
+    assert (document["sha256"], document["size"]) == (hashlib.sha256(quote).hexdigest(), len(quote))
+    assert f"{document['sha256']}  quote.txt" in out  # printed by sha256sum only after cmp found them equal
+    assert kpis["tz"] == "Europe/Berlin" and set(kpis["kpis"]) == set(KPI_NAMES)
+    assert (problem["status"], set(problem["errors"])) == (422, {"first_name", "phones", "colour"})
+
+
+KPI_NAMES = (
+    "contacts_created",
+    "interactions",
+    "tickets_opened",
+    "tickets_resolved",
+    "first_response_time",
+    "resolution_time",
+    "sla_compliance",
+    "deals_created",
+    "deals_won",
+    "deals_lost",
+    "won_amount",
+    "tasks_completed",
+    "tasks_overdue",
+    "campaign_responses",
+)

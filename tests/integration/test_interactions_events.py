@@ -1,13 +1,13 @@
 """The interactions service consumes other services' events over the real RabbitMQ."""
 
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pika
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
 from crm_kernel.outbox import make_event
+from interactions import tickets
 
 
 def publish(uri: str, exchange: str, event: dict) -> None:
@@ -47,17 +47,17 @@ def test_after_a_merge_every_record_of_the_sources_points_at_the_target(start, r
     }
 
 
-def test_a_departments_zone_and_hours_from_the_gateway_set_the_sla_clock(start, rabbit_config):
+def test_a_departments_zone_and_hours_from_the_gateway_set_the_sla_clock(start, rabbit_config, clock):
     (interactions,) = start("interactions")
     hours = {"sat": [["10:00", "11:00"]]}  # one hour a week, on Saturdays, in Tokyo
     department = {"id": "d-tokyo", "name": "Tokyo", "parent_id": None, "timezone": "Asia/Tokyo", "working_hours": hours}
+    clock(datetime(2026, 3, 9, 3, 0, tzinfo=UTC), tickets)  # Monday 2026-03-09 12:00 in Tokyo
 
     with entrypoint_waiter(interactions, "on_department_created", timeout=10):
         publish(rabbit_config["AMQP_URI"], "gateway.events", make_event("department.created", department, {}))
     with entrypoint_hook(interactions, "create_ticket") as create_ticket:
         ticket = create_ticket({"contact_id": "c1", "subject": "s", "priority": "urgent", "department_id": "d-tokyo"})
 
-    due = datetime.fromisoformat(ticket["sla_due_at"])
-    local = due.astimezone(ZoneInfo("Asia/Tokyo"))
-    # 120 urgent minutes at one hour a week: the second Saturday's hour, at its end.
-    assert (local.weekday(), local.hour, local.minute) == (5, 11, 0)
+    # 120 urgent minutes at one hour a week: Saturday the 14th's hour, then Saturday the 21st's, at its
+    # end (11:00 in Tokyo, +09:00). Mon-Fri 09-17 UTC (the hours of an unknown department) would differ.
+    assert datetime.fromisoformat(ticket["sla_due_at"]) == datetime(2026, 3, 21, 2, 0, tzinfo=UTC)

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import eventlet
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -125,3 +126,31 @@ def test_the_outbox_is_the_audit_trail_of_an_entity(session):
     ]
     assert trail[0]["changes"] == {"last_name": ["Lovelace", "King"]}
     assert audit_trail(session, OutboxEvent, "company", contact.id) == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SKIP LOCKED is PostgreSQL's
+def test_two_relays_over_one_table_publish_each_event_exactly_once(session, database_url):
+    for n in range(120):
+        record_contact(session, f"c{n}")
+    session.commit()
+    published = {"first": [], "second": []}
+
+    def relay(name: str) -> None:
+        with Session(get_engine(database_url)) as own:
+
+            def publish(event):
+                published[name].append(event["event_id"])
+                eventlet.sleep(0)  # hand over mid-batch, while this relay holds its rows locked
+
+            while relay_batch(own, OutboxEvent, publish, limit=10):
+                pass
+
+    relays = [eventlet.spawn(relay, name) for name in published]
+    for running in relays:
+        running.wait()
+
+    everything = published["first"] + published["second"]
+    recorded = session.scalars(select(OutboxEvent.event_id)).all()
+    assert sorted(everything) == sorted(recorded)  # each once: none twice, none missed
+    assert published["first"] and published["second"]  # both relays really shared the work
+    assert backlog(session, OutboxEvent) == 0

@@ -7,7 +7,9 @@ child process (a large one, `contacts.checker`), which must give the same report
 import io
 import os
 import signal
+import threading
 import time
+import traceback
 
 import pytest
 from sqlalchemy import select
@@ -263,9 +265,8 @@ def many_rows(count: int) -> bytes:
     return ("first_name,email\n" + "".join(f"P{n},p{n}@example.com\n" for n in range(count))).encode()
 
 
+@pytest.mark.parametrize("checked_where", ["in process"], indirect=True)  # the test sets the threshold itself
 def test_a_large_file_is_checked_in_a_child_process_and_a_small_one_here(engine, monkeypatch, checked_where):
-    if checked_where == "in a child process":
-        pytest.skip("the test sets the threshold itself")
     used = []
     monkeypatch.setattr(importer, "IN_PROCESS_BYTES", len(many_rows(100)))
     monkeypatch.setattr(importer, "checked_in_child", lambda *a: used.append(True) or checker.checked_in_child(*a))
@@ -288,11 +289,10 @@ def test_bytes_that_are_not_utf8_far_into_a_large_file_fail_only_their_row(engin
     assert report["errors"] == [{"line": 3002, "errors": {"first_name": ["not UTF-8 text"]}}]
 
 
+@pytest.mark.parametrize("checked_where", ["in a child process"], indirect=True)  # only there is a child to lose
 def test_a_checker_that_dies_stops_the_import_with_a_503_and_a_second_run_completes_it(
     engine, monkeypatch, checked_where
 ):
-    if checked_where == "in process":
-        pytest.skip("no child process to lose")
     children, popen = [], checker.subprocess.Popen
     monkeypatch.setattr(checker.subprocess, "Popen", lambda *a, **k: children.append(popen(*a, **k)) or children[-1])
     body = many_rows(6000)
@@ -316,8 +316,9 @@ def test_a_checker_that_dies_stops_the_import_with_a_503_and_a_second_run_comple
     assert len(stored(engine)) == 6000
 
 
-def test_an_upload_that_breaks_off_stops_the_import_with_that_error_and_imports_no_partial_row(engine, checked_where):
-    body = many_rows(6000)
+@pytest.mark.parametrize("checked_where", ["in process"], indirect=True)
+def test_a_small_upload_that_breaks_off_imports_nothing(engine, checked_where):
+    body = many_rows(6000)  # under the in-process threshold: read whole before any row is written
 
     def break_off(read: int) -> None:
         if read >= len(body) // 2:
@@ -327,14 +328,42 @@ def test_an_upload_that_breaks_off_stops_the_import_with_that_error_and_imports_
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
         import_csv(session, Stream(body, break_off), outbox=outbox, definitions={}, defaults={}, batch=1000)
 
+    assert (len(stored(engine)), len(stored(engine, OutboxEvent))) == (0, 0)
+
+
+@pytest.mark.parametrize("checked_where", ["in a child process"], indirect=True)
+def test_a_large_upload_that_breaks_off_keeps_its_whole_batches_and_no_partial_row(engine, monkeypatch, checked_where):
+    body = many_rows(6000)
+    applied, apply_batch = threading.Event(), importer.apply_batch
+    writes = []
+
+    def counting_apply_batch(*args, **kwargs):
+        apply_batch(*args, **kwargs)
+        writes.append(True)
+        if len(writes) == 2:
+            applied.set()
+
+    monkeypatch.setattr(importer, "apply_batch", counting_apply_batch)
+
+    def break_off_after_two_batches(read: int) -> None:  # the feeder waits until two batches are written
+        if read >= len(body) // 2:
+            applied.wait(timeout=60)
+            raise ConnectionAbortedError("the client went away")
+
+    with Session(engine, expire_on_commit=False) as session, pytest.raises(ConnectionAbortedError):
+        outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
+        import_csv(
+            session, Stream(body, break_off_after_two_batches), outbox=outbox, definitions={}, defaults={}, batch=1000
+        )
+
     contacts = stored(engine)
-    assert len(contacts) % 1000 == 0 and len(contacts) < 6000  # whole batches of what arrived
+    assert len(contacts) in (2000, 3000)  # the two written, and a third if it was checked before the break
+    assert len(stored(engine, OutboxEvent)) == len(contacts)
     assert all(c.emails == [f"p{c.first_name[1:]}@example.com"] for c in contacts)  # no row cut short
 
 
+@pytest.mark.parametrize("checked_where", ["in a child process"], indirect=True)  # only there is a child to stop
 def test_a_write_that_fails_stops_the_checker_process_at_once(engine, monkeypatch, checked_where):
-    if checked_where == "in process":
-        pytest.skip("no child process to stop")
     children, popen = [], checker.subprocess.Popen
     monkeypatch.setattr(checker.subprocess, "Popen", lambda *a, **k: children.append(popen(*a, **k)) or children[-1])
     writes, apply_batch = [], importer.apply_batch
@@ -350,7 +379,8 @@ def test_a_write_that_fails_stops_the_checker_process_at_once(engine, monkeypatc
     with pytest.raises(ConnectionError) as failed:
         run_import(engine, many_rows(20_000))
 
-    assert failed.value.__traceback__ is not None  # the failed import's frames are still referenced
+    frames = [frame.f_code.co_name for frame, _ in traceback.walk_tb(failed.value.__traceback__)]
+    assert "import_csv" in frames  # the failed import's frames are still referenced...
     assert children[0].poll() is not None  # yet its checker has been stopped and reaped
     assert len(stored(engine)) == 1000
 

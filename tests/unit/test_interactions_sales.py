@@ -6,6 +6,7 @@ import pytest
 
 from crm_kernel.errors import Conflict, ValidationFailed
 from crm_kernel.outbox import make_event
+from interactions import tasks
 from interactions.models import Base, OutboxEvent
 from interactions.service import InteractionsService
 
@@ -105,9 +106,10 @@ def test_a_task_is_due_in_utc_and_on_its_assignees_clock(service):
     )
 
 
-def test_overdue_tasks_are_listed_per_assignee_and_department(service):
-    past = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+def test_overdue_tasks_are_listed_per_assignee_and_department(service, clock):
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    clock(now, tasks)
+    past, future = (now - timedelta(hours=2)).isoformat(), (now + timedelta(hours=2)).isoformat()
     late = service.create_task({"title": "late", "due_at": past, "assignee_id": "u1", "department_id": "d1"})
     service.create_task({"title": "on time", "due_at": future, "assignee_id": "u1", "department_id": "d1"})
     done = service.create_task({"title": "done", "due_at": past, "assignee_id": "u1", "department_id": "d1"})
@@ -118,7 +120,7 @@ def test_overdue_tasks_are_listed_per_assignee_and_department(service):
     assert [t["id"] for t in service.list_overdue_tasks({"department_id": "d1"})["items"]] == [late["id"]]
     completed = events(service, "task.completed")
     assert [e["entity"]["id"] for e in completed] == [done["id"]]
-    assert completed[0]["entity"]["completed_at"] is not None
+    assert completed[0]["entity"]["completed_at"] == now.isoformat()
 
 
 # -- campaigns ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.outbox import make_event
+from interactions import tickets
 from interactions.models import Base, OutboxEvent, Ticket
 from interactions.service import InteractionsService
 
@@ -116,17 +117,18 @@ def ticket_data(**overrides):
     } | overrides
 
 
-def test_a_ticket_is_due_after_its_target_in_the_departments_working_hours(service):
-    department(service)
+def test_a_ticket_is_due_after_its_priority_target_counted_in_the_departments_hours_and_zone(service, clock):
+    department(service)  # Europe/Berlin, Mon-Fri 09:00-17:00
     service.create_sla_policy({"department_id": "d1", "targets": {"low": 960, "normal": 480, "high": 60, "urgent": 30}})
+    # Friday 2026-03-27 16:30 in Berlin (+01:00); Berlin springs forward to +02:00 on Sunday the 29th.
+    clock(datetime(2026, 3, 27, 15, 30, tzinfo=UTC), tickets)
 
     ticket = service.create_ticket(ticket_data())
 
-    created = datetime.fromisoformat(ticket["created_at"])
-    due = datetime.fromisoformat(ticket["sla_due_at"])
     assert ticket["status"] == "new"
-    assert due >= created + timedelta(minutes=60)
-    assert due.astimezone().utcoffset() is not None
+    assert datetime.fromisoformat(ticket["created_at"]) == datetime(2026, 3, 27, 15, 30, tzinfo=UTC)
+    # 60 "high" minutes: 30 on Friday until 17:00, the weekend skipped, 30 on Monday from 09:00 CEST.
+    assert datetime.fromisoformat(ticket["sla_due_at"]) == datetime(2026, 3, 30, 7, 30, tzinfo=UTC)
 
 
 def test_an_sla_policy_with_overlapping_hours_is_refused(service):

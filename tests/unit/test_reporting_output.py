@@ -5,6 +5,7 @@ import csv
 import io
 
 import pytest
+from matplotlib.axes import Axes
 from PIL import Image
 from reporting_events import contact_created, deal_history, interaction_created
 
@@ -54,6 +55,25 @@ def test_the_funnel_as_csv_has_one_row_per_stage(reporting):
     ]
 
 
+@pytest.fixture
+def drawn_texts(monkeypatch):
+    """Every text a chart writes on its axes (value labels, funnel stages), in drawing order."""
+    texts = []
+    annotate, text = Axes.annotate, Axes.text
+
+    def recording_annotate(self, label, *args, **kwargs):
+        texts.append(label)
+        return annotate(self, label, *args, **kwargs)
+
+    def recording_text(self, x, y, label, *args, **kwargs):
+        texts.append(label)
+        return text(self, x, y, label, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "annotate", recording_annotate)
+    monkeypatch.setattr(Axes, "text", recording_text)
+    return texts
+
+
 def png_of(reporting, **query) -> bytes:
     content_type, body = content(reporting.kpis({**MARCH, "format": "png", **query}))
     assert content_type == "image/png"
@@ -70,12 +90,23 @@ def test_kpis_as_a_chart_are_a_png_of_readable_size(reporting, group_by):
     assert Image.open(io.BytesIO(body)).size == (1000, 560)
 
 
-def test_the_chart_changes_with_the_data(reporting):
-    empty = png_of(reporting, group_by="week", kpi="contacts_created")
-    for day in ("02", "03", "17"):
+def test_a_weekly_chart_labels_each_week_with_its_count(reporting, drawn_texts):
+    for day in ("02", "03", "17"):  # two in week 10, one in week 12
         reporting.apply(contact_created(f"2026-03-{day}T10:00:00+00:00"))
 
-    assert png_of(reporting, group_by="week", kpi="contacts_created") != empty
+    body = png_of(reporting, group_by="week", kpi="contacts_created")
+
+    assert drawn_texts == ["0", "2", "0", "1", "0", "0"]  # weeks 9 to 14
+    assert Image.open(io.BytesIO(body)).size == (1000, 560)
+
+
+def test_the_funnel_chart_names_each_stage_with_its_deals_and_conversion(reporting, drawn_texts):
+    for each in deal_history("2026-03-02T09:00:00+00:00", [("qualified", "2026-03-03T09:00:00+00:00")]):
+        reporting.apply(each)
+
+    content(reporting.funnel({**MARCH, "format": "png"}))
+
+    assert drawn_texts[:3] == ["Lead: 1  (100% go on)", "Qualified: 1  (0% go on)", "Proposal: 0"]
 
 
 @pytest.mark.parametrize("report", ["funnel", "campaigns", "sla"])

@@ -91,6 +91,54 @@ def test_a_round_the_clock_day_with_a_dst_change_is_as_long_as_it_really_is():
     assert due == local("Europe/Berlin", 2026, 3, 29, 13, 0)  # 25 hours later on the wall clock
 
 
+# Europe/Berlin on Sunday 2026-03-29 jumps from 02:00 to 03:00 (CET +01:00 to CEST +02:00), and on
+# Sunday 2026-10-25 goes from 03:00 back to 02:00, so 02:00-03:00 happens twice. The values below are
+# worked out by hand from those offsets, not by the module's own interval arithmetic.
+SUNDAY_NIGHT_SHIFT_IN_THE_GAP = {"sun": [["02:30", "04:00"]]}
+SUNDAY_NIGHT_SHIFT_IN_THE_OVERLAP = {"sun": [["02:00", "03:00"]]}
+
+
+def test_a_shift_starting_in_the_spring_forward_gap_opens_at_the_skipped_time_read_before_the_jump():
+    saturday = local("Europe/Berlin", 2026, 3, 28, 12, 0)
+    # 02:30 does not exist; read at +01:00 it is 01:30 UTC (03:30 CEST). 04:00 CEST is 02:00 UTC: 30 minutes.
+
+    assert due_time(saturday, 30, SUNDAY_NIGHT_SHIFT_IN_THE_GAP, "Europe/Berlin") == datetime(
+        2026, 3, 29, 2, 0, tzinfo=UTC
+    )
+    # The 31st minute is the first of the next Sunday's shift: 02:30 CEST = 00:30 UTC, plus one minute.
+    assert due_time(saturday, 31, SUNDAY_NIGHT_SHIFT_IN_THE_GAP, "Europe/Berlin") == datetime(
+        2026, 4, 5, 0, 31, tzinfo=UTC
+    )
+    assert (
+        working_minutes(
+            saturday, local("Europe/Berlin", 2026, 3, 30, 0, 0), SUNDAY_NIGHT_SHIFT_IN_THE_GAP, "Europe/Berlin"
+        )
+        == 30
+    )
+
+
+def test_a_shift_in_the_autumn_overlap_lasts_both_passes_of_the_repeated_hour():
+    saturday = local("Europe/Berlin", 2026, 10, 24, 12, 0)
+    # 02:00 (first pass, CEST) is 00:00 UTC; 03:00 CET is 02:00 UTC: two real hours.
+
+    assert due_time(saturday, 90, SUNDAY_NIGHT_SHIFT_IN_THE_OVERLAP, "Europe/Berlin") == datetime(
+        2026, 10, 25, 1, 30, tzinfo=UTC
+    )
+    assert due_time(saturday, 120, SUNDAY_NIGHT_SHIFT_IN_THE_OVERLAP, "Europe/Berlin") == datetime(
+        2026, 10, 25, 2, 0, tzinfo=UTC
+    )
+    # The 121st minute: next Sunday 2026-11-01, 02:00 CET = 01:00 UTC, plus one minute.
+    assert due_time(saturday, 121, SUNDAY_NIGHT_SHIFT_IN_THE_OVERLAP, "Europe/Berlin") == datetime(
+        2026, 11, 1, 1, 1, tzinfo=UTC
+    )
+    assert (
+        working_minutes(
+            saturday, local("Europe/Berlin", 2026, 10, 26, 0, 0), SUNDAY_NIGHT_SHIFT_IN_THE_OVERLAP, "Europe/Berlin"
+        )
+        == 120
+    )
+
+
 def test_without_working_hours_the_clock_runs_around_the_clock():
     start = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
 

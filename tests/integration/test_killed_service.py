@@ -1,0 +1,87 @@
+"""A service process killed with SIGKILL: the RPCs sent while it is down wait in RabbitMQ and are
+served, each once, when it comes back."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from nameko.standalone.rpc import ClusterRpcClient
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHONPATH = [ROOT, *(ROOT / folder for folder in ("gateway", "services/contacts", "services/interactions"))]
+PYTHONPATH += [ROOT / "services/documents", ROOT / "services/reporting"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ContactsProcess:
+    """`nameko run` of the contacts service, as the launcher starts it, on a port of its own."""
+
+    def __init__(self, log: Path):
+        self.port, self.log, self.process = free_port(), log, None
+        self.env = dict(
+            os.environ,
+            WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}",
+            PYTHONPATH=os.pathsep.join(str(path) for path in PYTHONPATH),
+            PYTHONWARNINGS="ignore::DeprecationWarning",
+        )
+
+    def start(self) -> None:
+        with self.log.open("ab") as output:
+            command = [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config.yaml")]
+            self.process = subprocess.Popen(
+                [*command, "contacts.service:ContactsService"], env=self.env, cwd=ROOT, stdout=output, stderr=output
+            )
+        deadline = time.monotonic() + 60
+        while not self._ready():
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the contacts service did not get ready"
+            time.sleep(0.2)
+
+    def _ready(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def contacts_process(prepared, tmp_path):
+    prepared("contacts")  # its own SQLite database (CONTACTS_DATABASE_URL) and event queues
+    service = ContactsProcess(tmp_path / "contacts.log")
+    yield service
+    if service.process is not None and service.process.poll() is None:
+        service.process.terminate()
+        service.process.wait(timeout=30)
+
+
+def test_rpcs_sent_while_a_killed_service_is_down_are_served_once_when_it_is_back(contacts_process, rabbit_config):
+    contacts_process.start()
+    contacts_process.kill()
+    names = [f"Queued{n}" for n in range(3)]
+
+    with ClusterRpcClient(uri=rabbit_config["AMQP_URI"], timeout=90) as cluster:
+        waiting = [
+            cluster.contacts.create_contact.call_async({"first_name": name, "emails": [f"{name.lower()}@example.com"]})
+            for name in names
+        ]
+        contacts_process.start()
+        created = [reply.result() for reply in waiting]
+        listed = cluster.contacts.list_contacts({"limit": 50})["items"]
+
+    assert [contact["first_name"] for contact in created] == names
+    assert sorted(contact["first_name"] for contact in listed) == names  # each served once

@@ -85,6 +85,8 @@ def import_file(system, api, body, **params):
     )
 
 
+@pytest.mark.engines("sqlite", "postgresql")
+@pytest.mark.timeout(1800)  # 20 MB on a busy two-core machine
 @pytest.mark.parametrize(
     ("megabytes", "rows", "phones", "crlf", "bom", "last_newline"),
     [
@@ -123,6 +125,7 @@ def test_every_row_of_a_large_file_is_stored_and_accounted_for(
     assert (the_import["status"], the_import["report"]["created"]) == ("completed", rows)
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_row_sharing_only_a_phone_creates_a_new_contact_and_names_the_one_it_resembles(system):
     api = system.client()
     tag = f"s{unique()}"
@@ -247,6 +250,7 @@ separators_and_quotes = st.sampled_from(['"', ";", ",", "\n", "\r\n", "'", "=", 
 odd_names = st.lists(st.tuples(names, separators_and_quotes, names).map("".join), min_size=1, max_size=40)
 
 
+@pytest.mark.timeout(900)
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )

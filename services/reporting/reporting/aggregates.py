@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import Select, String, and_, case, cast, func, literal, null, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import UTCDateTime
@@ -50,10 +50,11 @@ def _rows_cte(name: str, columns: dict, rows: list[tuple]):
     return (union_all(*selects) if len(selects) > 1 else selects[0]).cte(name)
 
 
-def keyed(facts, group_by: str | None, params: dict, tree: DepartmentTree):
+def keyed(facts, group_by: str | None, params: dict, tree: DepartmentTree, roll_up: bool = True):
     """`facts` (a subquery: kpi, occurred_at, user_id, department_id, dimensions) with a `key` column:
     the group each fact counts in. By department a fact counts in its department and every one above
-    it, so it appears once per ancestor; by day, week or month its bucket in the time zone asked for."""
+    it, so it appears once per ancestor (unless not `roll_up`: then its own department only); by day,
+    week or month its bucket in the time zone asked for."""
     columns = (facts.c.kpi, facts.c.occurred_at, facts.c.dimensions)
     if group_by is None:
         return select(cast(null(), String).label("key"), *columns).subquery("keyed")
@@ -68,7 +69,7 @@ def keyed(facts, group_by: str | None, params: dict, tree: DepartmentTree):
         during = and_(facts.c.occurred_at >= buckets.c.opens, facts.c.occurred_at < buckets.c.closes)
         return select(buckets.c.label.label("key"), *columns).select_from(facts).join(buckets, during).subquery("keyed")
     ancestry = [(department, above) for department in tree.parents for above in tree.ancestors(department)]
-    if not ancestry:
+    if not ancestry or not roll_up:
         return select(facts.c.department_id.label("key"), *columns).subquery("keyed")
     lines = _rows_cte("ancestry", {"department_id": String(), "ancestor": String()}, ancestry)
     key = func.coalesce(lines.c.ancestor, facts.c.department_id)  # a department outside the tree: itself
@@ -85,45 +86,104 @@ def _met(dimensions):
     return cast(dimensions["met"].as_string(), String).in_(("true", "1"))
 
 
-def grouped_kpis(session: Session, facts: Select, group_by, params: dict, tree, names: tuple, now) -> dict:
-    """`{key: (values, breakdowns)}` for every group holding facts, as `kpis.kpi_values` would give
-    over each group's facts. `facts` selects kpi, occurred_at, user_id, department_id, dimensions."""
+def _dimension(rows, name: str):
+    return rows.c.dimensions[name].as_string()
+
+
+def report_kpis(session: Session, facts: Select, group_by, params: dict, tree, names: tuple, now) -> tuple:
+    """`(totals, groups)`: the `(values, breakdowns)` of the period, and `{key: (values, breakdowns)}`
+    per group of `group_by` holding facts (None when not grouped), as `kpis.kpi_values` would give
+    over each group's facts. `facts` selects kpi, occurred_at, user_id, department_id, dimensions.
+
+    One pass counts every fact once, by its own department, user or bucket; totals and departments'
+    figures (which include those below them) are sums of those counts. Only medians and p90s, which
+    do not add up, are picked per group in a pass of their own over the duration facts.
+    """
     facts = facts.where(or_(facts.selected_columns.kpi != "tasks_overdue", facts.selected_columns.occurred_at <= now))
-    rows = keyed(facts.subquery("facts"), group_by, params, tree)
-    wanted = {FACT_OF[name] for name in names}
-    counts: dict = defaultdict(dict)
-    met: dict = defaultdict(int)
-    is_met = case((and_(rows.c.kpi == "sla_compliance", _met(rows.c.dimensions)), 1), else_=0)
-    for key, kpi, count, met_count in session.execute(
-        select(rows.c.key, rows.c.kpi, func.count(), func.sum(is_met)).group_by(rows.c.key, rows.c.kpi)
-    ):
-        counts[key][kpi] = count
-        met[key] += met_count or 0
-    durations = _durations(session, rows) if wanted & set(DURATION_KPIS) else {}
-    amounts = _won_amounts(session, rows) if "won_amount" in names else {}
-    breakdowns = _breakdowns(session, rows, [name for name in BREAKDOWNS if name in names])
-    empty_values, empty_breakdowns = kpi_values([], names, now)
-    result = {}
-    for key, by_kpi in counts.items():
-        values = dict(empty_values)
+    facts = facts.subquery("facts")
+    own = keyed(facts, group_by, params, tree, roll_up=False)
+    tallies = _tally(session, own)
+    amounts = _won_amounts(session, own) if "won_amount" in names else {}
+    durations = set(DURATION_KPIS) & {FACT_OF[name] for name in names}
+
+    def added(keys_of) -> dict:
+        merged: dict = {}
+        for key, tally in tallies.items():
+            for target in keys_of(key):
+                into = merged.setdefault(target, _Tally())
+                into.add(tally, amounts.get(key, {}))
+        return merged
+
+    totals = added(lambda key: [None]).get(None)
+    total_durations = _durations(session, keyed(facts, None, params, tree)) if durations else {}
+    empty = kpi_values([], names, now)
+    summary = totals.values(None, names, total_durations, empty) if totals else empty
+    if group_by is None:
+        return summary, None
+    by_department = lambda key: tree.ancestors(key) or [None]  # noqa: E731 - as `kpis.group_keys`
+    groups = added(by_department if group_by == "department" else lambda key: [key])
+    group_durations = _durations(session, keyed(facts, group_by, params, tree)) if durations else {}
+    return summary, {key: tally.values(key, names, group_durations, empty) for key, tally in groups.items()}
+
+
+class _Tally:
+    """Counts per KPI, SLA verdicts met, breakdown counts and won amounts of one group."""
+
+    def __init__(self):
+        self.counts: dict = defaultdict(int)
+        self.met = 0
+        self.breakdowns: dict = defaultdict(lambda: defaultdict(int))
+        self.amounts: dict = defaultdict(Decimal)
+
+    def add(self, other: "_Tally", amounts: dict) -> None:
+        for kpi, count in other.counts.items():
+            self.counts[kpi] += count
+        self.met += other.met
+        for group, found in other.breakdowns.items():
+            for value, count in found.items():
+                self.breakdowns[group][value] += count
+        for code, total in amounts.items():
+            self.amounts[code] += total
+
+    def values(self, key, names: tuple, durations: dict, empty: tuple) -> tuple:
+        values, breakdowns = dict(empty[0]), empty[1]
         for name in names:
             fact = FACT_OF[name]
             if name in DURATION_KPIS:
                 values[name] = durations.get((key, fact), {"median": None, "p90": None, "count": 0})
             elif name == "sla_compliance":
-                judged = by_kpi.get(fact, 0)
-                share = round(met[key] / judged, 4) if judged else None
-                values[name] = {"met": met[key], "breached": judged - met[key], "share": share}
+                judged = self.counts.get(fact, 0)
+                share = round(self.met / judged, 4) if judged else None
+                values[name] = {"met": self.met, "breached": judged - self.met, "share": share}
             elif name == "won_amount":
-                values[name] = amounts.get(key, {})
+                values[name] = {code: str(total) for code, total in sorted(self.amounts.items())}
             else:
-                values[name] = by_kpi.get(fact, 0)
-        group_breakdowns = {
-            name: {dimension: breakdowns.get((key, name, dimension), {}) for dimension in dimensions}
-            for name, dimensions in empty_breakdowns.items()
+                values[name] = self.counts.get(fact, 0)
+        breakdowns = {
+            name: {dimension: dict(sorted(self.breakdowns[(name, dimension)].items())) for dimension in dimensions}
+            for name, dimensions in breakdowns.items()
         }
-        result[key] = (values, group_breakdowns)
-    return result
+        return values, breakdowns
+
+
+def _tally(session: Session, rows) -> dict:
+    """`{key: _Tally}` in one pass over the facts. A dimension is read from the JSON only for the KPI
+    it belongs to, so most facts are counted without parsing theirs."""
+    dimensions = {
+        "first": case(*((rows.c.kpi == name, _dimension(rows, found[0])) for name, found in BREAKDOWNS.items())),
+        "second": case(
+            *((rows.c.kpi == name, _dimension(rows, found[1])) for name, found in BREAKDOWNS.items() if len(found) > 1)
+        ),
+        "met": case((rows.c.kpi == "sla_compliance", _met(rows.c.dimensions))),
+    }
+    tallies: dict = defaultdict(_Tally)
+    for key, kpi, first, second, is_met, count in _counted(session, rows, true(), kpi=rows.c.kpi, **dimensions):
+        tally = tallies[key]
+        tally.counts[kpi] += count
+        tally.met += count if kpi == "sla_compliance" and is_met else 0
+        for dimension, value in zip(BREAKDOWNS.get(kpi, ()), (first, second), strict=False):
+            tally.breakdowns[(kpi, dimension)][str(value)] += count
+    return tallies
 
 
 def _durations(session: Session, rows) -> dict:
@@ -169,22 +229,11 @@ def _counted(session: Session, rows, where, **values):
 
 
 def _won_amounts(session: Session, rows) -> dict:
-    """`{key: {currency: total}}`: won amounts summed exactly (as decimals) per currency."""
+    """`{key: {currency: total}}`: won amounts summed exactly (as `Decimal`) per currency."""
     amount = rows.c.dimensions["amount"].as_string()
     currency = rows.c.dimensions["currency"].as_string()
     totals: dict = defaultdict(lambda: defaultdict(Decimal))
     where = and_(rows.c.kpi == "deals_won", amount.is_not(None))
     for key, code, value, count in _counted(session, rows, where, currency=currency, amount=amount):
         totals[key][code or "?"] += Decimal(str(value)) * count
-    return {key: {code: str(total) for code, total in sorted(by_code.items())} for key, by_code in totals.items()}
-
-
-def _breakdowns(session: Session, rows, names: list[str]) -> dict:
-    """`{(key, kpi, dimension): {value: count}}` for the breakdowns of `names` (a missing value is "None")."""
-    found: dict = defaultdict(dict)
-    for name in names:
-        for dimension in BREAKDOWNS[name]:
-            value = rows.c.dimensions[dimension].as_string()
-            for key, label, count in _counted(session, rows, rows.c.kpi == name, value=value):
-                found[(key, name, dimension)][str(label)] = count
-    return {group: dict(sorted(counts.items())) for group, counts in found.items()}
+    return totals

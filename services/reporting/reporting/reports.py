@@ -1,23 +1,22 @@
 """Reports assembled from aggregated facts: KPIs by group, comparisons, plan against actual. Plain functions."""
 
-from datetime import datetime
 from decimal import Decimal
 
 from reporting.kpis import KPIS, TIME_GROUPINGS, DepartmentTree, buckets, kpi_values
 from reporting.periods import period_dates
 
 
-def kpi_report(grouped_kpis, params: dict, tree: DepartmentTree, names: dict, now: datetime) -> dict:
+def kpi_report(totals: tuple, grouped: dict | None, params: dict, tree: DepartmentTree, names: dict, now) -> dict:
     """KPIs of the period in total and per group of `params["group_by"]`.
 
-    `grouped_kpis(group_by)` gives `{key: (values, breakdowns)}` for the groups that hold facts (the
-    reporting service's `GROUP BY` over the facts it may count, `None` for the total). By department,
-    a department's figures include every department below it; `names` labels departments and users.
+    `totals` and each value of `grouped` (keyed by group, for the groups that hold facts) are
+    `(values, breakdowns)`, as `reporting.aggregates.report_kpis` gives them. By department, a
+    department's figures include every department below it; `names` labels departments and users.
     """
     kpis = tuple(params.get("kpi") or KPIS)
     group_by, tz = params.get("group_by"), params["tz"]
     nothing = kpi_values([], kpis, now)
-    totals, breakdowns = grouped_kpis(None).get(None, nothing)
+    totals, breakdowns = totals
     report = {
         "from": params["from_"].isoformat(),
         "to": params["to"].isoformat(),
@@ -28,7 +27,6 @@ def kpi_report(grouped_kpis, params: dict, tree: DepartmentTree, names: dict, no
     }
     if group_by is None:
         return report
-    grouped = grouped_kpis(group_by)
     if group_by in TIME_GROUPINGS:
         keys = buckets(params["from_"], params["to"], group_by)
     elif group_by == "department":

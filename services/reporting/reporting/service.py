@@ -8,7 +8,7 @@ from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 from reporting.access import check_filters, effective_department, visible_facts, visible_tree
-from reporting.aggregates import grouped_kpis
+from reporting.aggregates import report_kpis
 from reporting.feed import EventFeed, fresh_as_of
 from reporting.kpis import FACT_OF, KPIS, DepartmentTree, funnel, period_bounds, response_rates
 from reporting.models import DealStage, Department, Fact, OutboxEvent, User
@@ -111,11 +111,8 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
         kpis = tuple(params.get("kpi") or KPIS)
         tree, now = self._tree(), utcnow()
         facts = self._fact_query(params, tuple({FACT_OF[name] for name in kpis}), tree)
-
-        def grouped(group_by):
-            return grouped_kpis(self.db, facts, group_by, params, tree, kpis, now)
-
-        report = kpi_report(grouped, params | {"kpi": kpis}, tree, self._names(), now)
+        totals, grouped = report_kpis(self.db, facts, params.get("group_by"), params, tree, kpis, now)
+        report = kpi_report(totals, grouped, params | {"kpi": kpis}, tree, self._names(), now)
         return report | {"fresh_as_of": fresh_as_of(self.db)}
 
     def _frame(self, params: dict) -> dict:

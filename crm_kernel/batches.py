@@ -7,11 +7,14 @@ is acknowledged only after the method returned (after its commit), and requeued 
 delivery stays at least once; the method must drop events it has applied before (by `event_id`).
 """
 
+import os
+
 import eventlet
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
 
-DEFAULT_SIZE = 500
+# Events per batch at most (1 applies each in a transaction of its own, as before batches).
+DEFAULT_SIZE = int(os.environ.get("CRM_EVENT_BATCH", "500"))
 DEFAULT_LINGER = 0.02  # seconds: a lone event waits at most this long for company
 
 

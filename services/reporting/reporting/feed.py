@@ -8,11 +8,12 @@ facts of the entities it changed, and acknowledged after the commit.
 from datetime import UTC, datetime
 
 from prometheus_client import Gauge
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm_kernel import metrics
 from crm_kernel.batches import batch_handler
+from crm_kernel.bulk import insert_rows
 from crm_kernel.db import utcnow
 from reporting.models import DealStage, Department, Fact, Freshness, ProcessedEvent, Snapshot, User
 from reporting.projection import DELETING_EVENTS, KIND_OF_EVENT, facts_of, instant, source_of, sticky_extras
@@ -49,7 +50,9 @@ def apply_events(session: Session, events: list[dict]) -> list[dict]:
             seen.add(event["event_id"])
             new.append(event)
     if new:
-        session.execute(insert(ProcessedEvent), [{"event_id": e["event_id"], "type": e["type"]} for e in new])
+        now = utcnow()
+        rows = [{"event_id": e["event_id"], "type": e["type"], "processed_at": now} for e in new]
+        _insert_rows(session, ProcessedEvent, rows)
         apply_new_events(session, new)
     return new
 
@@ -74,7 +77,10 @@ def apply_new_events(session: Session, events: list[dict]) -> None:
         elif event["type"] in KIND_OF_EVENT:
             changed[source_of(event)] = KIND_OF_EVENT[event["type"]]
             _keep_snapshot(session, snapshots, event)
-    session.flush()
+    created = [snapshot for snapshot in snapshots.values() if snapshot not in session]
+    columns = ("source", "as_of", "entity", "deleted")
+    _insert_rows(session, Snapshot, [{name: getattr(each, name) for name in columns} for each in created])
+    session.flush()  # the snapshots that were there before, changed; deal stages
     _replace_facts(session, {source: snapshots[source] for source in changed}, changed)
     if events:
         _note_freshness(session, max(events, key=lambda event: instant(event["occurred_at"])))
@@ -83,6 +89,12 @@ def apply_new_events(session: Session, events: list[dict]) -> None:
 def _chunks(values: list, size: int = 500):
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _insert_rows(session: Session, model, rows: list[dict]) -> None:
+    # COPY on PostgreSQL: through pg8000 an executemany is a round trip per row, and a multi-row
+    # VALUES costs more to compile and encode than the rows themselves.
+    insert_rows(session, model.__table__, rows)
 
 
 def _keep_snapshot(session: Session, snapshots: dict, event: dict) -> None:
@@ -95,9 +107,9 @@ def _keep_snapshot(session: Session, snapshots: dict, event: dict) -> None:
     snapshot = snapshots.get(source)
     extras = sticky_extras(event)
     if snapshot is None:
+        # Inserted with the batch's others in one statement (see `_insert_rows`), not by the session.
         snapshot = Snapshot(source=source, as_of=at, entity=entity | extras, deleted=event["type"] in DELETING_EVENTS)
         snapshots[source] = snapshot
-        session.add(snapshot)
     elif at >= snapshot.as_of:
         kept = {key: snapshot.entity[key] for key in ("breached_at",) if key in snapshot.entity}
         snapshot.entity = entity | kept | extras
@@ -126,8 +138,7 @@ def _replace_facts(session: Session, snapshots: dict, kinds: dict) -> None:
         if not snapshots[source].deleted
         for fact in facts_of(kinds[source], snapshots[source].entity, stages.get(snapshots[source].entity["id"], []))
     ]
-    if facts:
-        session.execute(insert(Fact), facts)
+    _insert_rows(session, Fact, facts)
 
 
 def _replicate_department(session: Session, event: dict) -> None:

@@ -2,7 +2,8 @@
 
 An import (contacts) or a batch of events (reporting) writes hundreds to thousands of rows at once.
 Through pg8000 even a multi-row INSERT costs a Python rewrite of its parameter style and an encoded
-parameter per value; COPY streams the rows as CSV text, several times faster. Both paths run in the caller's transaction.
+parameter per value; COPY streams the rows as CSV text, several times faster. Both paths run in the
+caller's transaction.
 """
 
 import csv

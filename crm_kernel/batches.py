@@ -20,8 +20,9 @@ DEFAULT_LINGER = 0.02  # seconds: a lone event waits at most this long for compa
 
 class BatchEventHandler(EventHandler):
     def __init__(self, source_service, event_type, size: int = DEFAULT_SIZE, linger: float = DEFAULT_LINGER, **kwargs):
-        # Two batches' worth in flight: the next fills while the previous one is applied.
-        kwargs.setdefault("prefetch_count", 2 * size)
+        # Two batches' worth in flight (the next fills while the previous one is applied), and never
+        # fewer than Nameko's default of 10, so that batches of 1 work as Nameko's own handler did.
+        kwargs.setdefault("prefetch_count", max(2 * size, 10))
         super().__init__(source_service, event_type, requeue_on_error=True, **kwargs)
         self.size, self.linger = size, linger
 

@@ -1,14 +1,20 @@
-"""The event feed: every event reporting consumes, applied once (by `event_id`) to the read models."""
+"""The event feed: every event reporting consumes, applied once (by `event_id`) to the read models.
+
+Events come in batches (`crm_kernel.batches`): a batch is applied in one transaction, with one query
+for the events seen before, one for the snapshots it touches and one DELETE and one INSERT for the
+facts of the entities it changed, and acknowledged after the commit.
+"""
 
 from datetime import UTC, datetime
 
-from nameko.events import event_handler
 from prometheus_client import Gauge
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from crm_kernel import metrics
+from crm_kernel.batches import batch_handler
+from crm_kernel.bulk import insert_rows
 from crm_kernel.db import utcnow
-from crm_kernel.outbox import apply_once
 from reporting.models import DealStage, Department, Fact, Freshness, ProcessedEvent, Snapshot, User
 from reporting.projection import DELETING_EVENTS, KIND_OF_EVENT, facts_of, instant, source_of, sticky_extras
 
@@ -28,29 +34,82 @@ NEWEST_EVENT_AGE.set_function(
 
 def apply_event(session: Session, event: dict) -> None:
     """Apply one event to the read models in `session` (the caller has checked it is new)."""
-    kind = event["type"].split(".")[0]
-    if kind == "department":
-        _replicate_department(session, event)
-    elif kind == "user":
-        _replicate_user(session, event)
-    elif event["type"] in KIND_OF_EVENT:
-        _project(session, event)
-    _note_freshness(session, event)
+    apply_new_events(session, [event])
 
 
-def _project(session: Session, event: dict) -> None:
-    """Keep the entity's newest snapshot, then replace the facts derived from it."""
+def apply_events(session: Session, events: list[dict]) -> list[dict]:
+    """Apply, in order, those of `events` not applied before (by `event_id`, also within the batch),
+    recording them as applied in `session`; the caller commits. Returns the events applied."""
+    seen: set = set()
+    ids = [event["event_id"] for event in events]
+    for chunk in _chunks(ids):
+        seen.update(session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(chunk))))
+    new = []
+    for event in events:
+        if event["event_id"] not in seen:
+            seen.add(event["event_id"])
+            new.append(event)
+    if new:
+        now = utcnow()
+        rows = [{"event_id": e["event_id"], "type": e["type"], "processed_at": now} for e in new]
+        _insert_rows(session, ProcessedEvent, rows)
+        apply_new_events(session, new)
+    return new
+
+
+def apply_new_events(session: Session, events: list[dict]) -> None:
+    """Apply `events` (new ones, in order): replicas and snapshots one by one, then the facts of every
+    entity they changed replaced at once (one DELETE, one INSERT), and the freshness once."""
+    projected = [event for event in events if event["type"] in KIND_OF_EVENT]
+    sources = {source_of(event) for event in projected}
+    snapshots = {}
+    for chunk in _chunks(sorted(sources)):
+        snapshots.update(
+            (row.source, row) for row in session.scalars(select(Snapshot).where(Snapshot.source.in_(chunk)))
+        )
+    changed: dict[str, str] = {}
+    for event in events:
+        kind = event["type"].split(".")[0]
+        if kind == "department":
+            _replicate_department(session, event)
+        elif kind == "user":
+            _replicate_user(session, event)
+        elif event["type"] in KIND_OF_EVENT:
+            changed[source_of(event)] = KIND_OF_EVENT[event["type"]]
+            _keep_snapshot(session, snapshots, event)
+    created = [snapshot for snapshot in snapshots.values() if snapshot not in session]
+    columns = ("source", "as_of", "entity", "deleted")
+    _insert_rows(session, Snapshot, [{name: getattr(each, name) for name in columns} for each in created])
+    session.flush()  # the snapshots that were there before, changed; deal stages
+    _replace_facts(session, {source: snapshots[source] for source in changed}, changed)
+    if events:
+        _note_freshness(session, max(events, key=lambda event: instant(event["occurred_at"])))
+
+
+def _chunks(values: list, size: int = 500):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _insert_rows(session: Session, model, rows: list[dict]) -> None:
+    # COPY on PostgreSQL: through pg8000 an executemany is a round trip per row, and a multi-row
+    # VALUES costs more to compile and encode than the rows themselves.
+    insert_rows(session, model.__table__, rows)
+
+
+def _keep_snapshot(session: Session, snapshots: dict, event: dict) -> None:
+    """Keep the entity's newest snapshot (and a deal's stage timeline)."""
     source, entity, at = source_of(event), event["entity"], instant(event["occurred_at"])
-    kind = KIND_OF_EVENT[event["type"]]
     if event["type"] in ("deal.created", "deal.stage_changed"):
         stage = event.get("to_stage") or entity["stage"]
         entered = at if event["type"] == "deal.stage_changed" else instant(entity.get("created_at")) or at
         session.add(DealStage(event_id=event["event_id"], deal_id=entity["id"], stage=stage, entered_at=entered))
-    snapshot = session.get(Snapshot, source)
+    snapshot = snapshots.get(source)
     extras = sticky_extras(event)
     if snapshot is None:
+        # Inserted with the batch's others in one statement (see `_insert_rows`), not by the session.
         snapshot = Snapshot(source=source, as_of=at, entity=entity | extras, deleted=event["type"] in DELETING_EVENTS)
-        session.add(snapshot)
+        snapshots[source] = snapshot
     elif at >= snapshot.as_of:
         kept = {key: snapshot.entity[key] for key in ("breached_at",) if key in snapshot.entity}
         snapshot.entity = entity | kept | extras
@@ -58,16 +117,28 @@ def _project(session: Session, event: dict) -> None:
         snapshot.deleted = event["type"] in DELETING_EVENTS
     else:  # an older event, arriving late: only what it adds for good counts
         snapshot.entity = snapshot.entity | extras
-    session.flush()
-    session.execute(delete(Fact).where(Fact.source == source))
-    if not snapshot.deleted:
-        stages = []
-        if kind == "deal":
-            rows = session.execute(
-                select(DealStage.stage, DealStage.entered_at).where(DealStage.deal_id == entity["id"])
-            )
-            stages = [tuple(row) for row in rows]
-        session.add_all(Fact(**fact) for fact in facts_of(kind, snapshot.entity, stages))
+
+
+def _replace_facts(session: Session, snapshots: dict, kinds: dict) -> None:
+    """Replace the facts of each changed entity by those of its newest snapshot."""
+    sources = sorted(snapshots)
+    for chunk in _chunks(sources):
+        session.execute(delete(Fact).where(Fact.source.in_(chunk)), execution_options={"synchronize_session": False})
+    deal_ids = [snapshots[source].entity["id"] for source in sources if kinds[source] == "deal"]
+    stages: dict = {}
+    for chunk in _chunks(deal_ids):
+        rows = session.execute(
+            select(DealStage.deal_id, DealStage.stage, DealStage.entered_at).where(DealStage.deal_id.in_(chunk))
+        )
+        for deal_id, stage, entered_at in rows:
+            stages.setdefault(deal_id, []).append((stage, entered_at))
+    facts = [
+        fact
+        for source in sources
+        if not snapshots[source].deleted
+        for fact in facts_of(kinds[source], snapshots[source].entity, stages.get(snapshots[source].entity["id"], []))
+    ]
+    _insert_rows(session, Fact, facts)
 
 
 def _replicate_department(session: Session, event: dict) -> None:
@@ -107,12 +178,12 @@ def fresh_as_of(session: Session) -> dict | None:
 
 
 def on(service: str, event_type: str):
-    """A handler of `event_type` from `service` that applies it once."""
+    """A handler of `event_type` from `service` that applies each batch of its events once."""
 
     # Redelivered until applied: a database outage delays the read model, it never loses an event.
-    @event_handler(service, event_type, requeue_on_error=True)
-    def handle(self, event):
-        self.apply(event)
+    @batch_handler(service, event_type)
+    def handle(self, events):
+        self.apply_batch(events)
 
     handle.__name__ = f"on_{event_type.replace('.', '_')}"
     return handle
@@ -147,7 +218,30 @@ class EventFeed:
     on_user_deleted = on("gateway", "user.deleted")
 
     def apply(self, event: dict) -> None:
-        apply_once(self.db, ProcessedEvent, event, lambda event: apply_event(self.db, event), self.name)
-        occurred = instant(event["occurred_at"])
-        if _newest_applied["occurred_at"] is None or occurred > _newest_applied["occurred_at"]:
-            _newest_applied["occurred_at"] = occurred
+        self.apply_batch([event])
+
+    def apply_batch(self, events: list[dict]) -> None:
+        """Apply the new ones of `events` in one transaction. Should that fail, each is applied in a
+        transaction of its own, so one event the database refuses holds back no other; the batch is
+        then requeued whole (those applied are dropped by `event_id` when they come back)."""
+        try:
+            applied = apply_events(self.db, events)
+            self.db.commit()
+        except Exception:
+            self.db.rollback()
+            if len(events) == 1:
+                raise
+            failed = None
+            for event in events:
+                try:
+                    self.apply_batch([event])
+                except Exception as error:  # noqa: BLE001 - raised again below, after the others
+                    failed = error
+            if failed is not None:
+                raise failed from None
+            return
+        for event in applied:
+            metrics.observe_event_lag(self.name, event)
+            occurred = instant(event["occurred_at"])
+            if _newest_applied["occurred_at"] is None or occurred > _newest_applied["occurred_at"]:
+                _newest_applied["occurred_at"] = occurred

@@ -8,7 +8,7 @@ Plans are reporting's own records, not a read model: a rebuild keeps them.
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Numeric, String
+from sqlalchemy import JSON, Index, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crm_kernel.db import Entity, UTCDateTime, utcnow
@@ -35,10 +35,12 @@ class Fact(Base):
     """
 
     __tablename__ = "kpi_facts"
+    # A report reads one KPI's facts of a period (won amounts, durations) as one index range.
+    __table_args__ = (Index("ix_kpi_facts_kpi_occurred_at", "kpi", "occurred_at"),)
 
     id: Mapped[str] = mapped_column(String(120), primary_key=True)
     source: Mapped[str] = mapped_column(String(80), nullable=False, index=True)
-    kpi: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
+    kpi: Mapped[str] = mapped_column(String(50), nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     user_id: Mapped[str | None] = mapped_column(String(32), index=True)
     department_id: Mapped[str | None] = mapped_column(String(32), index=True)

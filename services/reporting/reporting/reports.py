@@ -1,22 +1,22 @@
-"""Reports assembled from facts: KPIs by group, comparisons, plan against actual. Plain functions."""
+"""Reports assembled from aggregated facts: KPIs by group, comparisons, plan against actual. Plain functions."""
 
-from datetime import datetime
 from decimal import Decimal
 
-from reporting.kpis import KPIS, TIME_GROUPINGS, DepartmentTree, buckets, group_keys, kpi_values
+from reporting.kpis import KPIS, TIME_GROUPINGS, DepartmentTree, buckets, kpi_values
 from reporting.periods import period_dates
 
 
-def kpi_report(facts: list[dict], params: dict, tree: DepartmentTree, names: dict, now: datetime) -> dict:
-    """KPIs over `facts` (already within the period and narrowed to `params`' department and user, as
-    the reporting service's query does), in total and per group of `params["group_by"]`.
+def kpi_report(totals: tuple, grouped: dict | None, params: dict, tree: DepartmentTree, names: dict, now) -> dict:
+    """KPIs of the period in total and per group of `params["group_by"]`.
 
-    By department, a department's figures include every department below it; `names` labels the
-    departments and users by id.
+    `totals` and each value of `grouped` (keyed by group, for the groups that hold facts) are
+    `(values, breakdowns)`, as `reporting.aggregates.report_kpis` gives them. By department, a
+    department's figures include every department below it; `names` labels departments and users.
     """
     kpis = tuple(params.get("kpi") or KPIS)
     group_by, tz = params.get("group_by"), params["tz"]
-    totals, breakdowns = kpi_values(facts, kpis, now)
+    nothing = kpi_values([], kpis, now)
+    totals, breakdowns = totals
     report = {
         "from": params["from_"].isoformat(),
         "to": params["to"].isoformat(),
@@ -27,10 +27,6 @@ def kpi_report(facts: list[dict], params: dict, tree: DepartmentTree, names: dic
     }
     if group_by is None:
         return report
-    grouped: dict = {}
-    for fact in facts:
-        for key in group_keys(fact, group_by, tz, tree):
-            grouped.setdefault(key, []).append(fact)
     if group_by in TIME_GROUPINGS:
         keys = buckets(params["from_"], params["to"], group_by)
     elif group_by == "department":
@@ -43,7 +39,7 @@ def kpi_report(facts: list[dict], params: dict, tree: DepartmentTree, names: dic
         keys = sorted(grouped, key=lambda key: (key is None, names.get(key) or key or ""))
     report["groups"] = []
     for key in keys:
-        values, group_breakdowns = kpi_values(grouped.get(key, []), kpis, now)
+        values, group_breakdowns = grouped.get(key, nothing)
         label = key if group_by in TIME_GROUPINGS else names.get(key) or key or f"no {group_by}"
         report["groups"].append({"key": key, "label": label, "kpis": values, "breakdowns": group_breakdowns})
     return report

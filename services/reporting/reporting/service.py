@@ -8,6 +8,7 @@ from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 from reporting.access import check_filters, effective_department, visible_facts, visible_tree
+from reporting.aggregates import report_kpis
 from reporting.feed import EventFeed, fresh_as_of
 from reporting.kpis import FACT_OF, KPIS, DepartmentTree, funnel, period_bounds, response_rates
 from reporting.models import DealStage, Department, Fact, OutboxEvent, User
@@ -108,9 +109,10 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
 
     def _kpi_report(self, params: dict) -> dict:
         kpis = tuple(params.get("kpi") or KPIS)
-        tree = self._tree()
-        facts = self._facts(params, tuple({FACT_OF[name] for name in kpis}), tree)
-        report = kpi_report(facts, params | {"kpi": kpis}, tree, self._names(), utcnow())
+        tree, now = self._tree(), utcnow()
+        facts = self._fact_query(params, tuple({FACT_OF[name] for name in kpis}), tree)
+        totals, grouped = report_kpis(self.db, facts, params.get("group_by"), params, tree, kpis, now)
+        report = kpi_report(totals, grouped, params | {"kpi": kpis}, tree, self._names(), now)
         return report | {"fresh_as_of": fresh_as_of(self.db)}
 
     def _frame(self, params: dict) -> dict:
@@ -122,13 +124,21 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
         check_filters(self.db, self.context.scope, params)
         return params
 
-    def _facts(self, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None) -> list[dict]:
+    def _fact_query(self, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None):
         """The facts of `fact_kpis` in the period that the caller may see, narrowed to the department (with
-        those below it) and user of `params`, each with its department (the user's when it has none)."""
+        those below it) and user of `params`: kpi, occurred_at, user_id, department_id (the user's when
+        the fact has none), dimensions, source."""
         opens, closes = period_bounds(params["from_"], params["to"], params["tz"])
         department = effective_department()
         stmt = (
-            select(Fact, department)
+            select(
+                Fact.kpi,
+                Fact.occurred_at,
+                Fact.user_id,
+                department.label("department_id"),
+                Fact.dimensions,
+                Fact.source,
+            )
             .outerjoin(User, User.id == Fact.user_id)
             .where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
         )
@@ -137,17 +147,11 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
             stmt = stmt.where(department.in_((tree or self._tree()).subtree(params["department_id"])))
         if params.get("user_id"):
             stmt = stmt.where(Fact.user_id == params["user_id"])
-        return [
-            {
-                "kpi": row.kpi,
-                "source": row.source,
-                "occurred_at": row.occurred_at,
-                "user_id": row.user_id,
-                "department_id": department_id,
-                "dimensions": row.dimensions,
-            }
-            for row, department_id in self.db.execute(stmt)
-        ]
+        return stmt
+
+    def _facts(self, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None) -> list[dict]:
+        """The rows of `_fact_query` as dicts."""
+        return [row._asdict() for row in self.db.execute(self._fact_query(params, fact_kpis, tree))]
 
     def _tree(self) -> DepartmentTree:
         """The department tree as far as the caller sees it."""

@@ -1,0 +1,77 @@
+"""Many rows into one table at once: COPY on PostgreSQL, multi-row INSERTs elsewhere.
+
+An import (contacts) or a batch of events (reporting) writes hundreds to thousands of rows at once.
+Through pg8000 even a multi-row INSERT costs a Python rewrite of its parameter style and an encoded
+parameter per value; COPY streams the rows as CSV text, several times faster. Both paths run in the
+caller's transaction.
+"""
+
+import csv
+import io
+import json
+import socket
+
+from sqlalchemy import JSON, Table
+from sqlalchemy.orm import Session
+
+
+class _Null(float):
+    """None as csv.writer must write it for COPY: empty and unquoted (COPY's NULL).
+
+    With QUOTE_NONNUMERIC the writer quotes every string (so an empty string stays an empty string)
+    but writes None quoted too (`""`, an empty string again); a number is never quoted, and this one
+    prints as nothing.
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return ""
+
+    __repr__ = __str__
+
+
+NULL = _Null()
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts keyed by column name, every row the same keys) into `table`."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues").
+        connection.execute(table.insert().returning(*table.primary_key.columns), rows)
+        return
+    columns = list(rows[0])
+    if len(columns) < 2:
+        raise ValueError("COPY rows need two columns or more: csv writes a lone empty value as a quoted one")
+    json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    for row in rows:
+        values = [row[name] for name in columns]
+        for i in json_columns:
+            values[i] = None if values[i] is None else json.dumps(values[i])
+        # Booleans print as True/False and times as `2026-11-29 10:00:00+00:00`: PostgreSQL reads both.
+        writer.writerow([NULL if value is None else value for value in values])
+    buffer.seek(0)
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        names = ", ".join(f'"{name}"' for name in columns)
+        cursor.execute(f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv)', stream=buffer)
+    finally:
+        cursor.close()
+
+
+def without_nagle(session: Session) -> None:
+    """Send small protocol messages at once on this session's PostgreSQL connection.
+
+    pg8000 flushes COPY data, CopyDone and Sync as separate small writes; with Nagle's algorithm on,
+    each statement then waits for the server's delayed ACK (about 40 ms), which dominated imports.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = getattr(connection.connection.dbapi_connection, "_usock", None)
+        if isinstance(raw, socket.socket):
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,0 +1,239 @@
+"""KPIs aggregated where the facts are: a few `GROUP BY` queries per report, never every fact in Python.
+
+The definitions stay in `reporting.kpis` (plain functions over facts, the specification the tests hold
+these queries to); this module computes the same numbers in SQL, on SQLite and PostgreSQL alike.
+Medians and nearest-rank p90s are picked by position with window functions, so only the two or three
+values that decide them leave the database. A report reads O(groups) rows, whatever the facts.
+"""
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Select, String, and_, case, cast, func, literal, null, or_, select, true, union_all
+from sqlalchemy.orm import Session
+
+from crm_kernel.db import UTCDateTime
+from reporting.kpis import (
+    BREAKDOWNS,
+    DURATION_KPIS,
+    FACT_OF,
+    TIME_GROUPINGS,
+    DepartmentTree,
+    kpi_values,
+    label_of_day,
+    period_bounds,
+)
+
+
+def periods(start: date, end: date, group_by: str, tz: str) -> list[tuple[str, datetime, datetime]]:
+    """Each bucket of `start`..`end` with the UTC instants that open and close it in `tz`."""
+    runs: list[list] = []
+    for ordinal in range(start.toordinal(), end.toordinal() + 1):
+        day = date.fromordinal(ordinal)
+        label = label_of_day(day, group_by)
+        if runs and runs[-1][0] == label:
+            runs[-1][2] = day
+        else:
+            runs.append([label, day, day])
+    return [(label, *period_bounds(first, last, tz)) for label, first, last in runs]
+
+
+def _rows_cte(name: str, columns: dict, rows: list[tuple]):
+    """A small table of literal rows as a CTE (`UNION ALL` of one-row selects: both engines read it)."""
+    selects = [
+        select(
+            *(literal(value, type_).label(column) for (column, type_), value in zip(columns.items(), row, strict=True))
+        )
+        for row in rows
+    ]
+    return (union_all(*selects) if len(selects) > 1 else selects[0]).cte(name)
+
+
+def keyed(facts, group_by: str | None, params: dict, tree: DepartmentTree, roll_up: bool = True):
+    """`facts` (a subquery: kpi, occurred_at, user_id, department_id, dimensions) with a `key` column:
+    the group each fact counts in. By department a fact counts in its department and every one above
+    it, so it appears once per ancestor (unless not `roll_up`: then its own department only); by day,
+    week or month its bucket in the time zone asked for."""
+    columns = (facts.c.kpi, facts.c.occurred_at, facts.c.dimensions)
+    if group_by is None:
+        return select(cast(null(), String).label("key"), *columns).subquery("keyed")
+    if group_by == "user":
+        return select(facts.c.user_id.label("key"), *columns).subquery("keyed")
+    if group_by in TIME_GROUPINGS:
+        buckets = _rows_cte(
+            "buckets",
+            {"label": String(), "opens": UTCDateTime(), "closes": UTCDateTime()},
+            periods(params["from_"], params["to"], group_by, params["tz"]),
+        )
+        during = and_(facts.c.occurred_at >= buckets.c.opens, facts.c.occurred_at < buckets.c.closes)
+        return select(buckets.c.label.label("key"), *columns).select_from(facts).join(buckets, during).subquery("keyed")
+    ancestry = [(department, above) for department in tree.parents for above in tree.ancestors(department)]
+    if not ancestry or not roll_up:
+        return select(facts.c.department_id.label("key"), *columns).subquery("keyed")
+    lines = _rows_cte("ancestry", {"department_id": String(), "ancestor": String()}, ancestry)
+    key = func.coalesce(lines.c.ancestor, facts.c.department_id)  # a department outside the tree: itself
+    return (
+        select(key.label("key"), *columns)
+        .select_from(facts)
+        .outerjoin(lines, lines.c.department_id == facts.c.department_id)
+        .subquery("keyed")
+    )
+
+
+def _met(dimensions):
+    # SQLite's JSON functions give true as 1, PostgreSQL's ->> as 'true': compare the text of both.
+    return cast(dimensions["met"].as_string(), String).in_(("true", "1"))
+
+
+def _dimension(rows, name: str):
+    return rows.c.dimensions[name].as_string()
+
+
+def report_kpis(session: Session, facts: Select, group_by, params: dict, tree, names: tuple, now) -> tuple:
+    """`(totals, groups)`: the `(values, breakdowns)` of the period, and `{key: (values, breakdowns)}`
+    per group of `group_by` holding facts (None when not grouped), as `kpis.kpi_values` would give
+    over each group's facts. `facts` selects kpi, occurred_at, user_id, department_id, dimensions.
+
+    One pass counts every fact once, by its own department, user or bucket; totals and departments'
+    figures (which include those below them) are sums of those counts. Only medians and p90s, which
+    do not add up, are picked per group in a pass of their own over the duration facts.
+    """
+    facts = facts.where(or_(facts.selected_columns.kpi != "tasks_overdue", facts.selected_columns.occurred_at <= now))
+    facts = facts.subquery("facts")
+    own = keyed(facts, group_by, params, tree, roll_up=False)
+    tallies = _tally(session, own)
+    amounts = _won_amounts(session, own) if "won_amount" in names else {}
+    durations = set(DURATION_KPIS) & {FACT_OF[name] for name in names}
+
+    def added(keys_of) -> dict:
+        merged: dict = {}
+        for key, tally in tallies.items():
+            for target in keys_of(key):
+                into = merged.setdefault(target, _Tally())
+                into.add(tally, amounts.get(key, {}))
+        return merged
+
+    totals = added(lambda key: [None]).get(None)
+    total_durations = _durations(session, keyed(facts, None, params, tree)) if durations else {}
+    empty = kpi_values([], names, now)
+    summary = totals.values(None, names, total_durations, empty) if totals else empty
+    if group_by is None:
+        return summary, None
+    by_department = lambda key: tree.ancestors(key) or [None]  # noqa: E731 - as `kpis.group_keys`
+    groups = added(by_department if group_by == "department" else lambda key: [key])
+    group_durations = _durations(session, keyed(facts, group_by, params, tree)) if durations else {}
+    return summary, {key: tally.values(key, names, group_durations, empty) for key, tally in groups.items()}
+
+
+class _Tally:
+    """Counts per KPI, SLA verdicts met, breakdown counts and won amounts of one group."""
+
+    def __init__(self):
+        self.counts: dict = defaultdict(int)
+        self.met = 0
+        self.breakdowns: dict = defaultdict(lambda: defaultdict(int))
+        self.amounts: dict = defaultdict(Decimal)
+
+    def add(self, other: "_Tally", amounts: dict) -> None:
+        for kpi, count in other.counts.items():
+            self.counts[kpi] += count
+        self.met += other.met
+        for group, found in other.breakdowns.items():
+            for value, count in found.items():
+                self.breakdowns[group][value] += count
+        for code, total in amounts.items():
+            self.amounts[code] += total
+
+    def values(self, key, names: tuple, durations: dict, empty: tuple) -> tuple:
+        values, breakdowns = dict(empty[0]), empty[1]
+        for name in names:
+            fact = FACT_OF[name]
+            if name in DURATION_KPIS:
+                values[name] = durations.get((key, fact), {"median": None, "p90": None, "count": 0})
+            elif name == "sla_compliance":
+                judged = self.counts.get(fact, 0)
+                share = round(self.met / judged, 4) if judged else None
+                values[name] = {"met": self.met, "breached": judged - self.met, "share": share}
+            elif name == "won_amount":
+                values[name] = {code: str(total) for code, total in sorted(self.amounts.items())}
+            else:
+                values[name] = self.counts.get(fact, 0)
+        breakdowns = {
+            name: {dimension: dict(sorted(self.breakdowns[(name, dimension)].items())) for dimension in dimensions}
+            for name, dimensions in breakdowns.items()
+        }
+        return values, breakdowns
+
+
+def _tally(session: Session, rows) -> dict:
+    """`{key: _Tally}` in one pass over the facts. A dimension is read from the JSON only for the KPI
+    it belongs to, so most facts are counted without parsing theirs."""
+    dimensions = {
+        "first": case(*((rows.c.kpi == name, _dimension(rows, found[0])) for name, found in BREAKDOWNS.items())),
+        "second": case(
+            *((rows.c.kpi == name, _dimension(rows, found[1])) for name, found in BREAKDOWNS.items() if len(found) > 1)
+        ),
+        "met": case((rows.c.kpi == "sla_compliance", _met(rows.c.dimensions))),
+    }
+    tallies: dict = defaultdict(_Tally)
+    for key, kpi, first, second, is_met, count in _counted(session, rows, true(), kpi=rows.c.kpi, **dimensions):
+        tally = tallies[key]
+        tally.counts[kpi] += count
+        tally.met += count if kpi == "sla_compliance" and is_met else 0
+        for dimension, value in zip(BREAKDOWNS.get(kpi, ()), (first, second), strict=False):
+            tally.breakdowns[(kpi, dimension)][str(value)] += count
+    return tallies
+
+
+def _durations(session: Session, rows) -> dict:
+    """`{(key, kpi): {median, p90, count}}`: the values at the middle and at the nearest rank of 90%
+    (position ceil(0.9 n), as (9n + 9) div 10 in integers) picked inside the database."""
+    seconds = rows.c.dimensions["seconds"].as_float()
+    window = {"partition_by": (rows.c.key, rows.c.kpi)}
+    ranked = (
+        select(
+            rows.c.key,
+            rows.c.kpi,
+            seconds.label("seconds"),
+            func.row_number().over(**window, order_by=seconds).label("position"),
+            func.count().over(**window).label("n"),
+        )
+        .where(rows.c.kpi.in_(DURATION_KPIS))
+        .subquery("ranked")
+    )
+    n = ranked.c.n
+    wanted = ranked.c.position.in_(((n + 1) // 2, (n + 2) // 2, (9 * n + 9) // 10))
+    picked: dict = defaultdict(dict)
+    sizes = {}
+    for key, kpi, value, position, count in session.execute(
+        select(ranked.c.key, ranked.c.kpi, ranked.c.seconds, ranked.c.position, n).where(wanted)
+    ):
+        picked[(key, kpi)][position] = value
+        sizes[(key, kpi)] = count
+    stats = {}
+    for group, at in picked.items():
+        count = sizes[group]
+        middle = at[(count + 1) // 2] if count % 2 else (at[count // 2] + at[count // 2 + 1]) / 2
+        stats[group] = {"median": middle, "p90": at[(9 * count + 9) // 10], "count": count}
+    return stats
+
+
+def _counted(session: Session, rows, where, **values):
+    """`(key, *values, count)` per distinct key and values of the rows matching `where`. The values
+    are computed in a subquery and grouped by name: PostgreSQL would see a JSON path repeated in
+    `GROUP BY` with its own bound parameters as a different expression."""
+    named = select(rows.c.key, *(value.label(name) for name, value in values.items())).where(where).subquery("named")
+    columns = [named.c.key, *(named.c[name] for name in values)]
+    return session.execute(select(*columns, func.count()).group_by(*columns))
+
+
+def _won_amounts(session: Session, rows) -> dict:
+    """`{key: {currency: total}}`: won amounts summed exactly (as `Decimal`) per currency."""
+    amount = rows.c.dimensions["amount"].as_string()
+    currency = rows.c.dimensions["currency"].as_string()
+    totals: dict = defaultdict(lambda: defaultdict(Decimal))
+    where = and_(rows.c.kpi == "deals_won", amount.is_not(None))
+    for key, code, value, count in _counted(session, rows, where, currency=currency, amount=amount):
+        totals[key][code or "?"] += Decimal(str(value)) * count
+    return totals

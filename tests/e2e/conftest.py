@@ -68,6 +68,8 @@ def system(request, make_vhost, tmp_path_factory):
         # The suite makes many requests per token; the limiter itself is tested in tests/unit.
         CRM_RATE_LIMIT_PER_MINUTE="100000",
         CRM_RATE_LIMIT_BURST="100000",
+        # As behind an ingress on this host: X-Forwarded-For names the client (tests/e2e/test_hardening.py).
+        CRM_TRUSTED_PROXIES="127.0.0.1",
     )
     if request.param == "postgresql":
         databases = request.getfixturevalue("postgres")

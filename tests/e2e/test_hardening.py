@@ -1,5 +1,6 @@
 """The gateway as the public meets it: throttled logins, revocable tokens, idempotent retries, headers."""
 
+import socket
 import uuid
 
 from e2e_helpers import V1, contact_body, count_contacts
@@ -98,3 +99,70 @@ def test_the_audit_trail_says_who_changed_what_and_when_within_scope(system):
     assert unknown.status_code == 404
     bad = admin.get(system.url(f"{V1}/audit"), params={"entity": "spaceship", "id": "x"})
     assert bad.status_code == 422 and "entity" in bad.json()["errors"]
+
+
+def raw_exchange(system, head: str, body: bytes = b"") -> bytes:
+    """Send a request's head (and maybe some body) on a socket of our own; the response's first bytes.
+
+    The server must answer without the rest of the body: if it waited for it, the read would time out.
+    """
+    host, port = system.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        return connection.recv(65536)
+
+
+def test_a_huge_content_length_is_refused_at_once_and_without_a_token_no_body_is_read(system):
+    token = system.token()
+    declared = 300 * 1024 * 1024
+    head = (
+        f"POST /api/v1/contacts HTTP/1.1\nHost: x\nContent-Type: application/json\nContent-Length: {declared}\n"
+        f"Idempotency-Key: {uuid.uuid4().hex}\n"
+    )
+    assert raw_exchange(system, head + f"Authorization: Bearer {token}\n").startswith(b"HTTP/1.1 413")
+    assert raw_exchange(system, head).startswith(b"HTTP/1.1 401")
+    forged = head.replace("Content-Length: 314572800", "Content-Length: 10") + "Authorization: Bearer forged\n"
+    assert raw_exchange(system, forged).startswith(b"HTTP/1.1 401")
+
+
+def test_a_chunked_body_past_the_json_limit_is_a_413_and_creates_nothing(system):
+    api = system.client()
+    before = count_contacts(system, api)
+
+    def chunks():
+        yield b'{"first_name": "Ada", "last_name": "'
+        for _ in range(40):
+            yield b"x" * 64 * 1024  # 2.5 MiB in all, past the 1 MiB limit
+        yield b'"}'
+
+    response = api.post(
+        system.url(f"{V1}/contacts"),
+        data=chunks(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 413 and response.headers["Content-Type"] == "application/problem+json"
+    assert count_contacts(system, api) == before
+
+
+def test_a_login_retried_with_an_idempotency_key_is_never_replayed_from_storage(system):
+    agent = new_agent(system, system.client())
+    login = system.url(f"{V1}/auth/token")
+    body = {"email": agent["email"], "password": agent["password"]}
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    first = system.http.post(login, json=body, headers=headers)
+    retry = system.http.post(login, json=body, headers=headers)
+    assert first.status_code == retry.status_code == 200
+    assert "Idempotent-Replayed" not in retry.headers
+
+
+def test_failures_from_one_address_behind_the_proxy_do_not_lock_the_user_out_elsewhere(system):
+    agent = new_agent(system, system.client())
+    login = system.url(f"{V1}/auth/token")
+    attacker = {"X-Forwarded-For": "198.51.100.66"}
+    wrong = {"email": agent["email"], "password": "not-the-password"}
+    statuses = [system.http.post(login, json=wrong, headers=attacker).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    real = system.http.post(
+        login, json={"email": agent["email"], "password": agent["password"]}, headers={"X-Forwarded-For": "203.0.113.5"}
+    )
+    assert real.status_code == 200

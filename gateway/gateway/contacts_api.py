@@ -17,6 +17,7 @@ from contacts.schemas import (
 from crm_kernel.config import env
 from crm_kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
+from crm_kernel.signing import signed_headers
 from gateway.identity import V1, check_owner
 from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, ref
 
@@ -130,8 +131,8 @@ class ContactsApi:
             "X-Actor": caller.user_id,
             "X-Default-Owner": caller.user_id,
             "X-Default-Department": caller.department_id or "",
-            "X-Scope": caller.encode(),
             "Content-Type": request.content_type or "text/csv",
+            **signed_headers(self.internal_key, "POST", "/import", caller),
         }
         report = contacts_http("POST", "/import", headers, data=body).json()
         return json_response(report)
@@ -139,8 +140,11 @@ class ContactsApi:
     @api("GET", f"{V1}/contacts/export")
     def export_contacts(self, request):
         caller = self.auth.require(request, *STAFF)
-        # The export runs outside RPC: the caller's scope goes along as a header, so it is filtered the same.
-        headers = {"X-Request-Id": self.context.request_id, "X-Scope": caller.encode()}
+        # The export runs outside RPC: the caller's scope goes along, signed, so it is filtered the same.
+        headers = {
+            "X-Request-Id": self.context.request_id,
+            **signed_headers(self.internal_key, "GET", "/export", caller),
+        }
         upstream = contacts_http("GET", "/export", headers, params=query_args(request), stream=True)
         return Response(
             upstream.iter_content(64 * 1024),

@@ -14,6 +14,7 @@ from crm_kernel.errors import NotFound
 from crm_kernel.http import api
 from crm_kernel.outbox import Outbox
 from crm_kernel.service import ServiceBase
+from crm_kernel.signing import InternalKey
 from gateway import http, throttle
 from gateway.audit_api import AuditApi
 from gateway.auth import Auth
@@ -59,6 +60,7 @@ class GatewayService(
     documents = DeadlineServiceRpc("documents")
     reporting = DeadlineServiceRpc("reporting")
     http_middleware = PublicApi()
+    internal_key = InternalKey()  # signs the requests to the services' internal routes
 
     @timer(interval=float(env("CRM_PURGE_INTERVAL_SECONDS", "300")))
     def purge_expired(self):

@@ -152,7 +152,7 @@ def test_the_base_commits_no_secret_and_every_overlay_generates_the_ones_it_refe
         assert {name: data_keys(secrets[name]) for name in referenced} == referenced
 
 
-@pytest.mark.parametrize("overlay,count", [("prod", 7), ("prod-s3", 1)])
+@pytest.mark.parametrize("overlay,count", [("prod", 8), ("prod-s3", 1)])
 def test_prod_secret_files_are_git_ignored_and_their_examples_hold_placeholders_only(overlay, count):
     prod = K8S / "overlays" / overlay
     ignored = [line for line in (ROOT / "deploy" / ".gitignore").read_text().splitlines() if line and line[0] != "#"]

@@ -1,5 +1,6 @@
 """The gateway as the public meets it: throttled logins, revocable tokens, idempotent retries, headers."""
 
+import json
 import socket
 import uuid
 
@@ -166,3 +167,31 @@ def test_failures_from_one_address_behind_the_proxy_do_not_lock_the_user_out_els
         login, json={"email": agent["email"], "password": agent["password"]}, headers={"X-Forwarded-For": "203.0.113.5"}
     )
     assert real.status_code == 200
+
+
+def service_url(system, offset: int, path: str) -> str:
+    host, port = system.base_url.rsplit(":", 1)
+    return f"{host}:{int(port) + offset}{path}"
+
+
+def test_internal_routes_refuse_what_the_gateway_did_not_sign(system):
+    api = system.client()
+    before = count_contacts(system, api)
+    admin_scope = json.dumps(["anyone", "admin", None, []])
+    forged = {"X-Scope": admin_scope, "X-Actor": "anyone"}
+    export = system.http.get(service_url(system, 1, "/export"), headers=forged)
+    assert export.status_code == 401 and "signed" in export.json()["detail"]
+    imported = system.http.post(
+        service_url(system, 1, "/import"),
+        data=b"first_name,last_name,emails\nEve,Forged,eve@example.com\n",
+        headers={**forged, "Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 401
+    assert count_contacts(system, api) == before
+    files = {"file": ("note.txt", b"signed blobs only\n", "text/plain")}
+    document = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Note"}).json()
+    blob = system.http.get(service_url(system, 3, f"/blobs/{document['sha256']}"), headers=forged)
+    assert blob.status_code == 401 and b"signed blobs only" not in blob.content
+    put = system.http.put(service_url(system, 3, "/blobs"), data=b"planted", headers=forged)
+    assert put.status_code == 401
+    assert api.get(system.url(f"{V1}/documents/{document['id']}/content")).content == b"signed blobs only\n"

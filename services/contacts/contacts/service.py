@@ -33,6 +33,7 @@ from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.scope import visible
 from crm_kernel.service import ServiceBase
+from crm_kernel.signing import InternalKey
 
 ON_DUPLICATE = ("report", "reject")
 COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
@@ -41,6 +42,7 @@ COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a creat
 class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHttp, UserReplicas, ServiceBase):
     name = "contacts"
     outbox = Outbox(OutboxEvent)
+    internal_key = InternalKey()  # of the gateway's signed requests to /import and /export
 
     @rpc
     def create_contact(self, data: dict, on_duplicate: str = "report") -> dict:

@@ -19,9 +19,13 @@ def development() -> bool:
     return env("CRM_ENVIRONMENT", "development").strip().lower() == "development"
 
 
+def is_placeholder(value: str) -> bool:
+    return any(value.lower().startswith(prefix) for prefix in PLACEHOLDER_PREFIXES)
+
+
 def weakness(value: str) -> str | None:
     """Why `value` is not a secret to run with (None when it is)."""
-    if any(value.lower().startswith(prefix) for prefix in PLACEHOLDER_PREFIXES):
+    if is_placeholder(value):
         return "is a placeholder published with the project"
     if len(value.encode()) < MIN_BYTES:
         return f"is {len(value.encode())} bytes long; at least {MIN_BYTES} are needed"

@@ -7,7 +7,9 @@ carry try/except ladders and a client never sees a stack trace.
 import io
 import json
 import logging
+import unicodedata
 from functools import partial
+from urllib.parse import quote
 
 from eventlet.event import Event
 from nameko.exceptions import ContainerBeingKilled
@@ -195,6 +197,22 @@ def body_stream(request):
     if is_chunked(request):
         request.environ["wsgi.input_terminated"] = True
     return request.stream
+
+
+def printable_name(name: str) -> str:
+    """`name` without control characters (CR, LF, NUL, ...), which no file name needs."""
+    return "".join(ch for ch in name if unicodedata.category(ch) != "Cc")
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """An RFC 6266 `Content-Disposition`: `filename*=UTF-8''...` carries the name percent-encoded
+    (RFC 8187), and `filename="..."` an ASCII fallback for old clients, where quotes, backslashes, `%`
+    and `;` become `_`. No name can add a parameter, split the header or fail to encode."""
+    name = printable_name(filename) or "download"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join("_" if ch in '"\\%;' else ch for ch in ascii_name).strip() or "download"
+    encoded = quote(name, safe="!#$&+-.^_`|~")
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def etag(entity: dict) -> str:

@@ -6,7 +6,15 @@ from werkzeug.wrappers import Response
 
 from crm_kernel.config import env
 from crm_kernel.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
-from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
+from crm_kernel.http import (
+    api,
+    content_disposition,
+    entity_response,
+    expected_version,
+    json_body,
+    printable_name,
+    query_args,
+)
 from crm_kernel.scope import Scope
 from crm_kernel.signing import signed_headers
 from documents.schemas import (
@@ -37,7 +45,7 @@ def max_upload_bytes() -> int:
 
 def safe_filename(name: str | None) -> str:
     """The last part of a client's file name, for display only: never used as a path."""
-    return (name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    return printable_name(name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
 
 
 class PassThroughProblem(BadRequest):
@@ -153,7 +161,7 @@ class DocumentsApi:
         upstream = documents_http("GET", path, stream=True, headers=signed)
         headers = {
             "Content-Length": upstream.headers.get("Content-Length", str(content["size"])),
-            "Content-Disposition": f'attachment; filename="{content["filename"]}"',
+            "Content-Disposition": content_disposition("attachment", content["filename"]),
             "X-Content-SHA256": content["sha256"],
             "ETag": f'"{content["sha256"]}"',
         }

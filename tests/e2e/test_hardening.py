@@ -5,6 +5,7 @@ import socket
 import uuid
 
 from e2e_helpers import V1, contact_body, count_contacts
+from werkzeug.http import parse_options_header
 
 
 def new_agent(system, admin) -> dict:
@@ -195,3 +196,22 @@ def test_internal_routes_refuse_what_the_gateway_did_not_sign(system):
     put = system.http.put(service_url(system, 3, "/blobs"), data=b"planted", headers=forged)
     assert put.status_code == 401
     assert api.get(system.url(f"{V1}/documents/{document['id']}/content")).content == b"signed blobs only\n"
+
+
+def test_any_upload_name_downloads_under_that_name_and_adds_no_header_parameter(system):
+    api = system.client()
+    for name in ['say "hi"; filename=evil.exe', "Rechnung 100 €.pdf", "holiday 😀🌴.txt", "%0D%0Aencoded.txt"]:
+        files = {"file": (name, b"named content\n", "text/plain")}
+        document = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Named"})
+        assert document.status_code == 201, document.text
+        download = api.get(system.url(f"{V1}/documents/{document.json()['id']}/content"))
+        assert download.status_code == 200 and download.content == b"named content\n"
+        disposition, params = parse_options_header(download.headers["Content-Disposition"])
+        assert disposition == "attachment" and params == {"filename": document.json()["filename"]}
+
+
+def test_a_password_typed_into_the_email_field_never_reaches_the_logs(system):
+    typed = f"Sup3r-{uuid.uuid4().hex}"
+    login = system.http.post(system.url(f"{V1}/auth/token"), json={"email": typed, "password": "x"})
+    assert login.status_code == 401
+    assert typed.encode() not in system.log.read_bytes()

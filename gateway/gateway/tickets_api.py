@@ -4,7 +4,7 @@ from crm_kernel.http import api, entity_response, expected_version, json_body, q
 from gateway.contacts_api import STAFF
 from gateway.identity import V1
 from gateway.interactions_api import action, read_only
-from gateway.openapi import crud, page_of, ref
+from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, page_of, ref
 from interactions.schemas import CommentSchema, SlaPolicySchema, TicketSchema, TicketTransitionSchema
 
 
@@ -54,7 +54,7 @@ class TicketsApi:
     @api("GET", f"{V1}/tickets/<string:ticket_id>/comments")
     def list_ticket_comments(self, request, ticket_id):
         self.auth.require(request, *STAFF)
-        return self.interactions.list_ticket_comments(ticket_id)
+        return self.interactions.list_ticket_comments(ticket_id, query_args(request))
 
     @api("POST", f"{V1}/tickets/<string:ticket_id>/transitions")
     def transition_ticket(self, request, ticket_id):
@@ -114,8 +114,9 @@ class TicketsApi:
             spec,
             f"{item}/comments",
             "tickets",
-            "The ticket's comments, oldest first",
+            "The ticket's comments, a page at a time, oldest first",
             page_of("TicketComment")["content"]["application/json"]["schema"],
+            [*ID_PARAM, *PAGE_PARAMS],
         )
         action(
             spec,

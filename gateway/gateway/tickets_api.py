@@ -2,7 +2,7 @@
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.interactions_api import action, read_only
 from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, page_of, ref
 from interactions.schemas import CommentSchema, SlaPolicySchema, TicketSchema, TicketTransitionSchema
@@ -16,6 +16,7 @@ class TicketsApi:
         if isinstance(data.get("contact_id"), str):
             self.contact_must_exist(data["contact_id"])
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data, "assignee_id")
         ticket = self.interactions.create_ticket(data)
         return entity_response(ticket, 201, f"{V1}/tickets/{ticket['id']}")
 
@@ -26,8 +27,9 @@ class TicketsApi:
 
     @api("PATCH", f"{V1}/tickets/<string:ticket_id>")
     def update_ticket(self, request, ticket_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes, "assignee_id")
         if isinstance(changes.get("contact_id"), str):
             self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_ticket(ticket_id, changes, expected_version(request)))

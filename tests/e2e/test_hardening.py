@@ -4,6 +4,7 @@ import json
 import socket
 import uuid
 
+from access_world import World
 from e2e_helpers import V1, contact_body, count_contacts
 from werkzeug.http import parse_options_header
 
@@ -215,3 +216,41 @@ def test_a_password_typed_into_the_email_field_never_reaches_the_logs(system):
     login = system.http.post(system.url(f"{V1}/auth/token"), json={"email": typed, "password": "x"})
     assert login.status_code == 401
     assert typed.encode() not in system.log.read_bytes()
+
+
+def test_users_companies_and_tags_out_of_sight_read_exactly_as_unknown_ones(system):
+    world = World(system)
+    agent = world.users["berlin agent"]
+    elsewhere, nobody = world.user_ids["support agent"], uuid.uuid4().hex
+    about = {"contact_id": world.ids["contact"], "department_id": world.berlin}
+
+    def answers(path, body_for):
+        replies = [agent.post(world.url(path), json=body_for(user)) for user in (elsewhere, nobody)]
+        assert [r.status_code for r in replies] == [422, 422], [r.text for r in replies]
+        assert replies[0].json() == replies[1].json()
+
+    answers("tickets", lambda user: {"subject": "Late", "priority": "normal", "assignee_id": user, **about})
+    answers("tasks", lambda user: {"title": "Call", "assignee_id": user, **about})
+    answers(f"campaigns/{world.ids['campaign']}/responses", lambda u: {**about, "kind": "opened", "user_id": u})
+    support = world.users["support agent"]
+    company = support.post(world.url("companies"), json={"name": "Hidden Ltd", "department_id": world.support})
+    tag = f"secret-{uuid.uuid4().hex[:8]}"
+    carried = support.post(world.url("contacts"), json=contact_body(department_id=world.support, tags=[tag]))
+    assert company.status_code == carried.status_code == 201
+    answers("contacts", lambda _: contact_body(department_id=world.berlin, company_id=company.json()["id"]))
+    for asked in (tag, f"never-{uuid.uuid4().hex[:8]}"):
+        listed = agent.get(world.url("contacts"), params={"tag": asked})
+        assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+def test_reports_refuse_days_past_the_calendar_and_comments_come_in_pages(system):
+    api = system.client()
+    far = api.get(system.url(f"{V1}/reports/kpis"), params={"from": "9999-12-31", "to": "9999-12-31"})
+    assert far.status_code == 422 and set(far.json()["errors"]) == {"from", "to"}
+    contact = api.post(system.url(f"{V1}/contacts"), json=contact_body()).json()
+    ticket = api.post(system.url(f"{V1}/tickets"), json={"subject": "Paged", "contact_id": contact["id"]}).json()
+    for n in range(3):
+        comment = {"body": f"note {n}", "internal": True}
+        assert api.post(system.url(f"{V1}/tickets/{ticket['id']}/comments"), json=comment).status_code == 201
+    page = api.get(system.url(f"{V1}/tickets/{ticket['id']}/comments"), params={"limit": 2}).json()
+    assert [c["body"] for c in page["items"]] == ["note 0", "note 1"] and page["next_cursor"]

@@ -254,3 +254,24 @@ def test_reports_refuse_days_past_the_calendar_and_comments_come_in_pages(system
         assert api.post(system.url(f"{V1}/tickets/{ticket['id']}/comments"), json=comment).status_code == 201
     page = api.get(system.url(f"{V1}/tickets/{ticket['id']}/comments"), params={"limit": 2}).json()
     assert [c["body"] for c in page["items"]] == ["note 0", "note 1"] and page["next_cursor"]
+
+
+def test_business_rules_hold_over_http_four_eyes_departments_and_filed_records(system):
+    world = World(system)
+    manager, agent = world.users["sales manager"], world.users["berlin agent"]
+    files = {"file": ("own.txt", b"my own quote\n", "text/plain")}
+    own = manager.post(world.url("documents"), files=files, data={"kind": "quote"}).json()
+    assert manager.post(world.url(f"documents/{own['id']}/transitions"), json={"action": "submit"}).status_code == 200
+    refused = manager.post(world.url(f"documents/{own['id']}/transitions"), json={"action": "approve"})
+    assert refused.status_code == 403 and "four eyes" in refused.json()["detail"]
+    assert world.admin.get(world.url(f"documents/{own['id']}")).json()["status"] == "in_review"
+
+    moved = agent.patch(world.url(f"contacts/{world.ids['contact']}"), json={"department_id": None})
+    assert moved.status_code == 422 and list(moved.json()["errors"]) == ["department_id"]
+    assert world.admin.get(world.url(f"contacts/{world.ids['contact']}")).json()["department_id"] == world.berlin
+
+    for field in ("deal_id", "ticket_id"):
+        filed = agent.post(world.url("documents"), files=files, data={field: uuid.uuid4().hex})
+        assert filed.status_code == 422 and list(filed.json()["errors"]) == [field]
+    filed = agent.post(world.url("documents"), files=files, data={"deal_id": world.ids["deal"]})
+    assert filed.status_code == 201 and filed.json()["deal_id"] == world.ids["deal"]

@@ -178,3 +178,13 @@ def test_a_company_out_of_sight_reads_as_unknown_and_so_does_a_tag_only_it_carri
     assert answers[0] == answers[1] == ("invalid fields: company_id", {"company_id": ["unknown company"]})
     for tag in ("secret-deal", "never-used"):
         assert contacts.as_(BERLIN_AGENT).list_contacts({"tag": tag})["items"] == []
+
+
+@pytest.mark.parametrize("scope", [BERLIN_AGENT, SALES_MANAGER])
+def test_only_an_admin_takes_a_contact_out_of_every_department(contacts, contact_data, scope):
+    mine = contacts.as_(scope).create_contact(contact_data(department_id="berlin"))
+    with pytest.raises(ValidationFailed) as refused:
+        contacts.as_(scope).update_contact(mine["id"], {"department_id": None})
+    assert list(refused.value.errors) == ["department_id"]
+    assert contacts.as_(scope).get_contact(mine["id"])["department_id"] == "berlin"
+    assert contacts.update_contact(mine["id"], {"department_id": None})["department_id"] is None  # an admin

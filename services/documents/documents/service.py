@@ -150,7 +150,13 @@ class DocumentsService(ServiceBase):
         """Move the document along its approval workflow, recording who, when and why."""
         fields = load(TransitionRequestSchema(), request)
         document = self._load(document_id, expected_version)
-        check_reviewer(fields["action"], self.context.scope, document.uploaded_by_department_id)
+        current = self.db.scalar(
+            select(DocumentVersion.uploaded_by).where(
+                DocumentVersion.document_id == document.id, DocumentVersion.number == document.current_version
+            )
+        )
+        uploaders = (document.uploaded_by, current)
+        check_reviewer(fields["action"], self.context.scope, document.uploaded_by_department_id, uploaders)
         from_status, to_status = document.status, next_status(document.status, fields["action"])
         self._record_transition(document, fields["action"], to_status, fields["comment"])
         dumped = self._flush_and_dump(document)

@@ -16,9 +16,10 @@ def placement_errors(scope: Scope | None, fields: dict) -> dict:
     department_id = fields.get("department_id")
     if department_id and scope is not None and not scope.may_place(department_id):
         return {"department_id": ["not a department you may assign records to"]}
-    if "department_id" in fields and department_id is None and scope is not None and scope.departments:
-        if not scope.unrestricted:  # a record in no department is out of every manager's sight
-            return {"department_id": ["only an admin may leave a record without a department"]}
+    # A record in no department is out of every manager's sight: only an admin leaves one there.
+    nowhere = "department_id" in fields and department_id is None
+    if nowhere and scope is not None and scope.departments and not scope.unrestricted:
+        return {"department_id": ["only an admin may leave a record without a department"]}
     return {}
 
 

@@ -33,11 +33,13 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 WORKDIR /app
 # The root filesystem is read-only at run time: caches (matplotlib's) go to the writable /tmp.
+# CRM_ENVIRONMENT=production: a missing, short or placeholder secret stops a process at start-up.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app:/app/gateway:/app/services/contacts:/app/services/interactions:/app/services/documents:/app/services/reporting \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONWARNINGS=ignore::DeprecationWarning \
+    CRM_ENVIRONMENT=production \
     CRM_VAR_DIR=/var/lib/crm \
     DOCUMENTS_STORAGE_DIR=/var/lib/crm/documents \
     WEB_SERVER_ADDRESS=0.0.0.0:8000 \

@@ -49,10 +49,16 @@ def dispose_engines() -> None:
 
 
 def _create_engine(url: str) -> Engine:
+    # hide_parameters: an error's message (logged, sometimes shown) never carries the values bound to
+    # the query: passwords' hashes, e-mails, a contact's fields.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10, hide_parameters=True
+        )
     if url in ("sqlite://", "sqlite:///:memory:"):
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}, hide_parameters=True
+        )
     else:
         path = url.removeprefix("sqlite:///")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +68,7 @@ def _create_engine(url: str) -> Engine:
             max_overflow=0,
             pool_timeout=30,
             connect_args={"check_same_thread": False, "timeout": 10},
+            hide_parameters=True,
         )
 
     @event.listens_for(engine, "connect")

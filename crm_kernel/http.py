@@ -4,13 +4,18 @@ It is the one place that maps errors to HTTP statuses (`application/problem+json
 carry try/except ladders and a client never sees a stack trace.
 """
 
+import io
 import json
 import logging
+import unicodedata
 from functools import partial
+from urllib.parse import quote
 
 from eventlet.event import Event
 from nameko.exceptions import ContainerBeingKilled
 from nameko.web.handlers import HttpRequestHandler
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from crm_kernel.config import env
@@ -102,6 +107,13 @@ class ApiHandler(HttpRequestHandler):
             )
         if isinstance(exc, ContainerBeingKilled):
             return problem_response(503, "Service unavailable", "shutting down; retry", headers={"Retry-After": "1"})
+        if isinstance(exc, RequestEntityTooLarge):  # a read past the bound set by `bound_body`
+            return problem_response(413, "Payload too large", "the request body is larger than this route accepts")
+        if database_unavailable(exc):
+            log.warning("database unavailable in %s %s: %s", self.method, self.url, type(exc).__name__)
+            return problem_response(
+                503, "Service unavailable", "the database is not reachable; retry", headers={"Retry-After": "5"}
+            )
         log.error("unexpected error in %s %s", self.method, self.url, exc_info=exc)
         return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
 
@@ -109,12 +121,73 @@ class ApiHandler(HttpRequestHandler):
 api = ApiHandler.decorator
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is down or the connection broke (retryable), not a bad query."""
+    if isinstance(exc, DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or type(exc).__name__ in ("OperationalError", "InterfaceError")
+    )
+
+
+def max_json_bytes() -> int:
+    return int(env("CRM_MAX_BODY_BYTES", str(1024 * 1024)))
+
+
+def is_chunked(request) -> bool:
+    return request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+class BoundedStream(io.RawIOBase):
+    """A body that may not pass `limit` bytes: the read that would is a 413 (`PayloadTooLarge`).
+
+    Not werkzeug's `LimitedStream` with `max_content_length`: on a chunked body that one stops
+    silently at the limit, so a cut-off body would pass for a whole one.
+    """
+
+    def __init__(self, stream, limit: int):
+        self._stream = stream
+        self.limit = limit
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(min(len(buffer), self.limit - self.read_bytes + 1))
+        self.read_bytes += len(data)
+        if self.read_bytes > self.limit:
+            raise PayloadTooLarge(f"the request body is larger than the limit of {self.limit} bytes")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def bound_body(request, limit: int) -> None:
+    """Every later read of `request`'s body stops at `limit` bytes (413), a chunked one included.
+
+    A `Content-Length` over the limit is refused at once, before a byte is read. Call it before
+    anything touches the body: werkzeug makes the request's stream once, on first use.
+    """
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
+    if is_chunked(request):
+        # eventlet decodes the chunks but does not say so (`wsgi.input_terminated`); we count them.
+        request.environ["wsgi.input"] = BoundedStream(request.environ["wsgi.input"], limit)
+        request.environ["wsgi.input_terminated"] = True
+    else:
+        request.max_content_length = limit
+    request.stream  # noqa: B018 - made now, so that a later `max_content_length` cannot cut it short
+
+
 def json_body(request, max_bytes: int | None = None) -> dict:
     """The request's JSON object; 413 past `CRM_MAX_BODY_BYTES`, 400 when it is not JSON."""
-    limit = max_bytes or int(env("CRM_MAX_BODY_BYTES", str(1024 * 1024)))
+    limit = max_bytes or max_json_bytes()
     if (request.content_length or 0) > limit:
         raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    raw = request.get_data(cache=True)
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes") from None
     if len(raw) > limit:
         raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
     try:
@@ -130,11 +203,28 @@ def body_stream(request):
     """The request body as a file-like stream to read incrementally, chunked uploads included.
 
     werkzeug hides a chunked body (no Content-Length) unless the server sets `wsgi.input_terminated`;
-    eventlet's server decodes the chunks but does not set it, so read its input directly then.
+    eventlet's server decodes the chunks but does not set it, so say it here. A bound set by
+    `bound_body` holds for the stream (413 past it).
     """
-    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        return request.environ["wsgi.input"]
+    if is_chunked(request):
+        request.environ["wsgi.input_terminated"] = True
     return request.stream
+
+
+def printable_name(name: str) -> str:
+    """`name` without control characters (CR, LF, NUL, ...), which no file name needs."""
+    return "".join(ch for ch in name if unicodedata.category(ch) != "Cc")
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """An RFC 6266 `Content-Disposition`: `filename*=UTF-8''...` carries the name percent-encoded
+    (RFC 8187), and `filename="..."` an ASCII fallback for old clients, where quotes, backslashes, `%`
+    and `;` become `_`. No name can add a parameter, split the header or fail to encode."""
+    name = printable_name(filename) or "download"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join("_" if ch in '"\\%;' else ch for ch in ascii_name).strip() or "download"
+    encoded = quote(name, safe="!#$&+-.^_`|~")
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def etag(entity: dict) -> str:

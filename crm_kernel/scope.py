@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import false, or_
 
 SCOPE = "scope"
+SYSTEM = "system"  # the role of `Scope.system()`, which no user can hold
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,17 @@ class Scope:
         return json.dumps([self.user_id, self.role, self.department_id, list(self.departments)])
 
     @classmethod
+    def decode(cls, raw: str) -> "Scope":
+        """The scope `encode` wrote."""
+        user_id, role, department_id, departments = json.loads(raw)
+        return cls(user_id, role, department_id, tuple(departments))
+
+    @classmethod
+    def system(cls) -> "Scope":
+        """Everything, said explicitly: for the few calls that act for no user (tooling, the system)."""
+        return cls("system", SYSTEM, None)
+
+    @classmethod
     def from_context(cls, context_data: dict) -> "Scope | None":
         """The caller's scope; None for a call without one (service to service, tooling): unrestricted."""
         raw = context_data.get(SCOPE)
@@ -39,7 +51,7 @@ class Scope:
 
     @property
     def unrestricted(self) -> bool:
-        return self.role == "admin"
+        return self.role in ("admin", SYSTEM)
 
     def may_place(self, department_id: str | None) -> bool:
         """Whether the caller may put a record in `department_id`: an admin anywhere; a manager anywhere

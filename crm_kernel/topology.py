@@ -7,9 +7,12 @@ migrations) closes that window on a first start, as the schema does for tables.
 
 import importlib
 import inspect
+import re
+import sys
 
 from kombu import Connection, Queue
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.rpc import get_rpc_exchange
 from nameko.standalone.events import get_event_exchange
 
 from crm_kernel.config import amqp_uri
@@ -50,3 +53,50 @@ def declare_event_queues(service_cls, uri: str | None = None) -> list[str]:
         for queue in queues:
             queue.bind(channel).declare()
     return [queue.name for queue in queues]
+
+
+def broker_permissions(service_cls) -> dict[str, str]:
+    """The RabbitMQ permissions (regular expressions on names, per virtual host) of `service_cls`'s own
+    user: its RPC queue and reply queues, its event queues, its own event exchange and the RPC
+    exchange; of another service's event exchange only what consuming needs (declare, read).
+
+    So a service cannot publish another's events, nor read another's queues. RabbitMQ checks
+    `configure` to declare or delete, `write` to publish or bind a queue, `read` to consume or bind
+    from an exchange.
+    """
+    name = service_cls.name
+    rpc_exchange = re.escape(get_rpc_exchange().name)
+    own_exchange = re.escape(get_event_exchange(name).name)
+    consumed = sorted({re.escape(queue.exchange.name) for queue in event_queues(service_cls)})
+    queues = [
+        re.escape(f"rpc-{name}"),
+        re.escape(f"rpc.reply-{name}-") + "[0-9a-f-]+",
+        *sorted(re.escape(queue.name) for queue in event_queues(service_cls)),
+    ]
+
+    def anchored(names: list[str]) -> str:
+        return "^(" + "|".join(names) + ")$"
+
+    return {
+        "configure": anchored([rpc_exchange, own_exchange, *consumed, *queues]),
+        "write": anchored([rpc_exchange, own_exchange, *queues]),
+        "read": anchored([rpc_exchange, *consumed, *queues]),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """`python -m crm_kernel.topology permissions [vhost]`: the rabbitmqctl commands that give each
+    service its own user's permissions (the users `crm-<service>` are created by the operator)."""
+    if not argv or argv[0] != "permissions":
+        print("usage: python -m crm_kernel.topology permissions [vhost]", file=sys.stderr)
+        return 2
+    vhost = argv[1] if len(argv) > 1 else "/"
+    for name in SERVICE_CLASSES:
+        permissions = broker_permissions(service_class(name))
+        quoted = " ".join(f"'{permissions[kind]}'" for kind in ("configure", "write", "read"))
+        print(f"rabbitmqctl set_permissions -p '{vhost}' crm-{name} {quoted}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -41,7 +41,7 @@ def main() -> int:
 
     processes = {}
     for name, path in SERVICE_CLASSES.items():
-        process_env = dict(env, WEB_SERVER_ADDRESS=f"0.0.0.0:{base_port + PORT_OFFSETS[name]}")
+        process_env = dict(env, WEB_SERVER_ADDRESS=listen_address(base_port + PORT_OFFSETS[name]))
         processes[name] = subprocess.Popen(
             [python, "-m", "nameko", "run", "--config", str(ROOT / "config.yaml"), path],
             env=process_env,
@@ -73,6 +73,11 @@ def main() -> int:
                 print(f"{name} exited with {process.returncode}; stopping everything", flush=True)
                 stop(code=1)
         time.sleep(1)
+
+
+def listen_address(port: int) -> str:
+    """Where a process listens: this machine only (127.0.0.1), unless `CRM_BIND_HOST` says otherwise."""
+    return f"{os.environ.get('CRM_BIND_HOST') or '127.0.0.1'}:{port}"
 
 
 def wait_ready(processes: dict, base_port: int, seconds: float = 90) -> bool:

@@ -131,3 +131,25 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return request.getfixturevalue("postgres").create(uuid.uuid4().hex[:8])
+
+
+@pytest.fixture
+def broker_user(amqp_vhost_uri):
+    """`broker_user(service)`: an AMQP URI for a RabbitMQ user of the test's own, holding exactly
+    `crm_kernel.topology.broker_permissions` of `service` in the integration tests' virtual host."""
+    from crm_kernel.topology import broker_permissions, service_class
+
+    vhost = amqp_vhost_uri.rsplit("/", 1)[1]
+    created = []
+
+    def make(service: str) -> str:
+        user, password = f"crm-test-{service}-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        _rabbitmqctl("add_user", user, password)
+        created.append(user)
+        permissions = broker_permissions(service_class(service))
+        _rabbitmqctl("set_permissions", "-p", vhost, user, *(permissions[k] for k in ("configure", "write", "read")))
+        return f"amqp://{user}:{password}@{BROKER.rsplit('@', 1)[1]}/{vhost}"
+
+    yield make
+    for user in created:
+        _rabbitmqctl("delete_user", user)

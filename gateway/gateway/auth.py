@@ -15,6 +15,7 @@ from crm_kernel.context import ACTOR
 from crm_kernel.db import get_engine, utcnow
 from crm_kernel.errors import Forbidden, Unauthorized
 from crm_kernel.scope import SCOPE, Scope
+from crm_kernel.secrets import required_secret
 from gateway.models import Department, User
 
 _hasher = PasswordHasher()
@@ -34,8 +35,11 @@ def password_matches(password_hash: str | None, password: str) -> bool:
 
 
 def secret_key() -> str:
-    """`CRM_SECRET_KEY`; on a laptop without it, a random key kept under `var/` across restarts."""
-    key = env("CRM_SECRET_KEY", "")
+    """`CRM_SECRET_KEY`; on a laptop without it, a random key kept under `var/` across restarts.
+
+    Outside development a missing, short or placeholder key stops the gateway from starting.
+    """
+    key = required_secret("CRM_SECRET_KEY")
     if key:
         return key
     path = var_dir() / "gateway-secret-key"

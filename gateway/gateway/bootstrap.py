@@ -1,5 +1,10 @@
-"""Create the first admin from `CRM_ADMIN_EMAIL` / `CRM_ADMIN_PASSWORD`: `python -m gateway.bootstrap`."""
+"""Create the first admin from `CRM_ADMIN_EMAIL` / `CRM_ADMIN_PASSWORD`: `python -m gateway.bootstrap`.
 
+Without `CRM_ADMIN_PASSWORD` the password is generated for this installation and printed once; only
+its hash is stored. Outside development a published placeholder password is refused.
+"""
+
+import secrets
 import sys
 
 from sqlalchemy.orm import Session
@@ -8,20 +13,24 @@ from crm_kernel.config import database_url, env
 from crm_kernel.context import ACTOR
 from crm_kernel.db import get_engine
 from crm_kernel.outbox import OutboxRecorder
+from crm_kernel.secrets import development, is_placeholder
 from gateway.identity import ensure_admin
 from gateway.models import OutboxEvent
 
-DEMO_EMAIL = "admin@example.com"
-DEMO_PASSWORD = "demo-admin-password"  # noqa: S105 - printed as a demo credential, local runs only
+DEFAULT_EMAIL = "admin@example.com"
 
 
 def main() -> int:
-    email = env("CRM_ADMIN_EMAIL", DEMO_EMAIL)
-    password = env("CRM_ADMIN_PASSWORD", DEMO_PASSWORD)
+    email = env("CRM_ADMIN_EMAIL", DEFAULT_EMAIL)
+    given = env("CRM_ADMIN_PASSWORD", "")
+    if given and is_placeholder(given) and not development():
+        print("CRM_ADMIN_PASSWORD is a placeholder published with the project; set a password of your own")
+        return 1
+    password = given or secrets.token_urlsafe(18)
     with Session(get_engine(database_url("gateway"))) as session:
         created = ensure_admin(session, email, password, OutboxRecorder(OutboxEvent, {ACTOR: "system"}))
-    if created and password == DEMO_PASSWORD:
-        print(f"admin created with demo credentials: {email} / {password} (set CRM_ADMIN_PASSWORD in production)")
+    if created and not given:
+        print(f"admin created: {email} / {password} (generated for this installation, shown only this once)")
     elif created:
         print(f"admin created: {email}")
     else:

@@ -2,7 +2,7 @@
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.interactions_api import action, read_only
 from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, ref
 from interactions.sales_schemas import RESPONSE_KINDS, CampaignSchema, ResponseSchema
@@ -15,6 +15,7 @@ class CampaignsApi:
         data = json_body(request)
         data.setdefault("owner_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data, "owner_id")
         campaign = self.interactions.create_campaign(data)
         return entity_response(campaign, 201, f"{V1}/campaigns/{campaign['id']}")
 
@@ -25,8 +26,9 @@ class CampaignsApi:
 
     @api("PATCH", f"{V1}/campaigns/<string:campaign_id>")
     def update_campaign(self, request, campaign_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes, "owner_id")
         return entity_response(self.interactions.update_campaign(campaign_id, changes, expected_version(request)))
 
     @api("DELETE", f"{V1}/campaigns/<string:campaign_id>")
@@ -49,6 +51,7 @@ class CampaignsApi:
         if isinstance(data.get("contact_id"), str):
             consent = bool(self.contact_consent(data["contact_id"]))
         data.setdefault("user_id", caller.user_id)
+        check_owner(self.db, caller, data, "user_id")  # a response is recorded by a user the caller may see
         return 201, self.interactions.record_campaign_response(campaign_id, data, consent)
 
     @api("GET", f"{V1}/campaigns/<string:campaign_id>/responses")

@@ -3,8 +3,6 @@
 JSON goes over RPC; CSV import and export stream over the contacts service's internal HTTP.
 """
 
-from urllib.parse import quote
-
 import requests
 from werkzeug.wrappers import Response
 
@@ -19,6 +17,8 @@ from contacts.schemas import (
 from crm_kernel.config import env
 from crm_kernel.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
+from crm_kernel.signing import signed_headers
+from gateway.http import max_import_bytes
 from gateway.identity import V1, check_owner
 from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, ref
 
@@ -132,7 +132,7 @@ class ContactsApi:
     def import_contacts(self, request):
         """The CSV body streams through to the contacts service, never held whole here."""
         caller = self.auth.require(request, *STAFF)
-        max_bytes = int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+        max_bytes = max_import_bytes()
         if (request.content_length or 0) > max_bytes:
             raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes; split it")
         # The idempotency middleware may have read (and kept) the body already.
@@ -143,8 +143,8 @@ class ContactsApi:
             "X-Actor": caller.user_id,
             "X-Default-Owner": caller.user_id,
             "X-Default-Department": caller.department_id or "",
-            "X-Scope": caller.encode(),
             "Content-Type": request.content_type or "text/csv",
+            **signed_headers(self.internal_key, "POST", "/import", caller),
         }
         options = {name: request.args[name] for name in ("mode", "match_by") if name in request.args}
         report = contacts_http("POST", "/import", headers, data=body, params=options).json()
@@ -164,14 +164,24 @@ class ContactsApi:
     def undo_import(self, request, import_id):
         """Undoing a large import takes longer than an RPC may wait: it goes over the internal HTTP."""
         caller = self.auth.require(request, *STAFF)
-        headers = {"X-Request-Id": self.context.request_id, "X-Actor": caller.user_id, "X-Scope": caller.encode()}
-        return json_response(contacts_http("POST", f"/imports/{quote(import_id, safe='')}/undo", headers).json())
+        if not (import_id.isascii() and import_id.isalnum() and len(import_id) <= 32):
+            raise NotFound(f"import {import_id} not found")  # and the path below needs no escaping
+        path = f"/imports/{import_id}/undo"
+        headers = {
+            "X-Request-Id": self.context.request_id,
+            "X-Actor": caller.user_id,
+            **signed_headers(self.internal_key, "POST", path, caller),
+        }
+        return json_response(contacts_http("POST", path, headers).json())
 
     @api("GET", f"{V1}/contacts/export")
     def export_contacts(self, request):
         caller = self.auth.require(request, *STAFF)
-        # The export runs outside RPC: the caller's scope goes along as a header, so it is filtered the same.
-        headers = {"X-Request-Id": self.context.request_id, "X-Scope": caller.encode()}
+        # The export runs outside RPC: the caller's scope goes along, signed, so it is filtered the same.
+        headers = {
+            "X-Request-Id": self.context.request_id,
+            **signed_headers(self.internal_key, "GET", "/export", caller),
+        }
         upstream = contacts_http("GET", "/export", headers, params=query_args(request), stream=True)
         return Response(
             upstream.iter_content(64 * 1024),

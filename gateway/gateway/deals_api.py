@@ -2,7 +2,7 @@
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.interactions_api import action, read_only
 from gateway.openapi import crud, ref
 from interactions.sales_schemas import DealSchema, DealTransitionSchema, StageChangeSchema
@@ -17,6 +17,7 @@ class DealsApi:
             self.contact_must_exist(data["contact_id"])
         data.setdefault("owner_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data, "owner_id")
         deal = self.interactions.create_deal(data, caller.user_id)
         return entity_response(deal, 201, f"{V1}/deals/{deal['id']}")
 
@@ -27,8 +28,9 @@ class DealsApi:
 
     @api("PATCH", f"{V1}/deals/<string:deal_id>")
     def update_deal(self, request, deal_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes, "owner_id")
         if isinstance(changes.get("contact_id"), str):
             self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_deal(deal_id, changes, expected_version(request)))

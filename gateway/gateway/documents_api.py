@@ -6,7 +6,17 @@ from werkzeug.wrappers import Response
 
 from crm_kernel.config import env
 from crm_kernel.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
-from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
+from crm_kernel.http import (
+    api,
+    content_disposition,
+    entity_response,
+    expected_version,
+    json_body,
+    printable_name,
+    query_args,
+)
+from crm_kernel.scope import Scope
+from crm_kernel.signing import signed_headers
 from documents.schemas import (
     DocumentSchema,
     GenerateSchema,
@@ -35,7 +45,7 @@ def max_upload_bytes() -> int:
 
 def safe_filename(name: str | None) -> str:
     """The last part of a client's file name, for display only: never used as a path."""
-    return (name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    return printable_name(name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
 
 
 class PassThroughProblem(BadRequest):
@@ -84,17 +94,19 @@ def uploaded_file(request):
     return upload
 
 
-def store_content(upload) -> dict:
+def store_content(upload, key: bytes, caller: Scope) -> dict:
     """Stream the upload to the blob store; its filename, checked content type, SHA-256 and size."""
     declared = upload.mimetype or "application/octet-stream"
-    stored = documents_http("PUT", "/blobs", params={"content_type": declared}, data=upload.stream).json()
+    signed = signed_headers(key, "PUT", "/blobs", caller)
+    params = {"content_type": declared}
+    stored = documents_http("PUT", "/blobs", params=params, data=upload.stream, headers=signed).json()
     return {"filename": safe_filename(upload.filename), **stored}
 
 
 class DocumentsApi:
     @api("POST", f"{V1}/documents")
     def upload_document(self, request):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         upload = uploaded_file(request)
         unknown = set(request.form) - set(DOCUMENT_FIELDS)
         if unknown:
@@ -104,12 +116,23 @@ class DocumentsApi:
         metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
         if metadata.get("contact_id"):
             self.contact_must_exist(metadata["contact_id"])
-        content = store_content(upload)
+        self.records_must_exist(metadata)
+        content = store_content(upload, self.internal_key, caller)
         # A crash from here to the commit leaves an unreferenced blob, never a document without content.
         document = self.documents.create_document(
             {**metadata, "title": metadata.get("title") or content["filename"], **content}
         )
         return entity_response(document, 201, f"{V1}/documents/{document['id']}")
+
+    def records_must_exist(self, metadata: dict) -> None:
+        """The deal and the ticket a document is filed under exist for the caller (422 naming the field
+        otherwise, the same for one they may not see)."""
+        for field, read in (("deal_id", self.interactions.get_deal), ("ticket_id", self.interactions.get_ticket)):
+            if metadata.get(field):
+                try:
+                    read(metadata[field])
+                except NotFound:
+                    raise ValidationFailed(f"{field} names no record you may see", {field: ["unknown"]}) from None
 
     @api("GET", f"{V1}/documents")
     def list_documents(self, request):
@@ -136,7 +159,7 @@ class DocumentsApi:
 
     @api("GET", f"{V1}/documents/<string:document_id>/content")
     def get_document_content(self, request, document_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         wanted = request.args.get("version")
         if wanted is None:
             content = self.documents.get_document(document_id)
@@ -144,10 +167,12 @@ class DocumentsApi:
             content = self.documents.get_version(document_id, int(wanted))
         else:
             raise ValidationFailed("version must be a version number", {"version": ["a positive integer"]})
-        upstream = documents_http("GET", f"/blobs/{content['sha256']}", stream=True)
+        path = f"/blobs/{content['sha256']}"
+        signed = signed_headers(self.internal_key, "GET", path, caller)
+        upstream = documents_http("GET", path, stream=True, headers=signed)
         headers = {
             "Content-Length": upstream.headers.get("Content-Length", str(content["size"])),
-            "Content-Disposition": f'attachment; filename="{content["filename"]}"',
+            "Content-Disposition": content_disposition("attachment", content["filename"]),
             "X-Content-SHA256": content["sha256"],
             "ETag": f'"{content["sha256"]}"',
         }
@@ -157,7 +182,7 @@ class DocumentsApi:
 
     @api("POST", f"{V1}/documents/<string:document_id>/versions")
     def add_document_version(self, request, document_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         wanted = expected_version(request)
         self.documents.get_document(document_id)  # 404 before an upload that would be thrown away
         upload = uploaded_file(request)
@@ -165,7 +190,7 @@ class DocumentsApi:
             raise ValidationFailed(
                 "a version is only its file", {name: ["unknown field"] for name in sorted(request.form)}
             )
-        document = self.documents.add_version(document_id, store_content(upload), wanted)
+        document = self.documents.add_version(document_id, store_content(upload, self.internal_key, caller), wanted)
         return entity_response(document, 201, f"{V1}/documents/{document_id}/versions/{document['current_version']}")
 
     @api("GET", f"{V1}/documents/<string:document_id>/versions")

@@ -1,23 +1,34 @@
 """The gateway's HTTP middleware: every `@api` route, hardened for the public.
 
-Around the kernel's handling (problem documents, request ids): a rate limit per token (or per
-address without one), `Idempotency-Key` on POST, CORS when configured, security headers.
+Around the kernel's handling (problem documents, request ids): a rate limit per user (or per client
+address without a valid token), a bound on every body before it is read (and no body read at all
+for a caller without a valid token), `Idempotency-Key` on POST, CORS when configured, security headers.
 """
 
 import hashlib
+import logging
+import re
 import time
 from collections import OrderedDict
+from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from crm_kernel.config import database_url, env
-from crm_kernel.db import get_engine
-from crm_kernel.http import problem_response
-from gateway.auth import bearer_token
+from crm_kernel.db import get_engine, utcnow
+from crm_kernel.errors import PayloadTooLarge, Unauthorized
+from crm_kernel.http import bound_body, is_chunked, max_json_bytes, problem_response
+from gateway.auth import bearer_token, secret_key, token_claims
+from gateway.callers import client_address
+from gateway.documents_api import FORM_ALLOWANCE, max_upload_bytes
+from gateway.identity import V1
 from gateway.models import IdempotencyRecord
 
+log = logging.getLogger(__name__)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -26,6 +37,35 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
+LOGIN = f"{V1}/auth/token"  # the one route that reads a body from a caller without a token
+UPLOADS = re.compile(rf"^{V1}/documents(/[^/]+/versions)?$")
+
+
+def max_import_bytes() -> int:
+    return int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+
+
+def body_limit(request) -> int:
+    """The largest body the route of `request` reads: an upload's or an import's own, else JSON's."""
+    if request.path == f"{V1}/contacts/import":
+        return max_import_bytes()
+    if UPLOADS.match(request.path):
+        return max_upload_bytes() + FORM_ALLOWANCE
+    return max_json_bytes()
+
+
+def has_body(request) -> bool:
+    return (request.content_length or 0) > 0 or is_chunked(request)
+
+
+def idempotency_lease() -> timedelta:
+    """How long an unfinished request holds its key; a retry after that runs the request again."""
+    return timedelta(seconds=float(env("CRM_IDEMPOTENCY_LEASE_SECONDS", "30")))
+
+
+def idempotency_ttl() -> timedelta:
+    """How long a finished request's response is replayed; older records are purged."""
+    return timedelta(seconds=float(env("CRM_IDEMPOTENCY_TTL_SECONDS", str(24 * 3600))))
 
 
 class TokenBuckets:
@@ -52,12 +92,6 @@ class TokenBuckets:
         return wait
 
 
-def caller_of(request) -> str:
-    """Who the request counts against: its token (hashed), else its address."""
-    token = bearer_token(request)
-    return "t:" + hashlib.sha256(token.encode()).hexdigest()[:32] if token else f"a:{request.remote_addr}"
-
-
 def fingerprint(request) -> str:
     """What makes a retry the same request: method, path and query, and the JSON body.
 
@@ -68,8 +102,78 @@ def fingerprint(request) -> str:
     if request.mimetype != "application/json":
         digest.update(f"{request.content_length} {request.mimetype}".encode())
     else:
-        digest.update(request.get_data(cache=True))
+        digest.update(request.get_data(cache=True))  # bounded by `bound_body` before
     return digest.hexdigest()
+
+
+def claim(session: Session, caller: str, key: str, print_: str, now: datetime) -> IdempotencyRecord | None:
+    """None when this request may run under the key (a new key, an expired lease, an expired record),
+    claimed for it as of `now`; else the record to answer from."""
+    record = session.get(IdempotencyRecord, (caller, key))
+    if record is None:
+        try:
+            session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=print_, created_at=now))
+            session.commit()
+            return None
+        except IntegrityError:
+            session.rollback()
+            record = session.get(IdempotencyRecord, (caller, key))
+            if record is None:
+                raise
+    expired = record.created_at <= now - idempotency_ttl()
+    lease_over = record.status is None and record.created_at <= now - idempotency_lease()
+    if not (expired or (lease_over and record.fingerprint == print_)):
+        return record
+    taken = session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.caller == caller,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at == record.created_at,
+        )
+        .values(created_at=now, fingerprint=print_, status=None, headers={}, body=None)
+    ).rowcount
+    session.commit()
+    if taken:
+        return None
+    session.expire_all()  # another retry took it first: answer from theirs
+    return session.get(IdempotencyRecord, (caller, key))
+
+
+def finish(session: Session, caller: str, key: str, claimed_at: datetime, response: Response) -> None:
+    """Keep `response` as the answer to every retry; a 5xx or a stream is no answer to keep, so the key
+    is freed for a retry to run again. Nothing changes when another retry took the lease meanwhile."""
+    mine = (
+        IdempotencyRecord.caller == caller,
+        IdempotencyRecord.key == key,
+        IdempotencyRecord.created_at == claimed_at,
+    )
+    if response.status_code >= 500 or response.is_streamed:
+        session.execute(delete(IdempotencyRecord).where(*mine))
+    else:
+        headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+        values = {"status": response.status_code, "headers": headers, "body": response.get_data(as_text=True)}
+        session.execute(update(IdempotencyRecord).where(*mine).values(**values))
+    session.commit()
+
+
+def purge(session: Session, now: datetime) -> int:
+    """Forget idempotency records older than their time to live; the number forgotten."""
+    done = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - idempotency_ttl()))
+    return done.rowcount
+
+
+def _unread(response: Response) -> Response:
+    """The connection closes after `response`, so the server never drains a body nobody read."""
+    response.headers["Connection"] = "close"
+    return response
+
+
+def _database_down(exc: SQLAlchemyError) -> Response:
+    log.warning("idempotency records unavailable: %s", type(exc).__name__)
+    return problem_response(
+        503, "Service unavailable", "the gateway's database is not reachable; retry", headers={"Retry-After": "5"}
+    )
 
 
 class PublicApi:
@@ -77,6 +181,7 @@ class PublicApi:
 
     def __init__(self):
         self._sessions = None
+        self._key = None
         self.buckets = TokenBuckets(
             rate_per_minute=int(env("CRM_RATE_LIMIT_PER_MINUTE", "600")),
             burst=int(env("CRM_RATE_LIMIT_BURST", "100")),
@@ -85,16 +190,44 @@ class PublicApi:
     def __call__(self, request, serve):
         if request.method == "OPTIONS":
             return self._with_headers(request, Response(status=204))
-        wait = self.buckets.take(caller_of(request))
+        user_id, refusal = self.authenticated(request)
+        # A user's budget follows them across tokens; without a valid token, the client's address pays.
+        caller = f"u:{user_id}" if user_id else f"a:{client_address(request)}"
+        response = self._bounded(request, caller, user_id, refusal, serve)
+        return self._with_headers(request, response)
+
+    def _bounded(self, request, caller: str, user_id: str | None, refusal: str, serve) -> Response:
+        wait = self.buckets.take(caller)
         if wait:
             response = problem_response(
                 429, "Too many requests", "slow down", headers={"Retry-After": str(int(wait) + 1)}
             )
-        elif request.method == "POST" and request.headers.get("Idempotency-Key"):
-            response = self._idempotent(request, request.headers["Idempotency-Key"], serve)
-        else:
-            response = serve(request)
-        return self._with_headers(request, response)
+            return _unread(response) if has_body(request) else response
+        if has_body(request) and user_id is None and request.path != LOGIN:
+            return _unread(problem_response(401, "Unauthorized", refusal))
+        try:
+            bound_body(request, body_limit(request))
+        except PayloadTooLarge as exc:
+            return _unread(problem_response(413, exc.title, exc.detail))
+        key = request.headers.get("Idempotency-Key")
+        if request.method == "POST" and key and request.path != LOGIN:  # bearer tokens are never stored
+            return self._idempotent(request, caller, key, serve)
+        return serve(request)
+
+    def authenticated(self, request) -> tuple[str | None, str]:
+        """The user a valid, unexpired token names (None without one), and else why not.
+
+        Only the signature and the expiry: the route checks revocation and roles as it always did.
+        """
+        token = bearer_token(request)
+        if token is None:
+            return None, "send `Authorization: Bearer <token>`; get a token at POST /api/v1/auth/token"
+        if self._key is None:
+            self._key = secret_key()
+        try:
+            return str(token_claims(token, self._key)["sub"]), ""
+        except Unauthorized as exc:
+            return None, exc.detail
 
     def sessions(self):
         """Sessions on the gateway's database, made once (the URL is read from the environment then)."""
@@ -102,33 +235,29 @@ class PublicApi:
             self._sessions = sessionmaker(get_engine(database_url("gateway")))
         return self._sessions
 
-    def _idempotent(self, request, key: str, serve) -> Response:
+    def _idempotent(self, request, caller: str, key: str, serve) -> Response:
         """The first response for (caller, key) is stored and returned to every retry."""
         if len(key) > 200 or not key.isprintable():
             return problem_response(400, "Bad request", "Idempotency-Key: at most 200 printable characters")
-        caller, print_ = caller_of(request), fingerprint(request)
-        Session = self.sessions()
-        with Session() as session:
-            record = session.get(IdempotencyRecord, (caller, key))
-            if record is None:
-                try:
-                    session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=print_))
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()
-                    record = session.get(IdempotencyRecord, (caller, key))
-            if record is not None:
-                return self._replay(record, print_)
+        try:
+            print_ = fingerprint(request)
+        except (PayloadTooLarge, RequestEntityTooLarge):
+            return _unread(problem_response(413, "Payload too large", "the request body is larger than allowed"))
+        claimed_at = utcnow()
+        try:
+            with self.sessions()() as session:
+                record = claim(session, caller, key, print_, claimed_at)
+                if record is not None:
+                    return self._replay(record, print_)
+        except SQLAlchemyError as exc:
+            return _database_down(exc)
         response = serve(request)
-        with Session() as session:
-            record = session.get(IdempotencyRecord, (caller, key))
-            if response.status_code >= 500 or response.is_streamed:
-                session.delete(record)  # not an answer to keep: let a retry run again
-            else:
-                record.status = response.status_code
-                record.headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-                record.body = response.get_data(as_text=True)
-            session.commit()
+        try:
+            with self.sessions()() as session:
+                finish(session, caller, key, claimed_at, response)
+        except SQLAlchemyError as exc:
+            # The request did happen: answer it. Its key stays claimed until the lease ends.
+            log.warning("idempotency record not finished: %s", type(exc).__name__)
         return response
 
     @staticmethod

@@ -15,6 +15,7 @@ from crm_kernel.schemas import load
 from crm_kernel.scope import Scope
 from gateway import throttle
 from gateway.auth import hash_password, issue_token, password_matches
+from gateway.callers import client_address, login_keys
 from gateway.models import Department, User
 from gateway.openapi import ERRORS, crud, json_content, ref
 from gateway.schemas import DepartmentSchema, IdentityQuerySchema, TokenRequestSchema, UserSchema
@@ -129,7 +130,8 @@ class IdentityApi:
     def create_token(self, request):
         credentials = load(TokenRequestSchema(), json_body(request))
         email = credentials["email"].strip().lower()
-        keys = [f"account:{email}", f"address:{request.remote_addr}"]
+        address = client_address(request)
+        keys = login_keys(email, address)
         now = utcnow()
         wait = throttle.seconds_locked(self.db, keys, now)
         if wait:
@@ -139,7 +141,8 @@ class IdentityApi:
             for key in keys:
                 throttle.record_failure(self.db, key, now)
             self.db.commit()
-            log.info("failed login for %s from %s", email, request.remote_addr)
+            # Not the e-mail: people type their password into that field too, and logs travel far.
+            log.info("failed login from %s", address)
             raise Unauthorized("wrong e-mail or password")
         throttle.clear(self.db, keys[0])
         self.db.commit()

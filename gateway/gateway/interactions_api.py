@@ -2,7 +2,7 @@
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.openapi import ERRORS, ID_PARAM, crud, json_content, ref
 from interactions.schemas import InteractionSchema
 
@@ -35,6 +35,7 @@ class InteractionsApi:
             self.contact_must_exist(data["contact_id"])
         data.setdefault("user_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data, "user_id")
         interaction = self.interactions.create_interaction(data)
         return entity_response(interaction, 201, f"{V1}/interactions/{interaction['id']}")
 
@@ -45,8 +46,9 @@ class InteractionsApi:
 
     @api("PATCH", f"{V1}/interactions/<string:interaction_id>")
     def update_interaction(self, request, interaction_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes, "user_id")
         if isinstance(changes.get("contact_id"), str):
             self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_interaction(interaction_id, changes, expected_version(request)))

@@ -4,7 +4,7 @@ import base64
 
 from werkzeug.wrappers import Response
 
-from crm_kernel.http import api, json_response, query_args
+from crm_kernel.http import api, content_disposition, json_response, query_args
 from gateway.identity import V1
 from gateway.openapi import ERRORS
 
@@ -54,7 +54,7 @@ def report_response(result: dict) -> Response:
     output = result.get("rendered") if isinstance(result, dict) else None
     if output is None:
         return json_response(result)
-    headers = {"Content-Disposition": f'inline; filename="{output["filename"]}"'}
+    headers = {"Content-Disposition": content_disposition("inline", output["filename"])}
     return Response(base64.b64decode(output["base64"]), headers=headers, content_type=output["content_type"])
 
 

@@ -10,6 +10,7 @@ ROLES = ("admin", "manager", "agent", "analyst")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 DEFAULT_WORKING_HOURS = {day: [["09:00", "17:00"]] for day in WEEKDAYS[:5]} | {"sat": [], "sun": []}
+MIN_WEEKLY_MINUTES = 60
 
 
 def check_working_hours(hours: dict) -> None:
@@ -31,6 +32,14 @@ def check_working_hours(hours: dict) -> None:
             if start < previous_end:
                 raise ValidationError(f"{day}: intervals overlap at {start}")
             previous_end = end
+    weekly = sum(_minutes(end) - _minutes(start) for intervals in hours.values() for start, end in intervals)
+    if 0 < weekly < MIN_WEEKLY_MINUTES:  # SLA clocks would need years of weeks to run a target down
+        raise ValidationError(f"at least {MIN_WEEKLY_MINUTES} working minutes a week (or none: the clock runs always)")
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
 class DepartmentSchema(EntitySchema):

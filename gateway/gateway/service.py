@@ -6,10 +6,16 @@ this class puts them together with the dependencies they share.
 
 from functools import cache
 
+from nameko.timer import timer
+
+from crm_kernel.config import env
+from crm_kernel.db import utcnow
 from crm_kernel.errors import NotFound
 from crm_kernel.http import api
 from crm_kernel.outbox import Outbox
 from crm_kernel.service import ServiceBase
+from crm_kernel.signing import InternalKey
+from gateway import http, throttle
 from gateway.audit_api import AuditApi
 from gateway.auth import Auth
 from gateway.campaigns_api import CampaignsApi
@@ -54,6 +60,15 @@ class GatewayService(
     documents = DeadlineServiceRpc("documents")
     reporting = DeadlineServiceRpc("reporting")
     http_middleware = PublicApi()
+    internal_key = InternalKey()  # signs the requests to the services' internal routes
+
+    @timer(interval=float(env("CRM_PURGE_INTERVAL_SECONDS", "300")))
+    def purge_expired(self):
+        """Idempotency records and login throttles past their time to live are deleted."""
+        now = utcnow()
+        http.purge(self.db, now)
+        throttle.purge(self.db, now)
+        self.db.commit()
 
     @api("GET", f"{V1}/openapi.json")
     def openapi(self, request):

@@ -2,7 +2,7 @@
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.interactions_api import read_only
 from gateway.openapi import PAGE_PARAMS, crud, page_of
 from interactions.sales_schemas import TaskSchema
@@ -17,6 +17,7 @@ class TasksApi:
             self.contact_must_exist(data["contact_id"])
         data.setdefault("assignee_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data, "assignee_id")
         task = self.interactions.create_task(data)
         return entity_response(task, 201, f"{V1}/tasks/{task['id']}")
 
@@ -33,8 +34,9 @@ class TasksApi:
 
     @api("PATCH", f"{V1}/tasks/<string:task_id>")
     def update_task(self, request, task_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes, "assignee_id")
         if isinstance(changes.get("contact_id"), str):
             self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_task(task_id, changes, expected_version(request)))

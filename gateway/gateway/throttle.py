@@ -1,7 +1,9 @@
-"""Slowing down password guessing: failed logins per account and per address lock them for a while."""
+"""Slowing down password guessing: failed logins per account and address pair, and per address, lock them
+for a while."""
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from crm_kernel.config import env
@@ -14,7 +16,7 @@ MAX_LOCK = timedelta(minutes=15)
 def limits() -> dict[str, int]:
     """Failures allowed in a window before each kind of key is locked."""
     return {
-        "account": int(env("CRM_LOGIN_FAILURES_PER_ACCOUNT", "5")),
+        "pair": int(env("CRM_LOGIN_FAILURES_PER_ACCOUNT", "5")),  # one account from one address
         "address": int(env("CRM_LOGIN_FAILURES_PER_ADDRESS", "20")),
     }
 
@@ -52,3 +54,14 @@ def clear(session: Session, key: str) -> None:
     row = session.get(LoginThrottle, key)
     if row is not None:
         session.delete(row)
+
+
+def purge(session: Session, now: datetime) -> int:
+    """Forget throttles whose window has passed and whose lock has ended; the number forgotten."""
+    done = session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_started_at < now - WINDOW,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+        )
+    )
+    return done.rowcount

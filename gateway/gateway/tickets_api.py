@@ -2,9 +2,9 @@
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
-from gateway.identity import V1
+from gateway.identity import V1, check_owner
 from gateway.interactions_api import action, read_only
-from gateway.openapi import crud, page_of, ref
+from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, page_of, ref
 from interactions.schemas import CommentSchema, SlaPolicySchema, TicketSchema, TicketTransitionSchema
 
 
@@ -16,6 +16,7 @@ class TicketsApi:
         if isinstance(data.get("contact_id"), str):
             self.contact_must_exist(data["contact_id"])
         data.setdefault("department_id", caller.department_id)
+        check_owner(self.db, caller, data, "assignee_id")
         ticket = self.interactions.create_ticket(data)
         return entity_response(ticket, 201, f"{V1}/tickets/{ticket['id']}")
 
@@ -26,8 +27,9 @@ class TicketsApi:
 
     @api("PATCH", f"{V1}/tickets/<string:ticket_id>")
     def update_ticket(self, request, ticket_id):
-        self.auth.require(request, *STAFF)
+        caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
+        check_owner(self.db, caller, changes, "assignee_id")
         if isinstance(changes.get("contact_id"), str):
             self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_ticket(ticket_id, changes, expected_version(request)))
@@ -54,7 +56,7 @@ class TicketsApi:
     @api("GET", f"{V1}/tickets/<string:ticket_id>/comments")
     def list_ticket_comments(self, request, ticket_id):
         self.auth.require(request, *STAFF)
-        return self.interactions.list_ticket_comments(ticket_id)
+        return self.interactions.list_ticket_comments(ticket_id, query_args(request))
 
     @api("POST", f"{V1}/tickets/<string:ticket_id>/transitions")
     def transition_ticket(self, request, ticket_id):
@@ -114,8 +116,9 @@ class TicketsApi:
             spec,
             f"{item}/comments",
             "tickets",
-            "The ticket's comments, oldest first",
+            "The ticket's comments, a page at a time, oldest first",
             page_of("TicketComment")["content"]["application/json"]["schema"],
+            [*ID_PARAM, *PAGE_PARAMS],
         )
         action(
             spec,

@@ -205,3 +205,45 @@ def test_only_the_gateway_and_prometheus_reach_a_services_http_port(rendered, ov
         assert [port["port"] for port in rule["ports"]] == ["http"]
         (container,) = pod_specs(deployments[app])[0]["containers"]
         assert [port["name"] for port in container["ports"]] == ["http"]
+
+
+def _pods(objects: list[dict]) -> dict[str, tuple[dict, list[dict]]]:
+    """Every workload's pod labels and containers, by workload name."""
+    return {
+        o["metadata"]["name"]: (o["spec"]["template"]["metadata"]["labels"], pod_specs(o)[0]["containers"])
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet", "Job")
+    }
+
+
+def _admitted(policy: dict, pods: dict) -> dict[str, set[str]]:
+    """Which workloads each named port of the policy admits."""
+    admitted: dict[str, set[str]] = {}
+    for rule in policy["spec"]["ingress"]:
+        names = {name for name, (labels, _) in pods.items() for p in rule["from"] if _selects(p["podSelector"], labels)}
+        for port in rule["ports"]:
+            admitted.setdefault(port["port"], set()).update(names)
+    return admitted
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rabbitmq_and_each_database_admit_only_the_pods_that_use_them(rendered, overlay):
+    pods = _pods(rendered[overlay])
+    policies = by_kind(rendered[overlay], "NetworkPolicy").values()
+
+    def policy_of(workload):
+        (policy,) = [p for p in policies if _selects(p["spec"]["podSelector"], pods[workload][0])]
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        return policy
+
+    amqp_clients = {
+        name
+        for name, (_, containers) in pods.items()
+        for c in containers
+        if any(e["name"] == "AMQP_URI" for e in c.get("env", []))
+    }
+    assert {*APPS, *(f"{app}-migrate" for app in APPS)} <= amqp_clients
+    broker = _admitted(policy_of("rabbitmq"), pods)
+    assert broker == {"amqp": amqp_clients, "epmd": {"rabbitmq"}, "cluster": {"rabbitmq"}, "prometheus": {"prometheus"}}
+    for app in APPS:
+        assert _admitted(policy_of(f"{app}-db"), pods) == {"postgres": {app, f"{app}-migrate"}}, app

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from deploy_render import APPS, K8S, OVERLAYS, ROOT, by_kind, containers, image_renames, pod_specs, render
 
+from crm_kernel.secrets import weakness
+
 DEPLOYABLE = [name for name in OVERLAYS if name != "base"]
 
 
@@ -150,7 +152,7 @@ def test_the_base_commits_no_secret_and_every_overlay_generates_the_ones_it_refe
         assert {name: data_keys(secrets[name]) for name in referenced} == referenced
 
 
-@pytest.mark.parametrize("overlay,count", [("prod", 7), ("prod-s3", 1)])
+@pytest.mark.parametrize("overlay,count", [("prod", 8), ("prod-s3", 1)])
 def test_prod_secret_files_are_git_ignored_and_their_examples_hold_placeholders_only(overlay, count):
     prod = K8S / "overlays" / overlay
     ignored = [line for line in (ROOT / "deploy" / ".gitignore").read_text().splitlines() if line and line[0] != "#"]
@@ -176,3 +178,29 @@ def test_prod_renders_the_operators_secret_files_when_present(tmp_path):
     (overlay / "secrets" / "s.env.example").write_text("password=REPLACE\n")
     (secret,) = render(overlay, ".example")
     assert base64.b64decode(secret["data"]["password"]) == b"from-the-operator"
+
+
+def test_only_the_dev_overlay_runs_in_development_mode_where_placeholder_secrets_pass(rendered):
+    def environment(overlay):
+        (common,) = [o for o in rendered[overlay] if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "crm-common"]
+        return common["data"].get("CRM_ENVIRONMENT")
+
+    assert environment("dev") == "development"
+    assert all(environment(overlay) is None for overlay in rendered if overlay != "dev")  # the image's production
+    assert "CRM_ENVIRONMENT=production" in (ROOT / "Dockerfile").read_text()
+
+
+def test_every_published_example_secret_is_refused_outside_development():
+    examples = [*(K8S / "overlays").glob("*/secrets/*.env.example"), ROOT / "deploy" / "compose.env.example"]
+    lines = [line for path in examples for line in path.read_text().splitlines() if "=" in line and line[0] != "#"]
+    secrets = [
+        value
+        for line in lines
+        for key, value in [line.split("=", 1)]
+        if "PASSWORD" in key.upper()
+        or key.upper() in ("CRM_SECRET_KEY", "SECRET-KEY", "ERLANG-COOKIE", "SECRET-ACCESS-KEY")
+    ]
+    dev = yaml.safe_load((K8S / "overlays" / "dev" / "kustomization.yaml").read_text())
+    secrets += [lit.split("=", 1)[1] for g in dev["secretGenerator"] for lit in g["literals"] if "dev-only" in lit]
+    assert len(secrets) > 10
+    assert all(weakness(value) for value in secrets), [value for value in secrets if not weakness(value)]

@@ -1,5 +1,6 @@
 """The whole system, started by the same launcher as `make run`, driven over HTTP."""
 
+import contextlib
 import os
 import random
 import signal
@@ -78,8 +79,22 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def system(request, make_vhost, tmp_path_factory):
     """Runs `scripts/run_local.py` with every database on the engine the test asks for (see above)."""
+    with running_system(request, request.param, make_vhost, tmp_path_factory) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def system_of_its_own(request, make_vhost, tmp_path_factory):
+    """A second system (SQLite) for tests that change rules every other test relies on: custom fields
+    that become required, SLA policies, plans, logins that lock addresses and revoke tokens."""
+    with running_system(request, "sqlite", make_vhost, tmp_path_factory) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_system(request, engine: str, make_vhost, tmp_path_factory):
     base = free_port_base()
-    var_dir = tmp_path_factory.mktemp(f"system-{request.param}")
+    var_dir = tmp_path_factory.mktemp(f"system-{engine}")
     env = dict(
         os.environ,
         CRM_PORT=str(base),
@@ -92,8 +107,10 @@ def system(request, make_vhost, tmp_path_factory):
         # The suite makes many requests per token; the limiter itself is tested in tests/unit.
         CRM_RATE_LIMIT_PER_MINUTE="100000",
         CRM_RATE_LIMIT_BURST="100000",
+        # As behind an ingress on this host: X-Forwarded-For names the client (tests/e2e/test_hardening.py).
+        CRM_TRUSTED_PROXIES="127.0.0.1",
     )
-    if request.param == "postgresql":
+    if engine == "postgresql":
         databases = request.getfixturevalue("postgres")
         for service in SERVICES:
             env[f"{service.upper()}_DATABASE_URL"] = databases.create(f"e2e_{service}")

@@ -4,6 +4,7 @@ import hashlib
 import http.client
 import io
 import json
+import os
 import re
 import subprocess
 import uuid
@@ -48,7 +49,12 @@ def test_the_document_walkthrough_in_the_readme_runs_as_printed(system, tmp_path
     assert admin.post(system.url(f"{V1}/users"), json=demo).status_code in (201, 409)
     script = documents_walkthrough().replace("http://127.0.0.1:8000", system.base_url)
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CRM_ADMIN_PASSWORD": demo["password"]},  # as the README asks
     )
     assert result.returncode == 0, result.stderr
     documents = json_documents(result.stdout)

@@ -1,8 +1,12 @@
 """The gateway as the public meets it: throttled logins, revocable tokens, idempotent retries, headers."""
 
+import json
+import socket
 import uuid
 
+from access_world import World
 from e2e_helpers import V1, contact_body, count_contacts
+from werkzeug.http import parse_options_header
 
 
 def new_agent(system, admin, role="agent", department_id=None) -> dict:
@@ -112,3 +116,176 @@ def test_the_audit_trail_says_who_changed_what_and_when_within_scope(system):
     assert unknown.status_code == 404
     bad = admin.get(system.url(f"{V1}/audit"), params={"entity": "spaceship", "id": "x"})
     assert bad.status_code == 422 and "entity" in bad.json()["errors"]
+
+
+def raw_exchange(system, head: str, body: bytes = b"") -> bytes:
+    """Send a request's head (and maybe some body) on a socket of our own; the response's first bytes.
+
+    The server must answer without the rest of the body: if it waited for it, the read would time out.
+    """
+    host, port = system.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        return connection.recv(65536)
+
+
+def test_a_huge_content_length_is_refused_at_once_and_without_a_token_no_body_is_read(system):
+    token = system.token()
+    declared = 300 * 1024 * 1024
+    head = (
+        f"POST /api/v1/contacts HTTP/1.1\nHost: x\nContent-Type: application/json\nContent-Length: {declared}\n"
+        f"Idempotency-Key: {uuid.uuid4().hex}\n"
+    )
+    assert raw_exchange(system, head + f"Authorization: Bearer {token}\n").startswith(b"HTTP/1.1 413")
+    assert raw_exchange(system, head).startswith(b"HTTP/1.1 401")
+    forged = head.replace("Content-Length: 314572800", "Content-Length: 10") + "Authorization: Bearer forged\n"
+    assert raw_exchange(system, forged).startswith(b"HTTP/1.1 401")
+
+
+def test_a_chunked_body_past_the_json_limit_is_a_413_and_creates_nothing(system):
+    api = system.client()
+    before = count_contacts(system, api)
+
+    def chunks():
+        yield b'{"first_name": "Ada", "last_name": "'
+        for _ in range(40):
+            yield b"x" * 64 * 1024  # 2.5 MiB in all, past the 1 MiB limit
+        yield b'"}'
+
+    response = api.post(
+        system.url(f"{V1}/contacts"),
+        data=chunks(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 413 and response.headers["Content-Type"] == "application/problem+json"
+    assert count_contacts(system, api) == before
+
+
+def test_a_login_retried_with_an_idempotency_key_is_never_replayed_from_storage(system):
+    agent = new_agent(system, system.client())
+    login = system.url(f"{V1}/auth/token")
+    body = {"email": agent["email"], "password": agent["password"]}
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    first = system.http.post(login, json=body, headers=headers)
+    retry = system.http.post(login, json=body, headers=headers)
+    assert first.status_code == retry.status_code == 200
+    assert "Idempotent-Replayed" not in retry.headers
+
+
+def test_failures_from_one_address_behind_the_proxy_do_not_lock_the_user_out_elsewhere(system):
+    agent = new_agent(system, system.client())
+    login = system.url(f"{V1}/auth/token")
+    attacker = {"X-Forwarded-For": "198.51.100.66"}
+    wrong = {"email": agent["email"], "password": "not-the-password"}
+    statuses = [system.http.post(login, json=wrong, headers=attacker).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    real = system.http.post(
+        login, json={"email": agent["email"], "password": agent["password"]}, headers={"X-Forwarded-For": "203.0.113.5"}
+    )
+    assert real.status_code == 200
+
+
+def service_url(system, offset: int, path: str) -> str:
+    host, port = system.base_url.rsplit(":", 1)
+    return f"{host}:{int(port) + offset}{path}"
+
+
+def test_internal_routes_refuse_what_the_gateway_did_not_sign(system):
+    api = system.client()
+    before = count_contacts(system, api)
+    admin_scope = json.dumps(["anyone", "admin", None, []])
+    forged = {"X-Scope": admin_scope, "X-Actor": "anyone"}
+    export = system.http.get(service_url(system, 1, "/export"), headers=forged)
+    assert export.status_code == 401 and "signed" in export.json()["detail"]
+    imported = system.http.post(
+        service_url(system, 1, "/import"),
+        data=b"first_name,last_name,emails\nEve,Forged,eve@example.com\n",
+        headers={**forged, "Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 401
+    assert count_contacts(system, api) == before
+    files = {"file": ("note.txt", b"signed blobs only\n", "text/plain")}
+    document = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Note"}).json()
+    blob = system.http.get(service_url(system, 3, f"/blobs/{document['sha256']}"), headers=forged)
+    assert blob.status_code == 401 and b"signed blobs only" not in blob.content
+    put = system.http.put(service_url(system, 3, "/blobs"), data=b"planted", headers=forged)
+    assert put.status_code == 401
+    assert api.get(system.url(f"{V1}/documents/{document['id']}/content")).content == b"signed blobs only\n"
+
+
+def test_any_upload_name_downloads_under_that_name_and_adds_no_header_parameter(system):
+    api = system.client()
+    for name in ['say "hi"; filename=evil.exe', "Rechnung 100 €.pdf", "holiday 😀🌴.txt", "%0D%0Aencoded.txt"]:
+        files = {"file": (name, b"named content\n", "text/plain")}
+        document = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Named"})
+        assert document.status_code == 201, document.text
+        download = api.get(system.url(f"{V1}/documents/{document.json()['id']}/content"))
+        assert download.status_code == 200 and download.content == b"named content\n"
+        disposition, params = parse_options_header(download.headers["Content-Disposition"])
+        assert disposition == "attachment" and params == {"filename": document.json()["filename"]}
+
+
+def test_a_password_typed_into_the_email_field_never_reaches_the_logs(system):
+    typed = f"Sup3r-{uuid.uuid4().hex}"
+    login = system.http.post(system.url(f"{V1}/auth/token"), json={"email": typed, "password": "x"})
+    assert login.status_code == 401
+    assert typed.encode() not in system.log.read_bytes()
+
+
+def test_users_companies_and_tags_out_of_sight_read_exactly_as_unknown_ones(system):
+    world = World(system)
+    agent = world.users["berlin agent"]
+    elsewhere, nobody = world.user_ids["support agent"], uuid.uuid4().hex
+    about = {"contact_id": world.ids["contact"], "department_id": world.berlin}
+
+    def answers(path, body_for):
+        replies = [agent.post(world.url(path), json=body_for(user)) for user in (elsewhere, nobody)]
+        assert [r.status_code for r in replies] == [422, 422], [r.text for r in replies]
+        assert replies[0].json() == replies[1].json()
+
+    answers("tickets", lambda user: {"subject": "Late", "priority": "normal", "assignee_id": user, **about})
+    answers("tasks", lambda user: {"title": "Call", "assignee_id": user, **about})
+    answers(f"campaigns/{world.ids['campaign']}/responses", lambda u: {**about, "kind": "opened", "user_id": u})
+    support = world.users["support agent"]
+    company = support.post(world.url("companies"), json={"name": "Hidden Ltd", "department_id": world.support})
+    tag = f"secret-{uuid.uuid4().hex[:8]}"
+    carried = support.post(world.url("contacts"), json=contact_body(department_id=world.support, tags=[tag]))
+    assert company.status_code == carried.status_code == 201
+    answers("contacts", lambda _: contact_body(department_id=world.berlin, company_id=company.json()["id"]))
+    for asked in (tag, f"never-{uuid.uuid4().hex[:8]}"):
+        listed = agent.get(world.url("contacts"), params={"tag": asked})
+        assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+def test_reports_refuse_days_past_the_calendar_and_comments_come_in_pages(system):
+    api = system.client()
+    far = api.get(system.url(f"{V1}/reports/kpis"), params={"from": "9999-12-31", "to": "9999-12-31"})
+    assert far.status_code == 422 and set(far.json()["errors"]) == {"from", "to"}
+    contact = api.post(system.url(f"{V1}/contacts"), json=contact_body()).json()
+    ticket = api.post(system.url(f"{V1}/tickets"), json={"subject": "Paged", "contact_id": contact["id"]}).json()
+    for n in range(3):
+        comment = {"body": f"note {n}", "internal": True}
+        assert api.post(system.url(f"{V1}/tickets/{ticket['id']}/comments"), json=comment).status_code == 201
+    page = api.get(system.url(f"{V1}/tickets/{ticket['id']}/comments"), params={"limit": 2}).json()
+    assert [c["body"] for c in page["items"]] == ["note 0", "note 1"] and page["next_cursor"]
+
+
+def test_business_rules_hold_over_http_four_eyes_departments_and_filed_records(system):
+    world = World(system)
+    manager, agent = world.users["sales manager"], world.users["berlin agent"]
+    files = {"file": ("own.txt", b"my own quote\n", "text/plain")}
+    own = manager.post(world.url("documents"), files=files, data={"kind": "quote"}).json()
+    assert manager.post(world.url(f"documents/{own['id']}/transitions"), json={"action": "submit"}).status_code == 200
+    refused = manager.post(world.url(f"documents/{own['id']}/transitions"), json={"action": "approve"})
+    assert refused.status_code == 403 and "four eyes" in refused.json()["detail"]
+    assert world.admin.get(world.url(f"documents/{own['id']}")).json()["status"] == "in_review"
+
+    moved = agent.patch(world.url(f"contacts/{world.ids['contact']}"), json={"department_id": None})
+    assert moved.status_code == 422 and list(moved.json()["errors"]) == ["department_id"]
+    assert world.admin.get(world.url(f"contacts/{world.ids['contact']}")).json()["department_id"] == world.berlin
+
+    for field in ("deal_id", "ticket_id"):
+        filed = agent.post(world.url("documents"), files=files, data={field: uuid.uuid4().hex})
+        assert filed.status_code == 422 and list(filed.json()["errors"]) == [field]
+    filed = agent.post(world.url("documents"), files=files, data={"deal_id": world.ids["deal"]})
+    assert filed.status_code == 201 and filed.json()["deal_id"] == world.ids["deal"]

@@ -1,5 +1,6 @@
 """The README's walk-through of a complaint and a deal works as printed, over HTTP, on both engines."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -24,7 +25,12 @@ def test_the_complaint_and_the_deal_walkthrough_runs_as_printed(system, tmp_path
     script = (complaint + deal).replace("http://127.0.0.1:8000", system.base_url)
 
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CRM_ADMIN_PASSWORD": demo["password"]},  # as the README asks
     )
 
     assert result.returncode == 0, result.stderr

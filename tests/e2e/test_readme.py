@@ -1,6 +1,7 @@
 """The curl walk-through in the README works as printed."""
 
 import hashlib
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -22,7 +23,12 @@ def test_the_readme_walkthrough_runs_as_printed(system, tmp_path):
     assert admin.post(system.url(f"{V1}/users"), json=demo).status_code in (201, 409)
     script = readme_curl_script().replace("http://127.0.0.1:8000", system.base_url)
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CRM_ADMIN_PASSWORD": demo["password"]},  # as the README asks
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -1,5 +1,6 @@
 """Reports over HTTP: records created through the gateway show up in the reports, fed by events only."""
 
+import os
 import re
 import subprocess
 from datetime import date
@@ -112,7 +113,12 @@ def test_the_readme_dashboard_runs_as_printed(system, tmp_path):
     script = readme_dashboard_script().replace("http://127.0.0.1:8000", system.base_url)
 
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=90
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "CRM_ADMIN_PASSWORD": demo["password"]},  # as the README asks
     )
 
     assert result.returncode == 0, result.stderr

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from werkzeug.test import EnvironBuilder
 
-from crm_kernel.db import utcnow
+from crm_kernel.db import get_engine, utcnow
 from crm_kernel.errors import Forbidden, Unauthorized
 from crm_kernel.scope import Scope
 from gateway.auth import Authenticator, hash_password, issue_token, password_matches, principal_from_token
@@ -147,3 +149,14 @@ def test_a_missing_or_garbled_authorization_header_is_unauthorized(authorization
 
 def test_the_bearer_scheme_is_case_insensitive():
     assert Authenticator(KEY, {}).require(request_with(bearer().replace("Bearer", "bearer"))).user_id == "u42"
+
+
+def test_no_engine_puts_the_values_of_a_query_into_its_errors(tmp_path):
+    engine = get_engine(f"sqlite:///{tmp_path / 'secrets.db'}")
+    assert engine.hide_parameters
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (v TEXT UNIQUE)"))
+        connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": "hunter2-secret"})
+    with pytest.raises(IntegrityError) as failure, engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": "hunter2-secret"})
+    assert "hunter2-secret" not in str(failure.value)

@@ -165,3 +165,26 @@ def test_a_redelivered_user_event_is_applied_once(contacts):
 
     [user] = contacts.rows(UserReplica)
     assert (user.department_id, user.active) == ("berlin", True)
+
+
+def test_a_company_out_of_sight_reads_as_unknown_and_so_does_a_tag_only_it_carries(contacts, contact_data):
+    company = contacts.as_(SUPPORT_AGENT).create_company({"name": "Acme", "department_id": "support"})
+    contacts.as_(SUPPORT_AGENT).create_contact(contact_data(department_id="support", tags=["secret-deal"]))
+    answers = []
+    for company_id in (company["id"], "0" * 32):  # out of sight, and no company at all
+        with pytest.raises(ValidationFailed) as refused:
+            contacts.as_(BERLIN_AGENT).create_contact(contact_data(department_id="berlin", company_id=company_id))
+        answers.append((refused.value.detail, refused.value.errors))
+    assert answers[0] == answers[1] == ("invalid fields: company_id", {"company_id": ["unknown company"]})
+    for tag in ("secret-deal", "never-used"):
+        assert contacts.as_(BERLIN_AGENT).list_contacts({"tag": tag})["items"] == []
+
+
+@pytest.mark.parametrize("scope", [BERLIN_AGENT, SALES_MANAGER])
+def test_only_an_admin_takes_a_contact_out_of_every_department(contacts, contact_data, scope):
+    mine = contacts.as_(scope).create_contact(contact_data(department_id="berlin"))
+    with pytest.raises(ValidationFailed) as refused:
+        contacts.as_(scope).update_contact(mine["id"], {"department_id": None})
+    assert list(refused.value.errors) == ["department_id"]
+    assert contacts.as_(scope).get_contact(mine["id"])["department_id"] == "berlin"
+    assert contacts.update_contact(mine["id"], {"department_id": None})["department_id"] is None  # an admin

@@ -271,3 +271,22 @@ def test_a_contact_merge_re_points_the_documents_of_the_sources_once(documents):
     assert contact_of == {first["id"]: "target", second["id"]: "target", untouched["id"]: "other"}
     updates = [e for e in documents.events() if e["type"] == "document.updated"]
     assert len(updates) == 2 and all(e["changes"]["contact_id"][1] == "target" for e in updates)
+
+
+@pytest.mark.parametrize("uploader", [SALES_MANAGER, ADMIN])
+def test_four_eyes_the_uploader_never_approves_their_own_document(documents, uploader):
+    document = upload(documents, uploader)
+    documents.as_(uploader).transition(document["id"], {"action": "submit"})
+    for action in ("approve", "reject"):
+        with pytest.raises(Forbidden, match="four eyes"):
+            documents.as_(uploader).transition(document["id"], {"action": action})
+    assert documents.as_(ADMIN).get_document(document["id"])["status"] == "in_review"
+
+
+def test_four_eyes_holds_for_whoever_uploaded_the_current_version(documents):
+    document = upload(documents, AGENT)
+    documents.as_(SALES_MANAGER).add_version(document["id"], stored(b"v2 by the manager\n"), expected_version=1)
+    documents.as_(AGENT).transition(document["id"], {"action": "submit"})
+    with pytest.raises(Forbidden, match="four eyes"):
+        documents.as_(SALES_MANAGER).transition(document["id"], {"action": "approve"})
+    assert documents.as_(ADMIN).transition(document["id"], {"action": "approve"})["status"] == "approved"

@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from werkzeug.datastructures import Headers
+from werkzeug.http import parse_options_header
 from werkzeug.test import EnvironBuilder
 
 from crm_kernel.errors import BadRequest, PayloadTooLarge, PreconditionFailed
-from crm_kernel.http import expected_version, json_body
+from crm_kernel.http import content_disposition, expected_version, json_body, printable_name
 
 
 def request_with(body: bytes = b"", **headers):
@@ -74,3 +76,30 @@ def test_the_body_limit_comes_from_the_environment(monkeypatch):
 
     with pytest.raises(PayloadTooLarge, match="16 bytes"):
         json_body(request_with(json.dumps({"body": "x" * 16}).encode()))
+
+
+NASTY_NAMES = [
+    'say "hi".txt',
+    "report; filename=evil.exe",
+    "split\r\nSet-Cookie: session=stolen.txt",
+    "%0D%0Aencoded.txt",
+    "Rechnung 100 €.pdf",
+    "holiday 😀🌴.jpg",
+    "back\\slash.txt",
+]
+
+
+@pytest.mark.parametrize("name", NASTY_NAMES)
+def test_a_download_name_never_adds_a_parameter_or_breaks_the_header(name):
+    header = content_disposition("attachment", name)
+    Headers().set("Content-Disposition", header)  # werkzeug refuses CR/LF in a header value
+    assert header.isascii() and "\r" not in header and "\n" not in header
+    disposition, params = parse_options_header(header)
+    assert disposition == "attachment" and set(params) == {"filename"}  # filename* decoded into filename
+    assert params["filename"] == printable_name(name)
+    fallback = header.split('filename="', 1)[1].split('"', 1)[0]
+    assert not set(fallback) & set('"\\%;\r\n')
+
+
+def test_an_ascii_name_reads_the_same_in_both_forms():
+    assert content_disposition("inline", "kpis.csv") == "inline; filename=\"kpis.csv\"; filename*=UTF-8''kpis.csv"

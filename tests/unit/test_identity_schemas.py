@@ -101,3 +101,10 @@ def test_a_users_password_is_never_dumped():
 def test_malformed_intervals_are_refused_not_crashed_on(intervals):
     with pytest.raises(ValidationError, match="each interval"):
         check_working_hours({"mon": intervals})
+
+
+def test_a_department_works_at_least_an_hour_a_week_or_never():
+    with pytest.raises(ValidationError, match="at least 60 working minutes a week"):
+        check_working_hours({"mon": [["09:00", "09:01"]]})
+    check_working_hours({"mon": [["09:00", "10:00"]]})
+    check_working_hours({"mon": []})

@@ -222,3 +222,30 @@ def test_a_resolved_ticket_never_breaches(service):
 
     assert service.detect_sla_breaches() == 0
     assert events(service, "ticket.sla_breached") == []
+
+
+def test_an_sla_policy_leaves_an_hour_a_week_and_targets_at_most_30000_working_minutes(service):
+    targets = {"low": 30_001, "normal": 1, "high": 1, "urgent": 1}
+    with pytest.raises(ValidationFailed) as refused:
+        service.create_sla_policy({"department_id": "d1", "targets": targets})
+    assert list(refused.value.errors) == ["targets"]
+    a_minute = {"mon": [["09:00", "09:01"]]}
+    with pytest.raises(ValidationFailed) as refused:
+        service.create_sla_policy({"department_id": "d1", "targets": targets | {"low": 1}, "working_hours": a_minute})
+    assert list(refused.value.errors) == ["working_hours"]
+    assert service.list_sla_policies({})["items"] == []
+
+
+def test_a_tickets_comments_come_a_page_at_a_time_oldest_first(service):
+    ticket = service.create_ticket(ticket_data())
+    for n in range(5):
+        service.comment_ticket(ticket["id"], {"body": f"comment {n}", "author_id": "u1"})
+    first = service.list_ticket_comments(ticket["id"], {"limit": "2"})
+    second = service.list_ticket_comments(ticket["id"], {"limit": "2", "cursor": first["next_cursor"]})
+    last = service.list_ticket_comments(ticket["id"], {"limit": "2", "cursor": second["next_cursor"]})
+    pages = [[c["body"] for c in page["items"]] for page in (first, second, last)]
+    assert pages == [["comment 0", "comment 1"], ["comment 2", "comment 3"], ["comment 4"]]
+    assert last["next_cursor"] is None
+    with pytest.raises(ValidationFailed) as refused:
+        service.list_ticket_comments(ticket["id"], {"limit": "201"})
+    assert list(refused.value.errors) == ["limit"]

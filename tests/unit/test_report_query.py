@@ -75,3 +75,24 @@ def test_a_plan_period_must_be_a_month_week_quarter_or_year():
     assert refused_fields(PlanVsActualQuerySchema(), period="March") == ["period"]
     assert refused_fields(PlanVsActualQuerySchema(), period="2026-W54") == ["period"]
     assert load(PlanVsActualQuerySchema(), {"period": "2026-Q2"})["period"] == "2026-Q2"
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1969-12-31", "3000-01-01"])
+def test_a_day_outside_1970_to_2999_is_refused_naming_it(day):
+    assert refused_fields(ReportQuerySchema(), **{"from": day, "to": day}) == ["from", "to"]
+    assert "compare_from" in refused_fields(
+        CompareQuerySchema(), **{"from": "2026-01-01", "to": "2026-01-02", "compare_from": day, "compare_to": day}
+    )
+
+
+@pytest.mark.parametrize("period", ["9999-12", "9999-Q4", "9999", "9999-W52", "0001-01"])
+def test_a_plan_period_outside_the_supported_years_is_refused(period):
+    assert refused_fields(PlanVsActualQuerySchema(), period=period) == ["period"]
+
+
+def test_compared_ids_are_counted_once_and_at_most_twenty():
+    params = load(CompareQuerySchema(), {"department_id": ",".join(["d1", "d2"] * 500)})
+    assert params["department_id"] == ["d1", "d2"]
+    many = ",".join(f"u{n}" for n in range(21))
+    assert refused_fields(CompareQuerySchema(), user_id=many) == ["user_id"]
+    assert load(CompareQuerySchema(), {"user_id": ",".join(f"u{n}" for n in range(20))})["user_id"][19] == "u19"

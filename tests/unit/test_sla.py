@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from interactions.sla import (
     DEFAULT_TARGETS,
     DEFAULT_WORKING_HOURS,
+    MAX_TARGET_MINUTES,
     WEEKDAYS,
     due_time,
     sla_terms,
@@ -212,3 +213,17 @@ def test_a_bigger_target_is_never_due_earlier(start, a, b, hours, zone):
     low, high = sorted((a, b))
 
     assert due_time(start, low, hours, zone) <= due_time(start, high, hours, zone)
+
+
+def test_working_hours_leave_at_least_an_hour_a_week_or_none():
+    assert working_hours_problems({"mon": [["09:00", "09:01"]]}) == [
+        "at least 60 working minutes a week (or none: the clock runs always)"
+    ]
+    assert working_hours_problems({"mon": [["09:00", "09:30"]], "tue": [["09:00", "09:30"]]}) == []
+    assert working_hours_problems({"mon": []}) == []
+
+
+def test_the_longest_target_at_the_fewest_hours_is_due_within_the_horizon():
+    an_hour_a_week = {"sun": [["23:00", "24:00"]]}
+    due = due_time(datetime(2026, 3, 2, 9, tzinfo=UTC), MAX_TARGET_MINUTES, an_hour_a_week, "Europe/Berlin")
+    assert due.year == 2035  # 500 weeks on, and computed, not a 500

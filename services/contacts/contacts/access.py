@@ -10,11 +10,16 @@ OWNER_REFUSED = {"owner_id": ["not a user you may hand records to"]}
 
 
 def placement_errors(scope: Scope | None, fields: dict) -> dict:
-    """`department_id` refused when it is a department the caller may not put records in (a record with
-    no department is left to its owner). Used by the API and by the CSV import alike."""
+    """`department_id` refused when it is a department the caller may not put records in, or none at all
+    from someone who is not an admin (a record with no department is seen by its owner and admins only).
+    Used by the API and by the CSV import alike."""
     department_id = fields.get("department_id")
     if department_id and scope is not None and not scope.may_place(department_id):
         return {"department_id": ["not a department you may assign records to"]}
+    # A record in no department is out of every manager's sight: only an admin leaves one there.
+    nowhere = "department_id" in fields and department_id is None
+    if nowhere and scope is not None and scope.departments and not scope.unrestricted:
+        return {"department_id": ["only an admin may leave a record without a department"]}
     return {}
 
 

@@ -34,6 +34,7 @@ from crm_kernel.rpc import rpc
 from crm_kernel.schemas import PageQuerySchema, load
 from crm_kernel.scope import visible
 from crm_kernel.service import ServiceBase
+from crm_kernel.signing import InternalKey
 
 ON_DUPLICATE = ("report", "reject")
 COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
@@ -42,6 +43,7 @@ COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a creat
 class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHttp, UserReplicas, ServiceBase):
     name = "contacts"
     outbox = Outbox(OutboxEvent)
+    internal_key = InternalKey()  # of the gateway's signed requests to /import and /export
 
     @rpc
     def create_contact(self, data: dict, on_duplicate: str = "report") -> dict:
@@ -169,8 +171,8 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
             except ValidationFailed as exc:
                 errors.update(exc.errors)
         company_id = data.get("company_id") if isinstance(data, dict) else None
-        if isinstance(company_id, str) and "company_id" not in errors and self.company_name(company_id) is None:
-            errors["company_id"] = ["unknown company"]
+        if isinstance(company_id, str) and "company_id" not in errors and not self.company_visible(company_id):
+            errors["company_id"] = ["unknown company"]  # the same words for a company the caller may not see
         errors.update(self.placement_errors(fields))
         if errors:
             raise ValidationFailed(f"invalid fields: {', '.join(sorted(errors))}", errors)
@@ -178,6 +180,11 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
 
     def placement_errors(self, fields: dict) -> dict:
         return placement_errors(self.context.scope, fields)
+
+    def company_visible(self, company_id: str) -> bool:
+        """Whether a live company with this id exists for the caller (outside their scope it does not)."""
+        company = self.find(Company, company_id)
+        return company is not None and company.deleted_at is None and self.in_scope(company)
 
     def company_name(self, company_id: str | None) -> str | None:
         """The name of a live company, None when there is none."""

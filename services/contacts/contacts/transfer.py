@@ -1,8 +1,8 @@
 """CSV import and export over the service's internal HTTP: bodies too large for RPC messages.
 
 The gateway streams `POST /import` to us with the caller in `X-Actor` and their scope in `X-Scope`;
-`GET /export` streams back, filtered by `X-Scope` too.
-These routes are internal: like documents' `/blobs`, they are reachable only inside the deployment.
+`GET /export` streams back, filtered by `X-Scope` too. Both accept only requests the gateway signed
+(`crm_kernel.signing`), so the scope is the gateway's word, not the sender's.
 """
 
 import csv
@@ -23,7 +23,8 @@ from crm_kernel.errors import PayloadTooLarge, ValidationFailed
 from crm_kernel.http import api, body_stream, query_args
 from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
-from crm_kernel.scope import SCOPE, Scope, visible
+from crm_kernel.scope import Scope, visible
+from crm_kernel.signing import verified_scope
 
 EXPORT_PAGE = 1000
 EXPORT_COLUMNS = (
@@ -47,6 +48,7 @@ EXPORT_COLUMNS = (
 class TransferHttp:
     @api("POST", "/import")
     def import_contacts(self, request):
+        scope = verified_scope(request, self.internal_key)
         if request.headers.get("X-Actor"):
             self.context.act_as(request.headers["X-Actor"])
         rules = import_rules(query_args(request))
@@ -63,21 +65,22 @@ class TransferHttp:
             outbox=self.outbox,
             definitions=self.field_definitions(),
             defaults=defaults,
-            scope=Scope.from_context({SCOPE: request.headers.get("X-Scope")}),
+            scope=scope,
             rules=rules,
         )
 
     @api("POST", "/imports/<import_id>/undo")
     def undo_contact_import(self, request, import_id):
         """Undo an import as a whole (a large one takes longer than an RPC may: hence HTTP)."""
+        scope = verified_scope(request, self.internal_key)
         if request.headers.get("X-Actor"):
             self.context.act_as(request.headers["X-Actor"])
-        scope = Scope.from_context({SCOPE: request.headers.get("X-Scope")})
         return undo_import(self.db, import_id, self.outbox, scope)
 
     @api("GET", "/export")
     def export_contacts(self, request):
         """The filtered contacts as CSV, a page at a time, each page in a session of its own."""
+        scope = verified_scope(request, self.internal_key)
         params = load(ContactQuerySchema(), query_args(request))
         params["limit"] = EXPORT_PAGE
         contacts_matching(self.db, params)  # bad filters are a 422 now, before the first byte is sent
@@ -85,7 +88,6 @@ class TransferHttp:
             raise ValidationFailed("unknown sort", {"sort": [f"one of {', '.join(CONTACT_SORTS)}"]})
         keys = sorted(self.field_definitions())
         engine = self.db.get_bind()
-        scope = Scope.from_context({SCOPE: request.headers.get("X-Scope")})
         return Response(export_rows(engine, params, keys, scope), mimetype="text/csv", direct_passthrough=True)
 
 

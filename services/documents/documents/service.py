@@ -15,6 +15,7 @@ from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.scope import visible
 from crm_kernel.service import ServiceBase
+from crm_kernel.signing import InternalKey, verified_scope
 from documents.generation import render_pdf
 from documents.models import Document, DocumentTransition, DocumentVersion, OutboxEvent, ProcessedEvent
 from documents.schemas import (
@@ -45,6 +46,7 @@ def read_head(stream, size: int = HEAD_BYTES) -> bytes:
 class DocumentsService(ServiceBase):
     name = "documents"
     outbox = Outbox(OutboxEvent)
+    internal_key = InternalKey()  # of the gateway's signed requests to /blobs
 
     @rpc
     def create_document(self, data: dict) -> dict:
@@ -148,7 +150,13 @@ class DocumentsService(ServiceBase):
         """Move the document along its approval workflow, recording who, when and why."""
         fields = load(TransitionRequestSchema(), request)
         document = self._load(document_id, expected_version)
-        check_reviewer(fields["action"], self.context.scope, document.uploaded_by_department_id)
+        current = self.db.scalar(
+            select(DocumentVersion.uploaded_by).where(
+                DocumentVersion.document_id == document.id, DocumentVersion.number == document.current_version
+            )
+        )
+        uploaders = (document.uploaded_by, current)
+        check_reviewer(fields["action"], self.context.scope, document.uploaded_by_department_id, uploaders)
         from_status, to_status = document.status, next_status(document.status, fields["action"])
         self._record_transition(document, fields["action"], to_status, fields["comment"])
         dumped = self._flush_and_dump(document)
@@ -194,6 +202,7 @@ class DocumentsService(ServiceBase):
     @api("PUT", "/blobs")
     def put_blob(self, request):
         """Store the body by its SHA-256, after checking its first bytes against `?content_type=`."""
+        verified_scope(request, self.internal_key)
         head = read_head(request.stream)
         if not head:
             raise ValidationFailed("the file is empty", {"file": ["empty file"]})
@@ -203,6 +212,7 @@ class DocumentsService(ServiceBase):
 
     @api("GET", "/blobs/<string:sha256>")
     def get_blob(self, request, sha256):
+        verified_scope(request, self.internal_key)
         size, chunks = blob_store().open_verified(sha256)
         return Response(
             chunks,

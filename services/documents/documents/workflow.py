@@ -4,8 +4,9 @@ draft -submit-> in_review -approve-> approved -sign-> signed -archive-> archived
                 in_review -reject-> rejected -resubmit-> in_review, or -redraft-> draft
 
 Approving and rejecting belong to a manager of the uploader's department or of a department above
-it, or to an admin. A signed document never changes: a new version supersedes it and goes back to
-draft, to be reviewed again.
+it, or to an admin, and never to whoever uploaded the document or its current version (four eyes).
+A signed document never changes: a new version supersedes it and goes back to draft, to be reviewed
+again.
 """
 
 from crm_kernel.errors import Conflict, Forbidden
@@ -46,11 +47,22 @@ def may_review(scope: Scope | None, uploader_department_id: str | None) -> bool:
     )
 
 
-def check_reviewer(action: str, scope: Scope | None, uploader_department_id: str | None) -> None:
-    if action in REVIEW_ACTIONS and not may_review(scope, uploader_department_id):
+def check_reviewer(
+    action: str, scope: Scope | None, uploader_department_id: str | None, uploaders: tuple[str | None, ...] = ()
+) -> None:
+    """403 unless the caller may review; four eyes: nobody among `uploaders` (of the document and of its
+    current version) approves or rejects it, whatever their role."""
+    if action not in REVIEW_ACTIONS:
+        return
+    if not may_review(scope, uploader_department_id):
         raise Forbidden(
             f"only a manager of the uploader's department or of one above it, or an admin, may {action}",
             {"action": [f"{action} needs a manager of the uploader's department or an admin"]},
+        )
+    if scope is not None and scope.user_id in uploaders:
+        raise Forbidden(
+            f"four eyes: who uploaded the document may not {action} it",
+            {"action": [f"{action} needs someone other than the uploader"]},
         )
 
 

@@ -3,7 +3,7 @@
 from marshmallow import ValidationError, fields, validate, validates
 
 from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, UTCDateTime
-from interactions.sla import PRIORITIES, working_hours_problems
+from interactions.sla import MAX_TARGET_MINUTES, PRIORITIES, working_hours_problems
 from interactions.workflow import TICKET_STATUSES
 
 CHANNELS = ("call", "email", "meeting", "chat", "note", "order", "complaint")
@@ -84,15 +84,19 @@ class CommentSchema(StrictSchema):
     created_at = fields.AwareDateTime(dump_only=True)
 
 
+class CommentQuerySchema(PageQuerySchema):
+    sort = fields.String(load_default="created_at")  # oldest first, as a conversation reads
+
+
 class TicketTransitionSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(TICKET_STATUSES))
 
 
 class SlaTargetsSchema(StrictSchema):
-    low = fields.Integer(required=True, validate=validate.Range(min=1, max=525_600))
-    normal = fields.Integer(required=True, validate=validate.Range(min=1, max=525_600))
-    high = fields.Integer(required=True, validate=validate.Range(min=1, max=525_600))
-    urgent = fields.Integer(required=True, validate=validate.Range(min=1, max=525_600))
+    low = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_TARGET_MINUTES))
+    normal = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_TARGET_MINUTES))
+    high = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_TARGET_MINUTES))
+    urgent = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_TARGET_MINUTES))
 
 
 class SlaPolicySchema(EntitySchema):

@@ -16,6 +16,10 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 # Working minutes to resolve a ticket when its department has no SLA policy.
 DEFAULT_TARGETS = {"low": 2400, "normal": 960, "high": 480, "urgent": 120}
 _HORIZON_DAYS = 3700  # ten years: a target that does not fit in it is a configuration error
+# Bounds that make every target fit in the horizon, so a due time takes at most _HORIZON_DAYS steps:
+# 30,000 working minutes at one working hour a week are 500 weeks, 3,500 days.
+MIN_WEEKLY_MINUTES = 60
+MAX_TARGET_MINUTES = 30_000
 
 
 def working_hours_problems(working_hours: dict) -> list[str]:
@@ -37,7 +41,14 @@ def working_hours_problems(working_hours: dict) -> list[str]:
             elif previous_end is not None and start < previous_end:
                 problems.append(f"{day}: intervals overlap at {_hhmm(start)}")
             previous_end = end if previous_end is None else max(previous_end, end)
+    if not problems and 0 < weekly_minutes(working_hours) < MIN_WEEKLY_MINUTES:
+        problems.append(f"at least {MIN_WEEKLY_MINUTES} working minutes a week (or none: the clock runs always)")
     return problems
+
+
+def weekly_minutes(working_hours: dict) -> int:
+    """The working minutes of a week (valid hours only)."""
+    return sum(_minute(end) - _minute(start) for intervals in working_hours.values() for start, end in intervals or [])
 
 
 def working_intervals(start_utc: datetime, working_hours: dict, tz: str) -> Iterator[tuple[datetime, datetime]]:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from crm_kernel.config import env
 from crm_kernel.db import utcnow
-from crm_kernel.errors import Conflict
+from crm_kernel.errors import Conflict, ValidationFailed
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
@@ -16,6 +16,7 @@ from interactions.records import apply_changes, flush_or_stale
 from interactions.replicas import department_manager
 from interactions.schemas import (
     TICKET_SORTS,
+    CommentQuerySchema,
     CommentSchema,
     SlaPolicyQuerySchema,
     SlaPolicySchema,
@@ -110,14 +111,20 @@ class TicketsRpc:
         return dumped
 
     @rpc
-    def list_ticket_comments(self, ticket_id: str) -> dict:
+    def list_ticket_comments(self, ticket_id: str, query: dict | None = None) -> dict:
+        """A page of the ticket's comments (`limit`, `cursor`), oldest first unless `sort` says otherwise."""
+        params = load(CommentQuerySchema(), query or {})
         ticket = self._load(Ticket, ticket_id)
-        rows = self.db.scalars(
-            select(TicketComment)
-            .where(TicketComment.ticket_id == ticket.id)
-            .order_by(TicketComment.created_at, TicketComment.id)
-        ).all()
-        return {"items": CommentSchema(many=True).dump(rows), "next_cursor": None}
+        rows, next_cursor = keyset_page(
+            self.db,
+            select(TicketComment).where(TicketComment.ticket_id == ticket.id),
+            TicketComment,
+            limit=params["limit"],
+            cursor=params["cursor"],
+            sort=params["sort"],
+            sortable=("created_at",),
+        )
+        return {"items": CommentSchema(many=True).dump(rows), "next_cursor": next_cursor}
 
     @rpc
     def transition_ticket(self, ticket_id: str, data: dict, expected_version: int | None = None) -> dict:
@@ -234,4 +241,10 @@ class TicketsRpc:
             policy.working_hours if policy else None,
             None if department is None or department.deleted else (department.working_hours, department.timezone),
         )
-        return due_time(ticket.created_at, targets[ticket.priority], hours, tz)
+        try:
+            return due_time(ticket.created_at, targets[ticket.priority], hours, tz)
+        except ValueError:  # hours recorded before the weekly minimum existed
+            raise ValidationFailed(
+                "the department's working hours leave no time to meet its SLA target",
+                {"department_id": ["its working hours are too few for the SLA target"]},
+            ) from None

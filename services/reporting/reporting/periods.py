@@ -13,6 +13,9 @@ _YEAR = re.compile(r"^(\d{4})$")
 
 def period_dates(period: str) -> tuple[date, date]:
     """The first and last calendar day of `period` (days, to be read in the report's time zone)."""
+    year = period[:4]
+    if year.isascii() and year.isdigit() and not 1970 <= int(year) <= 2999:
+        raise ValidationError("a period in the years 1970 to 2999")
     if match := _MONTH.match(period):
         year, month = int(match[1]), int(match[2])
         following = date(year + month // 12, month % 12 + 1, 1)

@@ -15,25 +15,43 @@ PLANNABLE = (*COUNT_KPIS, "won_amount", "sla_compliance")
 class CommaList(fields.String):
     """`a,b,c` in a query string, as a list of non-empty names (optionally each one of `choices`)."""
 
-    def __init__(self, choices: tuple | None = None, **kwargs):
+    def __init__(self, choices: tuple | None = None, max_names: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.choices = choices
+        self.max_names = max_names
 
     def _deserialize(self, value, attr, data, **kwargs):
-        names = [name.strip() for name in super()._deserialize(value, attr, data, **kwargs).split(",")]
-        if not all(names):
+        listed = [name.strip() for name in super()._deserialize(value, attr, data, **kwargs).split(",")]
+        if not all(listed):
             raise ValidationError("a comma-separated list of names, none empty")
+        names = list(dict.fromkeys(listed))  # each once, in the order given
+        if self.max_names is not None and len(names) > self.max_names:
+            raise ValidationError(f"at most {self.max_names} different names")
         unknown = [name for name in names if self.choices and name not in self.choices]
         if unknown:
             raise ValidationError(f"unknown {', '.join(unknown)}; choose from {', '.join(self.choices)}")
         return names
 
 
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
+MAX_COMPARED = 20
+
+
+class ReportDate(fields.Date):
+    """A day from 1970 to 2999: reports count days past the last one, which `date.max` has not."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST <= day <= LATEST:
+            raise ValidationError(f"a day from {EARLIEST} to {LATEST}")
+        return day
+
+
 class PeriodQuerySchema(StrictSchema):
     """A period of local days in a time zone, narrowed to a department (and those below it) or a user."""
 
-    from_ = fields.Date(data_key="from", load_default=lambda: date.today() - timedelta(days=29))
-    to = fields.Date(load_default=date.today)
+    from_ = ReportDate(data_key="from", load_default=lambda: date.today() - timedelta(days=29))
+    to = ReportDate(load_default=date.today)
     tz = TimeZone(load_default="UTC")
     department_id = fields.String(load_default=None)
     user_id = fields.String(load_default=None)
@@ -58,10 +76,10 @@ class ReportQuerySchema(PeriodQuerySchema):
 class CompareQuerySchema(ReportQuerySchema):
     """Two periods (`from`-`to` against `compare_from`-`compare_to`), or several departments or users."""
 
-    compare_from = fields.Date(load_default=None)
-    compare_to = fields.Date(load_default=None)
-    department_id = CommaList(load_default=None)
-    user_id = CommaList(load_default=None)
+    compare_from = ReportDate(load_default=None)
+    compare_to = ReportDate(load_default=None)
+    department_id = CommaList(load_default=None, max_names=MAX_COMPARED)
+    user_id = CommaList(load_default=None, max_names=MAX_COMPARED)
 
     @validates_schema
     def check_sides(self, data, **kwargs):

@@ -1,0 +1,232 @@
+"""The gateway's middleware as a client meets it: bodies bounded before they are read, budgets per user,
+idempotency keys that are leases, and a database fault that is a retryable 503."""
+
+import io
+import json
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request, Response
+
+from crm_kernel.db import utcnow
+from gateway import http
+from gateway.auth import issue_token
+from gateway.http import PublicApi
+from gateway.models import Base, IdempotencyRecord
+
+KEY = "a-unit-test-signing-key-that-is-long-enough"
+V1 = "/api/v1"
+
+
+class Unreadable(io.RawIOBase):
+    """A body nobody may read: the test fails if the middleware reads a byte of it."""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        raise AssertionError("the body was read")
+
+
+class Endless(io.RawIOBase):
+    """A body that never ends, counting what was read of it."""
+
+    def __init__(self):
+        self.read_bytes = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        buffer[:] = b" " * len(buffer)
+        self.read_bytes += len(buffer)
+        return len(buffer)
+
+
+@pytest.fixture(autouse=True)
+def signing_key(monkeypatch):
+    monkeypatch.setenv("CRM_SECRET_KEY", KEY)
+    monkeypatch.setenv("CRM_RATE_LIMIT_PER_MINUTE", "600")
+    monkeypatch.setenv("CRM_RATE_LIMIT_BURST", "100")
+
+
+def token_for(user_id: str, generation: int = 0) -> str:
+    user = SimpleNamespace(id=user_id, role="admin", department_id=None, token_generation=generation)
+    return issue_token(user, KEY)["access_token"]
+
+
+def request(path=f"{V1}/contacts", method="POST", body=None, stream=None, token=None, **headers):
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    builder = EnvironBuilder(
+        method=method,
+        path=path,
+        data=body if stream is None else None,
+        headers=headers,
+        content_type="application/json",
+        environ_base={"REMOTE_ADDR": "203.0.113.7"},
+    )
+    environ = builder.get_environ()
+    if stream is not None:
+        environ["wsgi.input"] = io.BufferedReader(stream)
+        environ.pop("CONTENT_LENGTH", None)
+        if "Content-Length" in headers:  # as the server saw it, whatever the body turns out to be
+            environ["CONTENT_LENGTH"] = headers["Content-Length"]
+    return Request(environ)
+
+
+class Served:
+    """The routes behind the middleware: counts the requests that reached them."""
+
+    def __init__(self, status=201, read_body=True):
+        self.calls = 0
+        self.status = status
+        self.read_body = read_body
+
+    def __call__(self, request):
+        self.calls += 1
+        if self.read_body:
+            request.get_data()
+        return Response(json.dumps({"id": f"c{self.calls}"}), status=self.status, mimetype="application/json")
+
+
+@pytest.fixture
+def api(memory_engine):
+    middleware = PublicApi()
+    middleware._sessions = sessionmaker(memory_engine(Base))
+    return middleware
+
+
+def test_an_unauthenticated_request_with_a_body_is_refused_without_reading_it(api):
+    served = Served()
+    response = api(request(stream=Unreadable(), **{"Content-Length": str(300 * 1024 * 1024)}), served)
+    assert response.status_code == 401 and served.calls == 0
+    assert response.headers["Connection"] == "close"  # the server does not drain it either
+
+
+def test_a_forged_token_reads_no_body_either(api):
+    forged = token_for("u1")[:-4] + "AAAA"
+    response = api(request(stream=Unreadable(), token=forged, **{"Content-Length": "10"}), Served())
+    assert response.status_code == 401 and response.json["detail"] == "the token is not valid"
+
+
+def test_a_content_length_over_the_json_limit_is_a_413_before_a_byte_is_read(api):
+    served = Served()
+    headers = {"Content-Length": str(2 * 1024 * 1024), "Idempotency-Key": "k1"}
+    response = api(request(stream=Unreadable(), token=token_for("u1"), **headers), served)
+    assert response.status_code == 413 and served.calls == 0
+
+
+def test_a_chunked_body_stops_at_the_limit_even_for_an_idempotent_request(api):
+    endless = Endless()
+    headers = {"Transfer-Encoding": "chunked", "Idempotency-Key": "k1"}
+    response = api(request(stream=endless, token=token_for("u1"), **headers), Served())
+    assert response.status_code == 413
+    assert endless.read_bytes <= 2 * 1024 * 1024  # a bounded read, not the whole stream
+
+
+def test_an_upload_route_has_its_own_limit(api, monkeypatch):
+    monkeypatch.setenv("CRM_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024))
+    served = Served(read_body=False)
+    headers = {"Content-Length": str(3 * 1024 * 1024), "Content-Type": "multipart/form-data; boundary=x"}
+    within = api(request(f"{V1}/documents", stream=Unreadable(), token=token_for("u1"), **headers), served)
+    assert within.status_code == 201 and served.calls == 1
+    monkeypatch.setenv("CRM_MAX_UPLOAD_BYTES", "1000")
+    refused = api(request(f"{V1}/documents", stream=Unreadable(), token=token_for("u1"), **headers), served)
+    assert refused.status_code == 413 and served.calls == 1
+
+
+def test_a_login_reads_its_body_without_a_token(api):
+    served = Served(status=200)
+    response = api(request(f"{V1}/auth/token", body=b'{"email": "a@b.c", "password": "x"}'), served)
+    assert response.status_code == 200 and served.calls == 1
+
+
+def test_random_bearer_strings_all_count_against_the_clients_address(api):
+    api.buckets.burst, api.buckets.rate = 3, 1 / 60
+    statuses = [api(request(method="GET", token=uuid.uuid4().hex), Served(status=200)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_a_user_keeps_one_budget_across_fresh_tokens(api):
+    api.buckets.burst, api.buckets.rate = 2, 1 / 60
+    tokens = [token_for("u1", generation) for generation in range(3)]  # three logins, three tokens
+    assert len(set(tokens)) == 3
+    statuses = [api(request(method="GET", token=t), Served(status=200)).status_code for t in tokens]
+    assert statuses == [200, 200, 429]
+    assert api(request(method="GET", token=token_for("u2")), Served(status=200)).status_code == 200
+
+
+def idempotent(api, served, key="k1", body=b'{"a": 1}', user="u1", path=f"{V1}/contacts"):
+    return api(request(path, body=body, token=token_for(user), **{"Idempotency-Key": key}), served)
+
+
+def test_a_retry_gets_the_first_response_and_runs_nothing_twice(api):
+    served = Served()
+    first, retry = idempotent(api, served), idempotent(api, served)
+    assert first.status_code == retry.status_code == 201 and served.calls == 1
+    assert retry.headers["Idempotent-Replayed"] == "true" and retry.json == first.json
+
+
+def test_an_unfinished_key_is_a_lease_that_a_retry_takes_over_once_it_expires(api):
+    with api.sessions()() as session:  # a first attempt that never finished (its process died)
+        session.add(IdempotencyRecord(caller="u:u1", key="k1", fingerprint=fingerprint_of(), created_at=utcnow()))
+        session.commit()
+    served = Served()
+    assert idempotent(api, served).status_code == 409 and served.calls == 0
+    age(api, timedelta(seconds=31))
+    assert idempotent(api, served).status_code == 201 and served.calls == 1
+    assert idempotent(api, served).headers["Idempotent-Replayed"] == "true" and served.calls == 1
+
+
+def test_an_expired_lease_is_not_taken_by_a_different_request(api):
+    with api.sessions()() as session:
+        session.add(IdempotencyRecord(caller="u:u1", key="k1", fingerprint="other", created_at=utcnow()))
+        session.commit()
+    age(api, timedelta(seconds=31))
+    assert idempotent(api, Served()).status_code == 422
+
+
+def test_a_database_fault_in_the_middleware_is_a_retryable_503(api):
+    def broken():
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the database restarts"))
+
+    api._sessions = broken
+    served = Served()
+    response = idempotent(api, served)
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0 and served.calls == 0
+    assert response.mimetype == "application/problem+json"
+
+
+def test_bearer_tokens_from_a_login_are_never_stored(api):
+    served = Served(status=200)
+    response = idempotent(api, served, path=f"{V1}/auth/token", body=b'{"email": "a@b.c", "password": "x"}')
+    assert response.status_code == 200
+    with api.sessions()() as session:
+        assert session.query(IdempotencyRecord).count() == 0
+
+
+def test_records_past_their_time_to_live_are_purged(api):
+    idempotent(api, Served(), key="old")
+    age(api, timedelta(days=2))
+    idempotent(api, Served(), key="new")
+    with api.sessions()() as session:
+        assert http.purge(session, utcnow()) == 1
+        session.commit()
+        assert [r.key for r in session.query(IdempotencyRecord)] == ["new"]
+
+
+def fingerprint_of(body=b'{"a": 1}', path=f"{V1}/contacts") -> str:
+    return http.fingerprint(request(path, body=body))
+
+
+def age(api, by: timedelta) -> None:
+    with api.sessions()() as session:
+        for record in session.query(IdempotencyRecord):
+            record.created_at -= by
+        session.commit()

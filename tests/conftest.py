@@ -144,12 +144,12 @@ def broker_user(amqp_vhost_uri):
 
     def make(service: str) -> str:
         user, password = f"crm-test-{service}-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-        _rabbitmqctl("add_user", user, password)
+        rabbitmqctl("add_user", user, password)
         created.append(user)
         permissions = broker_permissions(service_class(service))
-        _rabbitmqctl("set_permissions", "-p", vhost, user, *(permissions[k] for k in ("configure", "write", "read")))
+        rabbitmqctl("set_permissions", "-p", vhost, user, *(permissions[k] for k in ("configure", "write", "read")))
         return f"amqp://{user}:{password}@{BROKER.rsplit('@', 1)[1]}/{vhost}"
 
     yield make
     for user in created:
-        _rabbitmqctl("delete_user", user)
+        rabbitmqctl("delete_user", user)

@@ -18,7 +18,6 @@ from crm_kernel.config import env
 from crm_kernel.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
 from crm_kernel.signing import signed_headers
-from gateway.http import max_import_bytes
 from gateway.identity import V1, check_owner
 from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, ref
 
@@ -132,6 +131,8 @@ class ContactsApi:
     def import_contacts(self, request):
         """The CSV body streams through to the contacts service, never held whole here."""
         caller = self.auth.require(request, *STAFF)
+        from gateway.http import max_import_bytes  # late: the middleware's module imports the routes
+
         max_bytes = max_import_bytes()
         if (request.content_length or 0) > max_bytes:
             raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes; split it")

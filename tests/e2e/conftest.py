@@ -91,6 +91,14 @@ def system_of_its_own(request, make_vhost, tmp_path_factory):
         yield running
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def system_of_its_own_on_each_engine(request, make_vhost, tmp_path_factory):
+    """A system per engine for one module whose load (tens of thousands of events) must not reach the
+    shared system's reports."""
+    with running_system(request, request.param, make_vhost, tmp_path_factory) as running:
+        yield running
+
+
 @contextlib.contextmanager
 def running_system(request, engine: str, make_vhost, tmp_path_factory):
     base = free_port_base()

@@ -24,12 +24,13 @@ def unique() -> str:
 
 
 @pytest.fixture(scope="module")
-def notes_field(system):
-    """A text custom field that makes rows as long as a real CRM export's."""
-    admin = system.client()
-    response = admin.post(system.url(f"{V1}/contact-fields"), json={"key": "notes", "label": "Notes", "type": "text"})
-    assert response.status_code in (201, 409), response.text
-    return "notes"
+def big_system(system_of_its_own_on_each_engine):
+    """The large files go to a system of their own: the events of 50,000 imported contacts keep
+    reporting busy for a while, which must not slow the other tests' reports."""
+    running = system_of_its_own_on_each_engine
+    notes = {"key": "notes", "label": "Notes", "type": "text"}  # rows as long as a real CRM export's
+    assert running.client().post(running.url(f"{V1}/contact-fields"), json=notes).status_code == 201
+    return running
 
 
 def csv_file(rows: int, tag: str, *, phones: bool, size: int, crlf: bool, bom: bool, last_newline: bool) -> bytes:
@@ -85,7 +86,6 @@ def import_file(system, api, body, **params):
     )
 
 
-@pytest.mark.engines("sqlite", "postgresql")
 @pytest.mark.timeout(1800)  # 20 MB on a busy two-core machine
 @pytest.mark.parametrize(
     ("megabytes", "rows", "phones", "crlf", "bom", "last_newline"),
@@ -98,8 +98,9 @@ def import_file(system, api, body, **params):
     ids=["1MB", "1MB-phones-crlf-bom-no-last-newline", "5MB-crlf", "20MB-phones-bom"],
 )
 def test_every_row_of_a_large_file_is_stored_and_accounted_for(
-    system, notes_field, megabytes, rows, phones, crlf, bom, last_newline
+    big_system, megabytes, rows, phones, crlf, bom, last_newline
 ):
+    system = big_system
     api = system.client()
     tag = f"f{unique()}"
     body = csv_file(

@@ -130,3 +130,18 @@ def sweep_temp_dirs() -> list[str]:
     for name in gone:
         shutil.rmtree(root / name, ignore_errors=True)
     return gone
+
+
+def rabbit_node_name() -> str:
+    """The name of a private RabbitMQ node a test starts (see tests/integration/test_broker_restart.py)."""
+    return f"{VHOST_PREFIX}{run_stamp()}-{uuid.uuid4().hex[:6]}"
+
+
+def sweep_rabbit_nodes() -> list[str]:
+    """Stop the private RabbitMQ nodes that killed runs left running (found by their names in epmd)."""
+    listed = subprocess.run(["epmd", "-names"], capture_output=True, text=True, timeout=30).stdout
+    names = re.findall(r"^name (\S+) at port", listed, re.MULTILINE)
+    gone = sorted(name for name in names if creator_is_gone(name, VHOST_PREFIX))
+    for name in gone:
+        subprocess.run(["rabbitmqctl", "-n", f"{name}@localhost", "stop"], capture_output=True, timeout=120)
+    return gone

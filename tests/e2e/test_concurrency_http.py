@@ -1,4 +1,10 @@
-"""Real concurrency through the public API: writers racing on one version, pages read while rows arrive."""
+"""Real concurrency through the public API: writers racing on one version, pages read while rows arrive.
+
+Writers sent together through HTTP seldom overlap inside the service on this machine (checked: with
+the database guard's StaleDataError answered as a 409 instead of a 412, this test still passed: the
+version check on read answered every loser); tests/persistence/test_concurrent_updates.py holds two
+writers after their read so that the guard in the database decides.
+"""
 
 import threading
 import uuid

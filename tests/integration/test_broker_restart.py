@@ -9,15 +9,17 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import eventlet
 import pika
 import pytest
-from leftovers import TEMP_PREFIX, run_stamp
+from leftovers import TEMP_PREFIX, VHOST_PREFIX, rabbit_node_name, run_stamp, sweep_rabbit_nodes
 from nameko import config
 from prometheus_client import REGISTRY
 from sqlalchemy import create_engine
@@ -43,9 +45,9 @@ def _free_port(low: int, high: int) -> int:
 class PrivateRabbit:
     """One RabbitMQ node of this test: its own name, ports, data and configuration files."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, name: str):
         self.port = _free_port(25700, 29000)  # and port + 20000 for Erlang distribution
-        self.node = f"crm-test-{os.getpid()}-{uuid.uuid4().hex[:6]}@localhost"
+        self.node = f"{name}@localhost"
         (base / "rabbitmq.conf").write_text(
             f"listeners.tcp.local = 127.0.0.1:{self.port}\nmanagement.tcp.port = {self.port + 1}\n"
         )
@@ -91,15 +93,16 @@ class PrivateRabbit:
         self.process.wait(timeout=60)
 
 
-@pytest.fixture
-def private_rabbit():
+@contextmanager
+def private_node(name: str):
+    """A private RabbitMQ node called `name`, started, and stopped and removed afterwards."""
     # Debian's rabbitmq-server runs the node as the `rabbitmq` user: its directory must be theirs, and
     # outside pytest's (root-only) temporary directories. Named like this run's, so a sweep finds it.
     base = Path(tempfile.gettempdir()) / f"{TEMP_PREFIX}{run_stamp()}-rabbit-{uuid.uuid4().hex[:6]}"
     base.mkdir(mode=0o700)
     if os.geteuid() == 0:
         shutil.chown(base, "rabbitmq", "rabbitmq")
-    rabbit = PrivateRabbit(base)
+    rabbit = PrivateRabbit(base, name)
     try:
         rabbit.start()
         yield rabbit
@@ -107,6 +110,29 @@ def private_rabbit():
         if rabbit.process is not None and rabbit.process.poll() is None:
             rabbit.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def private_rabbit():
+    sweep_rabbit_nodes()  # those that killed runs of this test left running, never another's
+    with private_node(rabbit_node_name()) as rabbit:
+        yield rabbit
+
+
+def test_a_private_node_left_running_by_a_run_that_ended_is_stopped_by_the_next_one():
+    ended = subprocess.run(
+        [sys.executable, "-c", "import leftovers; print(leftovers.run_stamp())"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    name = f"{VHOST_PREFIX}{ended}-{uuid.uuid4().hex[:6]}"
+    with private_node(name) as left_behind:
+        assert name in sweep_rabbit_nodes()
+        assert left_behind.process.wait(timeout=60) is not None  # the node stopped
+        assert name not in subprocess.run(["epmd", "-names"], capture_output=True, text=True).stdout
 
 
 class Container:

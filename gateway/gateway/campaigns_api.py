@@ -5,7 +5,13 @@ from gateway.contacts_api import STAFF
 from gateway.identity import V1, check_owner
 from gateway.interactions_api import action, read_only
 from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, ref
-from interactions.sales_schemas import RESPONSE_KINDS, CampaignSchema, ResponseSchema
+from interactions.sales_schemas import (
+    CAMPAIGN_SORTS,
+    RESPONSE_KINDS,
+    CampaignQuerySchema,
+    CampaignSchema,
+    ResponseSchema,
+)
 
 
 class CampaignsApi:
@@ -68,7 +74,7 @@ class CampaignsApi:
     def describe(spec):
         spec.components.schema("Campaign", schema=CampaignSchema)
         spec.components.schema("CampaignResponse", schema=ResponseSchema)
-        crud(spec, f"{V1}/campaigns", "Campaign", "campaigns", filters=("department_id",))
+        crud(spec, f"{V1}/campaigns", "Campaign", "campaigns", query=CampaignQuerySchema(), sorts=CAMPAIGN_SORTS)
         item = f"{V1}/campaigns/{{id}}/responses"
         action(
             spec,

@@ -1,6 +1,6 @@
 """`/api/v1/companies`: the organisations contacts work for (contacts service)."""
 
-from contacts.schemas import CompanySchema
+from contacts.schemas import COMPANY_SORTS, CompanyQuerySchema, CompanySchema
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.contacts_api import STAFF
 from gateway.identity import V1, check_owner
@@ -51,5 +51,5 @@ class CompaniesApi:
         from gateway.interactions_api import action  # imported late: interactions_api imports this package
 
         spec.components.schema("Company", schema=CompanySchema)
-        crud(spec, f"{V1}/companies", "Company", "companies", filters=("q", "owner_id", "department_id"))
+        crud(spec, f"{V1}/companies", "Company", "companies", query=CompanyQuerySchema(), sorts=COMPANY_SORTS)
         action(spec, f"{V1}/companies/{{id}}/restore", "companies", "Undo a delete", None, ref("Company"))

@@ -7,6 +7,8 @@ import requests
 from werkzeug.wrappers import Response
 
 from contacts.schemas import (
+    CONTACT_SORTS,
+    ContactQuerySchema,
     ContactSchema,
     DuplicateSchema,
     FieldDefinitionSchema,
@@ -19,7 +21,7 @@ from crm_kernel.errors import NotFound, PayloadTooLarge, ServiceUnavailable, Val
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
 from crm_kernel.signing import signed_headers
 from gateway.identity import V1, check_owner
-from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, ref
+from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, query_parameters, ref
 
 STAFF = ("admin", "manager", "agent")
 LIST_FILTERS = (
@@ -238,7 +240,7 @@ class ContactsApi:
             ("Merge", MergeSchema),
         ]:
             spec.components.schema(name, schema=schema)
-        crud(spec, f"{V1}/contacts", "Contact", "contacts", filters=LIST_FILTERS)
+        crud(spec, f"{V1}/contacts", "Contact", "contacts", query=ContactQuerySchema(), sorts=CONTACT_SORTS)
         on_duplicate = {
             "name": "on_duplicate",
             "in": "query",
@@ -313,14 +315,15 @@ class ContactsApi:
         read_only(spec, f"{V1}/contacts/imports", "contacts", "Imports you may see, newest first", items, PAGE_PARAMS)
         read_only(spec, f"{V1}/contacts/imports/{{id}}", "contacts", "One import with its report", the_import)
         action(spec, f"{V1}/contacts/imports/{{id}}/undo", "contacts", "Undo an import as a whole", None, the_import)
-        filters = [{"name": f, "in": "query", "schema": {"type": "string"}} for f in LIST_FILTERS]
+        paging = ("limit", "cursor")  # an export is every page
+        filters = [p for p in query_parameters(spec, ContactQuerySchema(), CONTACT_SORTS) if p["name"] not in paging]
         spec.path(
             path=f"{V1}/contacts/export",
             operations={
                 "get": {
                     "tags": ["contacts"],
                     "summary": "Export the filtered contacts as CSV (streamed)",
-                    "parameters": [p for p in PAGE_PARAMS if p["name"] == "sort"] + filters,
+                    "parameters": filters,
                     "responses": {"200": {"description": "CSV", "content": csv}, **ERRORS},
                 }
             },

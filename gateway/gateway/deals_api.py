@@ -5,7 +5,7 @@ from gateway.contacts_api import STAFF
 from gateway.identity import V1, check_owner
 from gateway.interactions_api import action, read_only
 from gateway.openapi import crud, ref
-from interactions.sales_schemas import DealSchema, DealTransitionSchema, StageChangeSchema
+from interactions.sales_schemas import DEAL_SORTS, DealQuerySchema, DealSchema, DealTransitionSchema, StageChangeSchema
 
 
 class DealsApi:
@@ -62,7 +62,7 @@ class DealsApi:
         spec.components.schema("Deal", schema=DealSchema)
         spec.components.schema("DealTransition", schema=DealTransitionSchema)
         spec.components.schema("DealStageChange", schema=StageChangeSchema)
-        crud(spec, f"{V1}/deals", "Deal", "deals", filters=("contact_id", "owner_id", "department_id", "stage"))
+        crud(spec, f"{V1}/deals", "Deal", "deals", query=DealQuerySchema(), sorts=DEAL_SORTS)
         item = f"{V1}/deals/{{id}}"
         action(
             spec,

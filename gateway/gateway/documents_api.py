@@ -18,6 +18,7 @@ from crm_kernel.http import (
 from crm_kernel.scope import Scope
 from crm_kernel.signing import signed_headers
 from documents.schemas import (
+    DocumentQuerySchema,
     DocumentSchema,
     GenerateSchema,
     TransitionRequestSchema,
@@ -27,7 +28,7 @@ from documents.schemas import (
 from gateway.contacts_api import STAFF
 from gateway.identity import V1
 from gateway.interactions_api import action, read_only
-from gateway.openapi import ERRORS, ID_PARAM, PAGE_PARAMS, json_content, page_of, ref
+from gateway.openapi import ERRORS, ID_PARAM, json_content, page_of, query_parameters, ref
 
 DOCUMENT_FIELDS = ("title", "kind", "contact_id", "deal_id", "ticket_id")
 FILTERS = ("kind", "status", "contact_id", "deal_id", "ticket_id", "created_from", "created_to")
@@ -223,7 +224,7 @@ class DocumentsApi:
             schema = {"type": "object", "required": ["file"], "properties": properties}
             return {"content": {"multipart/form-data": {"schema": schema}}}
 
-        filters = [{"name": name, "in": "query", "schema": {"type": "string"}} for name in FILTERS]
+        filters = query_parameters(spec, DocumentQuerySchema(), ("created_at", "updated_at", "title"))
         spec.path(
             path=f"{V1}/documents",
             operations={
@@ -239,7 +240,7 @@ class DocumentsApi:
                 "get": {
                     "tags": [tag],
                     "summary": "Search by kind, status, links, creation time (created_from inclusive, created_to not)",
-                    "parameters": PAGE_PARAMS + filters,
+                    "parameters": filters,
                     "responses": {"200": {"description": "A page", **page_of("Document")}, **ERRORS},
                 },
             },

@@ -37,6 +37,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
+NOT_KEPT = (401, 429)  # answers about the caller or the moment, not about the request
 LOGIN = f"{V1}/auth/token"  # the one route that reads a body from a caller without a token
 UPLOADS = re.compile(rf"^{V1}/documents(/[^/]+/versions)?$")
 
@@ -141,14 +142,15 @@ def claim(session: Session, caller: str, key: str, print_: str, now: datetime) -
 
 
 def finish(session: Session, caller: str, key: str, claimed_at: datetime, response: Response) -> None:
-    """Keep `response` as the answer to every retry; a 5xx or a stream is no answer to keep, so the key
-    is freed for a retry to run again. Nothing changes when another retry took the lease meanwhile."""
+    """Keep `response` as the answer to every retry; a 5xx, a 401 (a revoked token: the user logs in
+    again and retries), a 429 or a stream is no answer to keep, so the key is freed for a retry to run
+    again. Nothing changes when another retry took the lease meanwhile."""
     mine = (
         IdempotencyRecord.caller == caller,
         IdempotencyRecord.key == key,
         IdempotencyRecord.created_at == claimed_at,
     )
-    if response.status_code >= 500 or response.is_streamed:
+    if response.status_code >= 500 or response.status_code in NOT_KEPT or response.is_streamed:
         session.execute(delete(IdempotencyRecord).where(*mine))
     else:
         headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}

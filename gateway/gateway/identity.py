@@ -293,8 +293,15 @@ class IdentityApi:
         )
         logout = {"204": {"description": "Every token of the caller is revoked"}, **ERRORS}
         spec.path(path=f"{V1}/auth/logout", operations={"post": {"tags": ["auth"], "responses": logout}})
-        crud(spec, f"{V1}/departments", "Department", "departments")
-        crud(spec, f"{V1}/users", "User", "users")
+        crud(
+            spec,
+            f"{V1}/departments",
+            "Department",
+            "departments",
+            query=IdentityQuerySchema(),
+            sorts=("created_at", "name"),
+        )
+        crud(spec, f"{V1}/users", "User", "users", query=IdentityQuerySchema(), sorts=("created_at", "name"))
         me = {"200": {"description": "The caller", **json_content(ref("User"))}, **ERRORS}
         spec.path(path=f"{V1}/users/me", operations={"get": {"tags": ["users"], "responses": me}})
 

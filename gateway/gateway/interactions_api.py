@@ -4,7 +4,7 @@ from crm_kernel.http import api, entity_response, expected_version, json_body, q
 from gateway.contacts_api import STAFF
 from gateway.identity import V1, check_owner
 from gateway.openapi import ERRORS, ID_PARAM, crud, json_content, ref
-from interactions.schemas import InteractionSchema
+from interactions.schemas import INTERACTION_SORTS, InteractionQuerySchema, InteractionSchema
 
 
 def action(spec, path: str, tag: str, summary: str, body: dict | None, response: dict, status: str = "200") -> None:
@@ -67,8 +67,14 @@ class InteractionsApi:
     @staticmethod
     def describe(spec):
         spec.components.schema("Interaction", schema=InteractionSchema)
-        filters = ("q", "contact_id", "user_id", "channel")
-        crud(spec, f"{V1}/interactions", "Interaction", "interactions", filters=filters)
+        crud(
+            spec,
+            f"{V1}/interactions",
+            "Interaction",
+            "interactions",
+            query=InteractionQuerySchema(),
+            sorts=INTERACTION_SORTS,
+        )
 
 
 __all__ = ["InteractionsApi", "action", "read_only", "ref"]

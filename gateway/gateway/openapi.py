@@ -63,10 +63,34 @@ def page_of(name: str) -> dict:
     )
 
 
-def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, filters=()) -> None:
+def query_parameters(spec: APISpec, schema, sorts: tuple = ()) -> list[dict]:
+    """The query parameters of a list, from the marshmallow schema that validates them (enums, formats,
+    ranges and lengths as the service enforces them), `sort` limited to `sorts` (either direction)."""
+    (plugin,) = [p for p in spec.plugins if isinstance(p, MarshmallowPlugin)]
+    parameters = plugin.converter.schema2parameters(schema, location="query")
+    for parameter in parameters:
+        described = parameter["schema"]
+        described.pop("nullable", None)  # a query parameter is absent, never null
+        if described.get("default") is None:
+            described.pop("default", None)
+        if "enum" in described:
+            described["enum"] = [value for value in described["enum"] if value is not None]
+        if parameter["name"] == "sort" and sorts:
+            described["enum"] = [f"{direction}{name}" for name in sorts for direction in ("", "-")]
+    return parameters
+
+
+def crud(
+    spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, filters=(), query=None, sorts=()
+) -> None:
+    """The five CRUD operations of a resource; `query` (a marshmallow schema) describes the list's
+    parameters as the service validates them, else `filters` are plain strings."""
     item = f"{path}/{{id}}"
     id_param = ID_PARAM
-    list_params = PAGE_PARAMS + [{"name": f, "in": "query", "schema": {"type": "string"}} for f in filters]
+    if query is not None:
+        list_params = query_parameters(spec, query, sorts)
+    else:
+        list_params = PAGE_PARAMS + [{"name": f, "in": "query", "schema": {"type": "string"}} for f in filters]
     spec.path(
         path=path,
         operations={

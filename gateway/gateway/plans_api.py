@@ -3,7 +3,7 @@
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
 from gateway.identity import V1
 from gateway.openapi import crud
-from reporting.schemas import PlanSchema
+from reporting.schemas import PlanQuerySchema, PlanSchema
 
 PLANNERS = ("admin", "manager")
 READERS = ("admin", "manager", "agent", "analyst")  # an agent reads the plans set for them
@@ -41,4 +41,4 @@ class PlansApi:
     @staticmethod
     def describe(spec):
         spec.components.schema("Plan", schema=PlanSchema)
-        crud(spec, f"{V1}/plans", "Plan", "plans", filters=("period", "department_id", "user_id", "metric"))
+        crud(spec, f"{V1}/plans", "Plan", "plans", query=PlanQuerySchema(), sorts=("created_at", "period", "metric"))

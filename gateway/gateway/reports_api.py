@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 from crm_kernel.http import api, content_disposition, json_response, query_args
 from gateway.identity import V1
 from gateway.openapi import ERRORS
+from reporting.schemas import PERIOD_ERROR, PERIOD_PATTERN
 
 READERS = ("admin", "manager", "agent", "analyst")  # each sees the figures of what they may see
 
@@ -16,8 +17,8 @@ def _param(name: str, description: str, **schema) -> dict:
 
 
 PERIOD_PARAMS = [
-    _param("from", "first local day of the period (default: 29 days ago)", format="date"),
-    _param("to", "last local day of the period, inclusive (default: today)", format="date"),
+    _param("from", "first local day of the period, 1970-01-01 to 2999-12-31 (default: 29 days ago)", format="date"),
+    _param("to", "last local day of the period, inclusive, at most 2999-12-31 (default: today)", format="date"),
     _param("tz", "IANA time zone the days are read in (default UTC)"),
     _param("department_id", "a department, with every department below it"),
     _param("user_id", "a user"),
@@ -40,7 +41,7 @@ REPORTS = {
     "campaigns": ("Campaign responses and rates per kind", PERIOD_PARAMS),
     "plan-vs-actual": (
         "Each plan of the period with its actual and percentage",
-        [_param("period", "2026-03, 2026-W14, 2026-Q2 or 2026"), *PERIOD_PARAMS[2:]],
+        [{**_param("period", PERIOD_ERROR, pattern=PERIOD_PATTERN), "required": True}, *PERIOD_PARAMS[2:]],
     ),
     "compare": (
         "Two periods, or several departments or users (comma-separated ids), side by side",

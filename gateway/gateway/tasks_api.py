@@ -4,8 +4,8 @@ from crm_kernel.http import api, entity_response, expected_version, json_body, q
 from gateway.contacts_api import STAFF
 from gateway.identity import V1, check_owner
 from gateway.interactions_api import read_only
-from gateway.openapi import PAGE_PARAMS, crud, page_of
-from interactions.sales_schemas import TaskSchema
+from gateway.openapi import crud, page_of, query_parameters
+from interactions.sales_schemas import TASK_SORTS, OverdueQuerySchema, TaskQuerySchema, TaskSchema
 
 
 class TasksApi:
@@ -55,13 +55,12 @@ class TasksApi:
     @staticmethod
     def describe(spec):
         spec.components.schema("Task", schema=TaskSchema)
-        crud(spec, f"{V1}/tasks", "Task", "tasks", filters=("assignee_id", "department_id", "contact_id", "status"))
-        filters = [{"name": f, "in": "query", "schema": {"type": "string"}} for f in ("assignee_id", "department_id")]
+        crud(spec, f"{V1}/tasks", "Task", "tasks", query=TaskQuerySchema(), sorts=TASK_SORTS)
         read_only(
             spec,
             f"{V1}/tasks/overdue",
             "tasks",
             "Open tasks past their due time, most overdue first",
             page_of("Task")["content"]["application/json"]["schema"],
-            PAGE_PARAMS + filters,
+            query_parameters(spec, OverdueQuerySchema(), ("due_at",)),
         )

@@ -5,7 +5,15 @@ from gateway.contacts_api import STAFF
 from gateway.identity import V1, check_owner
 from gateway.interactions_api import action, read_only
 from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, page_of, ref
-from interactions.schemas import CommentSchema, SlaPolicySchema, TicketSchema, TicketTransitionSchema
+from interactions.schemas import (
+    TICKET_SORTS,
+    CommentSchema,
+    SlaPolicyQuerySchema,
+    SlaPolicySchema,
+    TicketQuerySchema,
+    TicketSchema,
+    TicketTransitionSchema,
+)
 
 
 class TicketsApi:
@@ -100,8 +108,7 @@ class TicketsApi:
         spec.components.schema("TicketComment", schema=CommentSchema)
         spec.components.schema("TicketTransition", schema=TicketTransitionSchema)
         spec.components.schema("SlaPolicy", schema=SlaPolicySchema)
-        filters = ("contact_id", "assignee_id", "department_id", "status", "priority")
-        crud(spec, f"{V1}/tickets", "Ticket", "tickets", filters=filters)
+        crud(spec, f"{V1}/tickets", "Ticket", "tickets", query=TicketQuerySchema(), sorts=TICKET_SORTS)
         item = f"{V1}/tickets/{{id}}"
         action(
             spec,
@@ -129,4 +136,6 @@ class TicketsApi:
             ref("TicketTransition"),
             ref("Ticket"),
         )
-        crud(spec, f"{V1}/sla-policies", "SlaPolicy", "sla-policies", filters=("department_id",))
+        crud(
+            spec, f"{V1}/sla-policies", "SlaPolicy", "sla-policies", query=SlaPolicyQuerySchema(), sorts=("created_at",)
+        )

@@ -10,7 +10,7 @@ from e2e_helpers import V1, contact_body, eventually
 
 def process_serving(port: int) -> int:
     """The pid of the service process the launcher started on `port`."""
-    wanted = f"WEB_SERVER_ADDRESS=0.0.0.0:{port}".encode()
+    wanted = f"WEB_SERVER_ADDRESS=127.0.0.1:{port}".encode()  # make run listens on this machine only
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:

@@ -230,3 +230,10 @@ def age(api, by: timedelta) -> None:
         for record in session.query(IdempotencyRecord):
             record.created_at -= by
         session.commit()
+
+
+def test_a_refused_token_is_no_answer_to_keep_so_the_retry_after_a_new_login_runs(api):
+    refused, served = Served(status=401), Served()
+    assert idempotent(api, refused).status_code == 401
+    retried = idempotent(api, served)
+    assert retried.status_code == 201 and served.calls == 1 and "Idempotent-Replayed" not in retried.headers

@@ -1,14 +1,23 @@
 """Reading requests: `If-Match` versions and JSON bodies, refused with the right status."""
 
+import io
 import json
 
 import pytest
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.datastructures import Headers
 from werkzeug.http import parse_options_header
 from werkzeug.test import EnvironBuilder
 
 from crm_kernel.errors import BadRequest, PayloadTooLarge, PreconditionFailed
-from crm_kernel.http import content_disposition, expected_version, json_body, printable_name
+from crm_kernel.http import (
+    ApiHandler,
+    bound_body,
+    content_disposition,
+    expected_version,
+    json_body,
+    printable_name,
+)
 
 
 def request_with(body: bytes = b"", **headers):
@@ -103,3 +112,21 @@ def test_a_download_name_never_adds_a_parameter_or_breaks_the_header(name):
 
 def test_an_ascii_name_reads_the_same_in_both_forms():
     assert content_disposition("inline", "kpis.csv") == "inline; filename=\"kpis.csv\"; filename*=UTF-8''kpis.csv"
+
+
+def test_a_database_that_went_away_is_a_retryable_503_and_a_bad_query_stays_a_500():
+    handler = ApiHandler("GET", "/things")
+    gone = OperationalError("SELECT 1", {}, ConnectionRefusedError("the database restarts"))
+    response = handler.response_from_exception(gone)
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    assert response.mimetype == "application/problem+json"
+    assert handler.response_from_exception(ProgrammingError("SELEC 1", {}, Exception("syntax"))).status_code == 500
+
+
+def test_a_read_past_the_bound_of_a_chunked_body_is_a_413():
+    request = EnvironBuilder(method="POST", path="/x", headers={"Transfer-Encoding": "chunked"}).get_request()
+    request.environ["wsgi.input"] = io.BytesIO(b"x" * 2000)
+    request.environ.pop("CONTENT_LENGTH", None)
+    bound_body(request, 1000)
+    with pytest.raises(PayloadTooLarge):
+        request.get_data()

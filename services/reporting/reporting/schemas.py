@@ -9,6 +9,9 @@ from reporting.kpis import COUNT_KPIS, GROUPINGS, KPIS, MAX_DAYS
 from reporting.periods import period_dates
 
 FORMATS = ("json", "csv", "png")
+# A month, ISO week, quarter or year of 1970-2999, as the OpenAPI document states it (period_dates decides).
+PERIOD_ERROR = "a month (2026-03), ISO week (2026-W14), quarter (2026-Q2) or year (2026), from 1970 to 2999"
+PERIOD_PATTERN = r"^(19[7-9]\d|2\d{3})(-(0[1-9]|1[0-2])|-W(0[1-9]|[1-4]\d|5[0-3])|-Q[1-4])?$"
 PLANNABLE = (*COUNT_KPIS, "won_amount", "sla_compliance")
 
 
@@ -101,7 +104,7 @@ class CompareQuerySchema(ReportQuerySchema):
 
 
 class PlanVsActualQuerySchema(StrictSchema):
-    period = fields.String(required=True)
+    period = fields.String(required=True, validate=validate.Regexp(PERIOD_PATTERN, error=PERIOD_ERROR))
     tz = TimeZone(load_default="UTC")
     department_id = fields.String(load_default=None)
     user_id = fields.String(load_default=None)
@@ -124,11 +127,17 @@ class PlanSchema(EntitySchema):
     (`2026-03`, `2026-W14`, `2026-Q2` or `2026`)."""
 
     metric = fields.String(required=True, validate=validate.OneOf(PLANNABLE))
-    period = fields.String(required=True)
+    period = fields.String(required=True, validate=validate.Regexp(PERIOD_PATTERN, error=PERIOD_ERROR))
     department_id = fields.String(load_default=None, allow_none=True)
     user_id = fields.String(load_default=None, allow_none=True)
     currency = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
-    value = fields.Decimal(required=True, as_string=True, places=4, validate=lambda value: _not_negative(value))
+    value = fields.Decimal(
+        required=True,
+        as_string=True,
+        places=4,
+        validate=lambda value: _not_negative(value),
+        metadata={"pattern": r"^\d{1,15}(\.\d{1,4})?$"},  # how the OpenAPI document states "0 or more"
+    )
 
     @validates("period")
     def check_period(self, value, **kwargs):

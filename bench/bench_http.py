@@ -19,6 +19,7 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,6 +130,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="measure only the requests whose names contain this")
     parser.add_argument("--port", type=int, default=18600, help="first of the ports the processes listen on")
     args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same BENCH_ARGS
+    if shutil.which("wrk") is None:
+        print("bench_http.py skipped: wrk is not installed (Debian: apt-get install wrk)")
+        return 0
     connections = [int(count) for count in args.connections.split(",")]
     tag = uuid.uuid4().hex[:8]
     vhost, var = f"crm-bench-{tag}", Path(tempfile.mkdtemp(prefix="crm-bench-http-"))

@@ -19,6 +19,7 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "services" / "contacts"), str(Path(__file__).parent)]
+SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
+CODE_PATHS = [ROOT, ROOT / "gateway", *(ROOT / "services" / name for name in SERVICES if name != "gateway")]
+sys.path[:0] = [*map(str, CODE_PATHS), str(Path(__file__).parent)]
 
 import pg8000.native  # noqa: E402
 import requests  # noqa: E402
@@ -45,9 +48,7 @@ PG = dict(
     port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
 )
 BROKER = os.environ.get("CRM_BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
-SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
 ADMIN = {"email": "admin@bench.example.com", "password": "a-bench-admin-password"}
-CODE_PATHS = [ROOT, ROOT / "gateway", *(ROOT / "services" / name for name in SERVICES if name != "gateway")]
 POST_CONTACT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -126,8 +127,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--replicas", action="store_true", help="also measure two gateways and two contacts")
+    parser.add_argument("--only", default="", help="measure only the requests whose names contain this")
     parser.add_argument("--port", type=int, default=18600, help="first of the ports the processes listen on")
     args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same BENCH_ARGS
+    if shutil.which("wrk") is None:
+        print("bench_http.py skipped: wrk is not installed (Debian: apt-get install wrk)")
+        return 0
     connections = [int(count) for count in args.connections.split(",")]
     tag = uuid.uuid4().hex[:8]
     vhost, var = f"crm-bench-{tag}", Path(tempfile.mkdtemp(prefix="crm-bench-http-"))
@@ -194,6 +199,7 @@ def main() -> int:
             ("POST /contacts", f"{api}/api/v1/contacts", POST_CONTACT, True),
             ("POST /interactions", f"{api}/api/v1/interactions", POST_INTERACTION % created, True),
         ]
+        targets = [target for target in targets if target[0].startswith("naive") or args.only in target[0]]
         print("measuring one process each ...", flush=True)
         single = measure(targets, connections, args.seconds, token)
         doubled = {}
@@ -205,7 +211,8 @@ def main() -> int:
             wait_for(f"http://127.0.0.1:{base + 5}/readyz")
             wait_for(f"http://127.0.0.1:{base + 6}/readyz")
             print("measuring two gateways and two contacts ...", flush=True)
-            for name, url, script, _ in targets[2:4] + targets[6:7]:
+            spread = ("GET /healthz", "GET /contacts/{id}", "POST /contacts")
+            for name, url, script, _ in (target for target in targets if target[0] in spread):
                 count = max(connections)
                 other = url.replace(f":{base}/", f":{base + 5}/")
                 with ThreadPoolExecutor(2) as pool:  # both gateways at the same time

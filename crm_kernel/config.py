@@ -21,6 +21,11 @@ def amqp_uri() -> str:
     return env("AMQP_URI", DEFAULT_AMQP_URI)
 
 
+def max_workers() -> int:
+    """`CRM_MAX_WORKERS`: the concurrent workers of one process (config.yaml hands it to Nameko)."""
+    return int(env("CRM_MAX_WORKERS", "10"))
+
+
 def database_url(service: str) -> str:
     """The database of `service`: `<SERVICE>_DATABASE_URL`, default a SQLite file under `var/`.
 

@@ -147,21 +147,25 @@ class OutboxRecorder:
     def __init__(self, model, context_data: dict):
         self.model = model
         self.context_data = context_data
+        self.recorded = False  # whether the relay has anything to do when the worker ends
 
     def republish_all(self, session: Session) -> int:
         """Mark every recorded event unsent, so the relay publishes the history again, in order."""
         count = session.execute(update(self.model).values(sent_at=None)).rowcount
+        self.recorded = True
         session.commit()
         return count
 
     def add(self, session: Session, event_type: str, entity: dict, **extra) -> dict:
         event = make_event(event_type, entity, self.context_data, **extra)
         session.add(self.model(event_id=event["event_id"], type=event_type, payload=event))
+        self.recorded = True
         return event
 
     def event_rows(self, event_type: str, entities: list[dict], **extra) -> list[dict]:
         """Outbox rows (column -> value) announcing each entity, for a caller that inserts many at once."""
         now, rows = utcnow(), []  # one transaction, one time
+        self.recorded = True
         for entity in entities:
             event = make_event(event_type, entity, self.context_data, at=now, **extra)
             rows.append({"event_id": event["event_id"], "type": event_type, "payload": event, "created_at": now})
@@ -184,6 +188,7 @@ class Outbox(DependencyProvider):
         self.publisher = Publisher(amqp_uri(), exchange=self.exchange, declare=[self.exchange], serializer="json")
         self.make_session = sessionmaker(get_engine(database_url(service)), expire_on_commit=False)
         self.kicks = LightQueue(maxsize=1)
+        self.recorders: dict = {}
         self.running = False
         self.stopped = Event()
 
@@ -202,10 +207,15 @@ class Outbox(DependencyProvider):
         self.running = False
 
     def get_dependency(self, worker_ctx):
-        return OutboxRecorder(self.model, worker_ctx.data)
+        recorder = self.recorders[worker_ctx] = OutboxRecorder(self.model, worker_ctx.data)
+        return recorder
 
     def worker_teardown(self, worker_ctx):
-        self.kick()
+        # Only a worker that recorded events wakes the relay: a read (most requests) would otherwise
+        # cost a relay round (a locking SELECT, a commit and a count) in every service it touched.
+        recorder = self.recorders.pop(worker_ctx, None)
+        if recorder is not None and recorder.recorded:
+            self.kick()
 
     def kick(self):
         with suppress(Full):  # a kick is already pending: one is enough

@@ -2,6 +2,7 @@
 `reporting.kpis` (plain Python over every fact) for random facts, every grouping and several roles."""
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm_kernel.migrations import upgrade
 from crm_kernel.scope import Scope
-from reporting.kpis import KPIS, DepartmentTree, group_keys, kpi_values
+from reporting.kpis import KPIS, DepartmentTree, group_keys, kpi_values, response_rates
 from reporting.models import Department, Fact, OutboxEvent, User
 from reporting.service import ReportingService
 
@@ -43,7 +44,10 @@ def random_facts(count: int, seed: int = 17) -> list[dict]:
         elif kpi == "interactions":
             dimensions = {"channel": rng.choice(["call", "email", None]), "direction": rng.choice(["in", "out"])}
         elif kpi == "campaign_responses":
-            dimensions = {"kind": rng.choice(["sent", "opened", "clicked"]), "campaign_id": "c1"}
+            dimensions = {
+                "kind": rng.choice(["sent", "opened", "clicked"]),
+                "campaign_id": rng.choice(["c1", "c2", None]),
+            }
         facts.append(
             {
                 "id": f"{kpi}:f{n}",
@@ -114,3 +118,24 @@ def test_sql_aggregates_equal_the_kpi_definitions_for_every_grouping(reporting, 
         assert {key: got[key] for key in want} == want
         empty = [key for key in got if key not in want]
         assert all(got[key][0]["interactions"] == 0 and got[key][0]["contacts_created"] == 0 for key in empty)
+
+
+def test_campaign_responses_are_counted_in_sql_as_the_definition_counts_them(reporting):
+    service, facts = reporting
+    inside = [fact for fact in facts if PERIOD["from"] <= fact["occurred_at"].date().isoformat() <= PERIOD["to"]]
+
+    for scope in (None, MANAGER):
+        report = service.as_(scope).campaigns(PERIOD)
+        seen = [
+            fact
+            for fact in inside
+            if fact["kpi"] == "campaign_responses"
+            and (scope is None or (fact["department_id"] or USERS.get(fact["user_id"])) in scope.departments)
+        ]
+        by_campaign: dict = {}
+        for fact in seen:
+            by_campaign.setdefault(fact["dimensions"]["campaign_id"], Counter())[fact["dimensions"]["kind"]] += 1
+        assert report["total"] == response_rates(Counter(fact["dimensions"]["kind"] for fact in seen))
+        assert report["campaigns"] == [
+            {"campaign_id": key, **response_rates(by_campaign[key])} for key in sorted(by_campaign, key=str)
+        ]

@@ -204,9 +204,8 @@ def funnel(timelines: dict[str, list[tuple[str, datetime]]]) -> dict:
     }
 
 
-def response_rates(facts: list[dict]) -> dict:
-    """Campaign responses by kind, and each kind's rate relative to the messages sent."""
-    counts = Counter(fact["dimensions"].get("kind") for fact in facts)
+def response_rates(counts: Counter) -> dict:
+    """Campaign responses by kind (`counts` of each kind), and each kind's rate relative to those sent."""
     sent = counts.get("sent", 0)
     kinds = ("sent", "opened", "clicked", "replied", "converted", "declined")
     return {

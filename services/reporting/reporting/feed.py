@@ -2,12 +2,12 @@
 
 from datetime import UTC, datetime
 
-from nameko.events import event_handler
 from prometheus_client import Gauge
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import utcnow
+from crm_kernel.events import event_consumer
 from crm_kernel.outbox import apply_once
 from reporting.models import DealStage, Department, Fact, Freshness, ProcessedEvent, Snapshot, User
 from reporting.projection import DELETING_EVENTS, KIND_OF_EVENT, facts_of, instant, source_of, sticky_extras
@@ -110,7 +110,7 @@ def on(service: str, event_type: str):
     """A handler of `event_type` from `service` that applies it once."""
 
     # Redelivered until applied: a database outage delays the read model, it never loses an event.
-    @event_handler(service, event_type, requeue_on_error=True)
+    @event_consumer(service, event_type)
     def handle(self, event):
         self.apply(event)
 

@@ -17,6 +17,7 @@ from crm_kernel.config import env
 from crm_kernel.context import REQUEST_ID
 from crm_kernel.db import new_id
 from crm_kernel.errors import BadRequest, CrmError, PayloadTooLarge, PreconditionFailed, problem
+from crm_kernel.idempotency import ENVIRON_KEY, IDEMPOTENCY_KEY
 from crm_kernel.metrics import HTTP_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,14 @@ def problem_response(status: int, title: str, detail: str = "", errors: dict | N
     return Response(
         json.dumps(problem(status, title, detail, errors)), status=status, headers=headers, mimetype=PROBLEM_JSON
     )
+
+
+def call_context(request, request_id: str) -> dict:
+    """What the worker's RPC calls carry: the request id, and the idempotency key the gateway set."""
+    context = {REQUEST_ID: request_id}
+    if request.environ.get(ENVIRON_KEY):
+        context[IDEMPOTENCY_KEY] = request.environ[ENVIRON_KEY]
+    return context
 
 
 def _request_id(request) -> str:
@@ -66,7 +75,7 @@ class ApiHandler(HttpRequestHandler):
                 self,
                 args,
                 kwargs,
-                context_data={REQUEST_ID: request_id},
+                context_data=call_context(request, request_id),
                 handle_result=partial(self.handle_result, done),
             )
             response = self.response_from_result(done.wait())

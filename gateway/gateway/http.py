@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from crm_kernel.config import database_url, env
 from crm_kernel.db import get_engine
 from crm_kernel.http import problem_response
+from crm_kernel.idempotency import ENVIRON_KEY, call_key
 from gateway.auth import bearer_token
 from gateway.models import IdempotencyRecord
 
@@ -119,6 +120,7 @@ class PublicApi:
                     record = session.get(IdempotencyRecord, (caller, key))
             if record is not None:
                 return self._replay(record, print_)
+        request.environ[ENVIRON_KEY] = call_key(caller, key)  # to the service: recorded with its write
         response = serve(request)
         with Session() as session:
             record = session.get(IdempotencyRecord, (caller, key))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from crm_kernel.config import env
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Conflict
+from crm_kernel.idempotency import idempotent
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
@@ -32,6 +33,7 @@ SLA_SCAN_SECONDS = float(env("INTERACTIONS_SLA_SCAN_SECONDS", "60"))
 
 class TicketsRpc:
     @rpc
+    @idempotent
     def create_ticket(self, data: dict) -> dict:
         fields = load(TicketSchema(), data)
         self._check_placement(Ticket, fields)
@@ -41,8 +43,7 @@ class TicketsRpc:
         self.db.flush()
         dumped = TicketSchema().dump(ticket)
         self.outbox.add(self.db, "ticket.created", dumped)
-        self.db.commit()
-        return dumped
+        return self.once.commit(self.db, dumped)
 
     @rpc
     def get_ticket(self, ticket_id: str) -> dict:

@@ -3,6 +3,7 @@
 import logging
 
 from nameko.timer import timer
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from crm_kernel.config import env
@@ -28,6 +29,7 @@ from interactions.sla import due_time, sla_terms
 from interactions.workflow import OPEN_TICKET_STATUSES, transition_ticket
 
 log = logging.getLogger(__name__)
+SLA_BREACHES = Counter("crm_sla_breaches_total", "Tickets found past their SLA (alerting: breaches piling up).")
 SLA_SCAN_SECONDS = float(env("INTERACTIONS_SLA_SCAN_SECONDS", "60"))
 
 
@@ -161,6 +163,7 @@ class TicketsRpc:
                 escalated_to=ticket.escalated_to,
             )
         self.db.commit()
+        SLA_BREACHES.inc(len(overdue))
         if overdue:
             log.info("%d tickets breached their SLA", len(overdue))
         return len(overdue)

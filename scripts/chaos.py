@@ -31,7 +31,13 @@ import pika
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
+# The services' packages too: the dead-letter listing reads their queue names from their classes.
+sys.path[:0] = [
+    str(ROOT / "scripts"),
+    str(ROOT),
+    str(ROOT / "gateway"),
+    *(str(p) for p in (ROOT / "services").glob("*")),
+]
 
 from private_infra import PrivateInfra, free_port  # noqa: E402
 from run_local import PORT_OFFSETS  # noqa: E402
@@ -160,6 +166,8 @@ class Load:
     """Writers creating a contact, then an interaction for it, through both gateways; every POST
     carries an `Idempotency-Key` and is retried with it until acknowledged (or `give_up` seconds)."""
 
+    stuck_after = 30.0  # seconds of nothing but 409 "in progress" for one key
+
     def __init__(self, gateways: list[str], token: str, run: str, writers: int = 3, give_up: float = 120):
         self.gateways = gateways
         self.token = token
@@ -174,7 +182,8 @@ class Load:
         self.statuses: Counter = Counter()
         self.bad: list[str] = []  # answers that break the contract: a 5xx other than 503 + Retry-After
         self.acked: dict[str, dict] = {}  # marker -> {"contact": id, "interaction": id}
-        self.unacked: list[str] = []
+        self.unacked: list[str] = []  # gave up: no answer but 503s within `give_up`
+        self.stuck: list[str] = []  # gave up: the gateway kept answering "in progress" (409)
         self.latencies: list[tuple[float, float]] = []  # (time, seconds) of acknowledged requests
 
     def start(self) -> None:
@@ -215,7 +224,7 @@ class Load:
     def _post(self, http: requests.Session, path: str, body: dict) -> dict | None:
         key = uuid.uuid4().hex
         deadline = time.monotonic() + self.give_up
-        attempt = 0
+        attempt, in_progress_since = 0, None
         while time.monotonic() < deadline:
             gateway = self.gateways[attempt % len(self.gateways)]
             attempt += 1
@@ -228,6 +237,11 @@ class Load:
                 continue  # the other gateway next
             status = response.status_code
             self._count(str(status))
+            in_progress_since = (in_progress_since or time.monotonic()) if status == 409 else None
+            if in_progress_since and time.monotonic() - in_progress_since > self.stuck_after:
+                with self.lock:
+                    self.stuck.append(f"{path} {key}")
+                return None
             if status == 201:
                 with self.lock:
                     self.latencies.append((time.time(), time.monotonic() - started))
@@ -275,7 +289,8 @@ def reconcile(gateway: str, token: str, load: Load, run: str) -> dict:
     interaction_ids = {i["id"] for i in interactions}
     lost = [m for m, ids in load.acked.items() if ids["contact"] not in contact_ids]
     lost += [m for m, ids in load.acked.items() if ids["interaction"] and ids["interaction"] not in interaction_ids]
-    duplicates = [m for m, n in (per_contact + per_interaction).items() if n > 1]
+    duplicates = [f"contact {m}" for m, n in per_contact.items() if n > 1]
+    duplicates += [f"interaction {m}" for m, n in per_interaction.items() if n > 1]
     return {
         "acked_writes": sum(1 + bool(ids["interaction"]) for ids in load.acked.values()),
         "read_back": sum(
@@ -297,7 +312,7 @@ def reporting_totals(gateway: str, token: str) -> tuple[int, int]:
         timeout=30,
     )
     answer.raise_for_status()
-    totals = answer.json()["totals"]
+    totals = answer.json()["kpis"]
     return int(totals["contacts_created"]), int(totals["interactions"])
 
 
@@ -383,6 +398,7 @@ class Rehearsal:
         row["statuses"] = dict(sorted(load.statuses.items()))
         row["bad_answers"] = load.bad[:5]
         row["unacknowledged"] = len(load.unacked)
+        row["stuck_keys"] = len(load.stuck)
         row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
         row["ready_after_s"] = ready_after
         row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
@@ -407,7 +423,8 @@ class Rehearsal:
 
         try:
             return len(list_parked(self.infra.rabbit.uri))
-        except Exception:
+        except Exception as exc:
+            print(f"could not list dead letters: {exc!r}", flush=True)
             return -1
 
 
@@ -455,13 +472,14 @@ def failures(row: dict) -> list[str]:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("scenario", "sent", "acked", "client errors", "read back", "lost", "dup", "stuck keys",
+    head = ("scenario", "sent", "acked", "client errors", "read back", "lost", "dup", "unacked", "stuck keys",
             "ready after s", "p99 back after s", "reporting converged s", "dead-lettered", "result")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         errors = {k: v for k, v in row["statuses"].items() if k != "201"}
         cells = (row["scenario"], row["sent"], row["acked_writes"], ", ".join(f"{k}: {v}" for k, v in errors.items())
                  or "none", row["read_back"], len(row["lost"]), len(row["duplicates"]), row["unacknowledged"],
+                 row["stuck_keys"],
                  row["ready_after_s"], row["p99_back_after_s"], row["reporting_converged_after_s"],
                  row["dead_lettered"], "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")

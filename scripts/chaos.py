@@ -369,6 +369,15 @@ class Rehearsal:
     def postgres_restart(self):
         self.infra.postgres.restart()
 
+    def database_down(self):
+        """The contacts database refuses connections (and loses those it had) for the outage."""
+        self.infra.postgres.sql("ALTER DATABASE chaos_contacts ALLOW_CONNECTIONS false")
+        self.infra.postgres.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'chaos_contacts'"
+        )
+        time.sleep(self.outage)
+        self.infra.postgres.sql("ALTER DATABASE chaos_contacts ALLOW_CONNECTIONS true")
+
     def poison_event(self):
         self.poisoned = publish_poison_event(self.infra.rabbit.uri)
 
@@ -378,6 +387,7 @@ class Rehearsal:
         "broker-stop": (broker_stop, "RabbitMQ stopped for the outage, then started"),
         "broker-kill": (broker_kill, "RabbitMQ killed -9, started again after 5 s"),
         "postgres-restart": (postgres_restart, "PostgreSQL restarted (fast shutdown)"),
+        "database-down": (database_down, "the contacts database refusing connections for the outage"),
         "poison-event": (poison_event, "an event reporting cannot apply published once"),
     }
 

@@ -158,6 +158,10 @@ class PrivatePostgres:
         self.stop()
         self.start()
 
+    def sql(self, statement: str) -> None:
+        psql = str(self.bin / "psql")
+        self._pg(psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c", statement)
+
     def create_database(self, name: str) -> str:
         self._pg(str(self.bin.parent / "bin" / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                  "-c", f'CREATE DATABASE "{name}"')  # fmt: skip

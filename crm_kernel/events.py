@@ -7,7 +7,7 @@ back at the head of the queue forever: one poison event then loops and holds its
   short pause, uncounted: an outage delays events, it never parks them;
 - any other failure re-publishes the event at the tail of its queue with a delivery count; after
   `CRM_EVENT_MAX_DELIVERIES` (default 5) deliveries the event is parked in the queue's dead-letter
-  queue (`<queue>.dead`, bound to the `crm.dead-letters` exchange), counted in
+  queue (`parked.<queue>`, bound to the `crm.parked-events` exchange), counted in
   `crm_events_dead_lettered_total`, and `python -m crm_kernel.deadletters` lists and re-delivers it;
 - a broker connection lost while acknowledging is logged, not raised: the broker gives the
   unacknowledged event to a consumer again, and consumers are idempotent by `event_id`. (Raised,
@@ -29,7 +29,10 @@ from crm_kernel.rpc import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_EXCHANGE = Exchange("crm.dead-letters", type="direct", durable=True)
+# Not `crm.dead-letters`: that is the broker's own dead-letter exchange in Kubernetes (a fanout, fed by
+# the quorum queues' delivery limit); these names also stay outside its `^evt-` policy.
+DEAD_LETTER_EXCHANGE = Exchange("crm.parked-events", type="direct", durable=True)
+BROKER_DEAD_LETTERS = "crm.dead-letters"
 DELIVERIES = "x-crm-deliveries"  # header: how many times this event failed its handler
 ORIGIN_QUEUE = "x-crm-queue"  # header of a parked event: the queue it is re-delivered to
 LAST_ERROR = "x-crm-error"
@@ -48,7 +51,7 @@ def max_deliveries() -> int:
 def dead_letter_queue(queue_name: str) -> Queue:
     """Where events of `queue_name` that kept failing wait for an operator."""
     return Queue(
-        f"{queue_name}.dead", exchange=DEAD_LETTER_EXCHANGE, routing_key=queue_name, durable=True, auto_delete=False
+        f"parked.{queue_name}", exchange=DEAD_LETTER_EXCHANGE, routing_key=queue_name, durable=True, auto_delete=False
     )
 
 

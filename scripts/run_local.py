@@ -72,18 +72,27 @@ def main() -> int:
     supervise(processes, start_process)
 
 
-def supervise(processes: dict, start_process, max_backoff: float = 30.0, stable_after: float = 60.0) -> None:
+def supervise(
+    processes: dict,
+    start_process,
+    max_backoff: float = 30.0,
+    stable_after: float = 60.0,
+    clock=time.monotonic,
+    sleep=time.sleep,
+    rounds: int | None = None,
+) -> None:
     """Restart any process that exits, as Kubernetes would, until the launcher itself is stopped.
 
     One process that exits (killed, or given up on its broker) must not stop the whole system. A
     process that keeps exiting is restarted after 1, 2, 4, ... seconds (at most `max_backoff`); one
-    that ran for `stable_after` seconds starts again from 1.
+    that ran for `stable_after` seconds starts again from 1. (`clock`, `sleep` and `rounds` are for tests.)
     """
-    started = {name: time.monotonic() for name in processes}
+    started = {name: clock() for name in processes}
     backoff = dict.fromkeys(processes, 0.0)
     due: dict[str, float] = {}
-    while True:
-        now = time.monotonic()
+    while rounds is None or rounds > 0:
+        rounds = None if rounds is None else rounds - 1
+        now = clock()
         for name, process in processes.items():
             if name in due or process.poll() is None:
                 continue
@@ -95,8 +104,8 @@ def supervise(processes: dict, start_process, max_backoff: float = 30.0, stable_
         for name in [name for name, at in due.items() if at <= now]:
             del due[name]
             processes[name] = start_process(name)
-            started[name] = time.monotonic()
-        time.sleep(0.5)
+            started[name] = clock()
+        sleep(0.5)
 
 
 def wait_ready(processes: dict, base_port: int, seconds: float = 90) -> bool:

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -39,7 +40,7 @@ sys.path[:0] = [
     *(str(p) for p in (ROOT / "services").glob("*")),
 ]
 
-from private_infra import PrivateInfra, free_port  # noqa: E402
+from private_infra import PrivateInfra  # noqa: E402
 from run_local import PORT_OFFSETS  # noqa: E402
 
 from crm_kernel.topology import SERVICE_CLASSES  # noqa: E402
@@ -74,9 +75,10 @@ class Cluster:
 
     @staticmethod
     def _free_base() -> int:
+        # Below the ephemeral range, where outgoing connections would take a port between two checks.
         while True:
-            base = free_port()
-            if base + len(PORT_OFFSETS) < 65000 and all(_port_free(base + o) for o in range(len(PORT_OFFSETS))):
+            base = random.randrange(12000, 30000, 10)
+            if all(_port_free(base + offset) for offset in range(len(PORT_OFFSETS))):
                 return base
 
     def start(self, seconds: float = 240) -> None:

@@ -105,6 +105,10 @@ class Cluster:
             if launcher.poll() is not None:
                 raise RuntimeError(f"the launcher of the replica on {base} exited; see {self.work}")
 
+    def exits(self) -> int:
+        """Processes that exited so far (each restarted by its launcher's supervisor)."""
+        return sum(log.read_text(errors="replace").count(" exited with ") for log in self.work.glob("replica-*.log"))
+
     @property
     def gateways(self) -> list[str]:
         return [f"http://127.0.0.1:{base}" for base in self.bases]
@@ -397,6 +401,7 @@ class Rehearsal:
         fault, _ = self.SCENARIOS[name]
         run = f"chaos{uuid.uuid4().hex[:8]}"
         load = Load(self.cluster.gateways, self.token, run, writers=self.writers)
+        exits_before = self.cluster.exits()
         load.start()
         time.sleep(self.load_seconds / 2)
         baseline = p99([s for _, s in load.latencies]) or 0.1
@@ -411,6 +416,8 @@ class Rehearsal:
         row["bad_answers"] = load.bad[:5]
         row["unacknowledged"] = len(load.unacked)
         row["stuck_keys"] = len(load.stuck)
+        # Exits the scenario did not cause itself (replica-kill kills one process of each kind).
+        row["process_exits"] = self.cluster.exits() - exits_before - (len(SERVICES) if name == "replica-kill" else 0)
         row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
         row["ready_after_s"] = ready_after
         row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
@@ -485,13 +492,14 @@ def failures(row: dict) -> list[str]:
 
 def table(rows: list[dict]) -> str:
     head = ("scenario", "sent", "acked", "client errors", "read back", "lost", "dup", "unacked", "stuck keys",
-            "ready after s", "p99 back after s", "reporting converged s", "dead-lettered", "result")  # fmt: skip
+            "other exits", "ready after s", "p99 back after s", "reporting converged s", "dead-lettered",
+            "result")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         errors = {k: v for k, v in row["statuses"].items() if k != "201"}
         cells = (row["scenario"], row["sent"], row["acked_writes"], ", ".join(f"{k}: {v}" for k, v in errors.items())
                  or "none", row["read_back"], len(row["lost"]), len(row["duplicates"]), row["unacknowledged"],
-                 row["stuck_keys"],
+                 row["stuck_keys"], row.get("process_exits"),
                  row["ready_after_s"], row["p99_back_after_s"], row["reporting_converged_after_s"],
                  row["dead_lettered"], "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")

@@ -74,3 +74,8 @@ def test_clients_see_only_retryable_errors_and_everything_comes_back(rehearsal, 
 
 def test_a_poison_event_is_parked_not_looped(rehearsal):
     assert rehearsal["poison-event"]["dead_lettered"] >= 1
+
+
+@pytest.mark.parametrize("scenario", ["broker-stop", "broker-kill", "postgres-restart", "database-down"])
+def test_every_process_rides_out_the_outage_without_exiting(rehearsal, scenario):
+    assert rehearsal[scenario]["process_exits"] == 0

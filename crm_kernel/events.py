@@ -24,7 +24,7 @@ from nameko.events import EventHandler
 from prometheus_client import Counter
 
 from crm_kernel.config import amqp_uri, env
-from crm_kernel.errors import TRANSIENT_REMOTE_ERRORS
+from crm_kernel.errors import is_transient_failure
 from crm_kernel.rpc import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def dead_letter_queue(queue_name: str) -> Queue:
 
 def is_transient(exc: BaseException) -> bool:
     """A failure that says a dependency is down rather than that the event is bad."""
-    return isinstance(exc, BROKER_ERRORS) or any(cls.__name__ in TRANSIENT_REMOTE_ERRORS for cls in type(exc).__mro__)
+    return isinstance(exc, BROKER_ERRORS) or is_transient_failure([c.__name__ for c in type(exc).__mro__], str(exc))
 
 
 class EventConsumer(EventHandler):

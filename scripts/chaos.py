@@ -480,7 +480,9 @@ def failures(row: dict) -> list[str]:
     if row["duplicates"]:
         found.append(f"{len(row['duplicates'])} writes duplicated")
     if row["bad_answers"]:
-        found.append(f"answers other than 503 + Retry-After: {row['bad_answers']}")
+        bad = [key for key in row["statuses"] if key.isdigit() and int(key) >= 500 and key != "503"]
+        found.append(f"answers other than 503 + Retry-After ({', '.join(bad) or 'other'}); first: "
+                     f"{row['bad_answers'][0][:80]}")  # fmt: skip
     if row["reporting_converged_after_s"] is None:
         found.append("reporting did not converge")
     if row["ready_after_s"] is None:
@@ -508,6 +510,7 @@ def table(rows: list[dict]) -> str:
 
 def write_reliability(rows: list[dict], args) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    commit.stdout = commit.stdout or os.environ.get("CRM_CHAOS_COMMIT", "unknown")
     path = ROOT / "RELIABILITY.md"
     text = path.read_text() if path.exists() else ""
     marker = "<!-- chaos:table -->"

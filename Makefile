@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gateway:$(CURDIR)/services/contacts:$(CURDIR)/services/interactions:$(CURDIR)/services/documents:$(CURDIR)/services/reporting
 
-.PHONY: help venv run test lint format migrate bench clean deploy-check image
+.PHONY: help venv run test lint format migrate bench chaos clean deploy-check image
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ migrate: venv  ## apply every service's migrations to its database
 bench: venv  ## benchmarks under bench/ on a throw-away PostgreSQL database (BENCH_ARGS="--rows 200000")
 	$(PY) scripts/ensure_infra.py --postgres
 	@for script in bench/bench_*.py; do $(PY) $$script $(BENCH_ARGS) || exit 1; done
+
+chaos: venv  ## fault injection under load on a private RabbitMQ and PostgreSQL; writes RELIABILITY.md
+	$(PY) scripts/chaos.py $(CHAOS_ARGS)
 
 clean:  ## remove local state (SQLite files, document blobs)
 	rm -rf var

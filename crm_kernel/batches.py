@@ -10,20 +10,24 @@ delivery stays at least once; the method must drop events it has applied before 
 import os
 
 import eventlet
-from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
+
+from crm_kernel.events import EventConsumer
 
 # Events per batch at most (1 applies each in a transaction of its own, as before batches).
 DEFAULT_SIZE = int(os.environ.get("CRM_EVENT_BATCH", "500"))
 DEFAULT_LINGER = 0.02  # seconds: a lone event waits at most this long for company
 
 
-class BatchEventHandler(EventHandler):
+class BatchEventHandler(EventConsumer):
+    """A failed batch is settled message by message as `EventConsumer` settles one (an outage puts it
+    back, a poison event is parked after its deliveries), with one pause for the whole batch."""
+
     def __init__(self, source_service, event_type, size: int = DEFAULT_SIZE, linger: float = DEFAULT_LINGER, **kwargs):
         # Two batches' worth in flight (the next fills while the previous one is applied), and never
         # fewer than Nameko's default of 10, so that batches of 1 work as Nameko's own handler did.
         kwargs.setdefault("prefetch_count", max(2 * size, 10))
-        super().__init__(source_service, event_type, requeue_on_error=True, **kwargs)
+        super().__init__(source_service, event_type, **kwargs)
         self.size, self.linger = size, linger
 
     def setup(self):
@@ -50,8 +54,10 @@ class BatchEventHandler(EventHandler):
         messages = [message for _, message in batch]
 
         def handle_result(worker_ctx, result=None, exc_info=None):
+            if exc_info is not None:
+                eventlet.sleep(self.transient_pause)  # once for the batch, not once for each of its events
             for message in messages:
-                self.handle_message_processed(message, result, exc_info)
+                self.handle_message_processed(message, result, exc_info, pause=False)
             return result, exc_info
 
         def spawn_worker():

@@ -4,6 +4,8 @@ Each error crosses RPC as itself (`deserialize_to_instance`), with its `detail` 
 `errors`, so the gateway answers with the service's own words.
 """
 
+import re
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -99,6 +101,20 @@ TRANSIENT_REMOTE_ERRORS = frozenset(
         "ConnectionError",
     }
 )
+
+
+# What PostgreSQL says when a database cannot be used right now, whatever the driver calls the error
+# (pg8000 raises a FATAL at connection time, "database is not accepting connections" or "the database
+# system is shutting down", as ProgrammingError): any FATAL (the session is gone), SQLSTATE class 08
+# (connection exception) and 57P (operator intervention: shutdown, restart, crash).
+_DATABASE_UNAVAILABLE = re.compile(r"'S': 'FATAL'|'C': '(08...|57P..)'")
+
+
+def is_transient_failure(type_names, message: str) -> bool:
+    """Whether an error (its type's name, or the names of its classes, and its message) means that a
+    dependency is down and the same call may succeed later, rather than that the call is wrong."""
+    names = {type_names} if isinstance(type_names, str) else set(type_names)
+    return bool(names & TRANSIENT_REMOTE_ERRORS) or bool(_DATABASE_UNAVAILABLE.search(message or ""))
 
 
 def problem(status: int, title: str, detail: str = "", errors: dict | None = None) -> dict:

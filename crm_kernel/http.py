@@ -21,14 +21,8 @@ from werkzeug.wrappers import Response
 from crm_kernel.config import env
 from crm_kernel.context import REQUEST_ID
 from crm_kernel.db import new_id
-from crm_kernel.errors import (
-    TRANSIENT_REMOTE_ERRORS,
-    BadRequest,
-    CrmError,
-    PayloadTooLarge,
-    PreconditionFailed,
-    problem,
-)
+from crm_kernel.errors import BadRequest, CrmError, PayloadTooLarge, PreconditionFailed, is_transient_failure, problem
+from crm_kernel.idempotency import ENVIRON_KEY, IDEMPOTENCY_KEY
 from crm_kernel.metrics import HTTP_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -43,6 +37,14 @@ def problem_response(status: int, title: str, detail: str = "", errors: dict | N
     return Response(
         json.dumps(problem(status, title, detail, errors)), status=status, headers=headers, mimetype=PROBLEM_JSON
     )
+
+
+def call_context(request, request_id: str) -> dict:
+    """What the worker's RPC calls carry: the request id, and the idempotency key the gateway set."""
+    context = {REQUEST_ID: request_id}
+    if request.environ.get(ENVIRON_KEY):
+        context[IDEMPOTENCY_KEY] = request.environ[ENVIRON_KEY]
+    return context
 
 
 def _request_id(request) -> str:
@@ -78,7 +80,7 @@ class ApiHandler(HttpRequestHandler):
                 self,
                 args,
                 kwargs,
-                context_data={REQUEST_ID: request_id},
+                context_data=call_context(request, request_id),
                 handle_result=partial(self.handle_result, done),
             )
             response = self.response_from_result(done.wait())
@@ -100,7 +102,7 @@ class ApiHandler(HttpRequestHandler):
         if isinstance(exc, CrmError):
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
             return problem_response(exc.status, exc.title, exc.detail, exc.errors, headers)
-        if type(exc).__name__ in TRANSIENT_REMOTE_ERRORS:  # a database or connection pool that is down or busy
+        if is_transient_failure(type(exc).__name__, str(exc)):  # a database or connection pool down or busy
             log.warning("dependency unavailable in %s %s: %s", self.method, self.url, exc)
             return problem_response(
                 503, "Service unavailable", "a dependency is unavailable; retry", headers={"Retry-After": "5"}

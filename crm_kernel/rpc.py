@@ -9,6 +9,8 @@ waiting in the queue; this covers those already delivered to a paused or busy se
 import logging
 import time
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko import rpc as nameko_rpc
 from nameko.messaging import decode_from_headers
 from prometheus_client import Counter
@@ -17,6 +19,9 @@ from crm_kernel.errors import CrmError
 
 DEADLINE = "deadline"
 log = logging.getLogger(__name__)
+# What a lost broker connection raises: amqp's errors, kombu's, and the socket's own (a reset is an OSError).
+BROKER_ERRORS = (AmqpConnectionError, KombuOperationalError, OSError)
+LOST_REPLIES = Counter("crm_rpc_lost_replies_total", "RPC replies lost with the broker connection.", ["method"])
 EXPIRED_REQUESTS = Counter("crm_rpc_expired_requests_total", "RPC requests dropped after their deadline.", ["method"])
 
 
@@ -40,6 +45,20 @@ class Rpc(nameko_rpc.Rpc):
             self.rpc_consumer.consumer.ack_message(message)
             return
         super().handle_message(body, message)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        """Reply and acknowledge; a broker connection lost meanwhile is logged, not raised.
+
+        Raised, it would kill the container and so the process (Nameko treats an error in a worker's
+        result handling as fatal). Unacknowledged, the request is redelivered once the broker is
+        back: writes guarded by an idempotency key answer it with their first result.
+        """
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_ERRORS as exc:
+            LOST_REPLIES.labels(self.method_name).inc()
+            log.warning("the reply to %s was lost with the broker connection: %s", self.method_name, exc)
+            return result, exc_info
 
 
 rpc = Rpc.decorator

@@ -16,6 +16,7 @@ from nameko.rpc import get_rpc_exchange
 from nameko.standalone.events import get_event_exchange
 
 from crm_kernel.config import amqp_uri
+from crm_kernel.events import dead_letter_queue
 
 SERVICE_CLASSES = {
     "contacts": "contacts.service:ContactsService",
@@ -47,7 +48,9 @@ def event_queues(service_cls) -> list[Queue]:
 
 
 def declare_event_queues(service_cls, uri: str | None = None) -> list[str]:
+    """Each event queue of `service_cls`, and beside it its dead-letter queue (crm_kernel.events)."""
     queues = event_queues(service_cls)
+    queues += [dead_letter_queue(queue.name) for queue in queues]
     with Connection(uri or amqp_uri()) as connection:
         channel = connection.channel()
         for queue in queues:

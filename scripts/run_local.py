@@ -2,7 +2,8 @@
 
 Makes sure RabbitMQ answers, migrates each service's database (SQLite files under `var/` unless
 `<SERVICE>_DATABASE_URL` is set), starts the four services and the gateway as separate processes,
-creates the first admin, and prints the gateway URL. Ctrl-C stops everything cleanly.
+creates the first admin, and prints the gateway URL. A process that exits is restarted (with
+backoff), as Kubernetes would. Ctrl-C stops everything cleanly.
 """
 
 import os
@@ -39,14 +40,15 @@ def main() -> int:
     ensure_rabbitmq()
     subprocess.run([python, "-m", "crm_kernel.migrations"], env=env, check=True)
 
-    processes = {}
-    for name, path in SERVICE_CLASSES.items():
+    def start_process(name: str) -> subprocess.Popen:
         process_env = dict(env, WEB_SERVER_ADDRESS=listen_address(base_port + PORT_OFFSETS[name]))
-        processes[name] = subprocess.Popen(
-            [python, "-m", "nameko", "run", "--config", str(ROOT / "config.yaml"), path],
+        return subprocess.Popen(
+            [python, "-m", "nameko", "run", "--config", str(ROOT / "config.yaml"), SERVICE_CLASSES[name]],
             env=process_env,
             cwd=ROOT,
         )
+
+    processes = {name: start_process(name) for name in SERVICE_CLASSES}
 
     def stop(*_, code=0):
         for process in processes.values():
@@ -67,12 +69,43 @@ def main() -> int:
     if not wait_ready(processes, base_port) or subprocess.run([python, "-m", "gateway.bootstrap"], env=env).returncode:
         stop(code=1)
     print(f"CRM gateway ready at http://127.0.0.1:{base_port}/api/v1 (Ctrl-C stops everything)", flush=True)
-    while True:
+    supervise(processes, start_process)
+
+
+def supervise(
+    processes: dict,
+    start_process,
+    max_backoff: float = 30.0,
+    stable_after: float = 60.0,
+    clock=time.monotonic,
+    sleep=time.sleep,
+    rounds: int | None = None,
+) -> None:
+    """Restart any process that exits, as Kubernetes would, until the launcher itself is stopped.
+
+    One process that exits (killed, or given up on its broker) must not stop the whole system. A
+    process that keeps exiting is restarted after 1, 2, 4, ... seconds (at most `max_backoff`); one
+    that ran for `stable_after` seconds starts again from 1. (`clock`, `sleep` and `rounds` are for tests.)
+    """
+    started = {name: clock() for name in processes}
+    backoff = dict.fromkeys(processes, 0.0)
+    due: dict[str, float] = {}
+    while rounds is None or rounds > 0:
+        rounds = None if rounds is None else rounds - 1
+        now = clock()
         for name, process in processes.items():
-            if process.poll() is not None:
-                print(f"{name} exited with {process.returncode}; stopping everything", flush=True)
-                stop(code=1)
-        time.sleep(1)
+            if name in due or process.poll() is None:
+                continue
+            ran = now - started[name]
+            backoff[name] = 1.0 if ran >= stable_after else min(max_backoff, max(1.0, backoff[name] * 2))
+            due[name] = now + backoff[name]
+            print(f"{name} exited with {process.returncode} after {ran:.0f}s; restarting in {backoff[name]:.0f}s",
+                  flush=True)  # fmt: skip
+        for name in [name for name, at in due.items() if at <= now]:
+            del due[name]
+            processes[name] = start_process(name)
+            started[name] = clock()
+        sleep(0.5)
 
 
 def listen_address(port: int) -> str:

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_kernel.context import CallContext
+from crm_kernel.idempotency import Idempotency, IdempotentWrites
 from crm_kernel.outbox import OutboxRecorder
 from crm_kernel.scope import SCOPE, Scope
 
@@ -16,26 +17,34 @@ class Workers:
     closed afterwards (so whatever the method did not commit is rolled back, as in `Database`).
     `as_(scope)` calls the same service as the user of `scope`; by default no user is behind a call."""
 
-    def __init__(self, service_cls, engine, outbox_model=None, scope: Scope | None = None):
+    def __init__(self, service_cls, engine, outbox_model=None, scope: Scope | None = None, key: str | None = None):
         self.service_cls = service_cls
         self.engine = engine
         self.outbox_model = outbox_model
         self.scope = scope
+        self.key = key
 
     def as_(self, scope: Scope | None = None) -> "Workers":
-        return Workers(self.service_cls, self.engine, self.outbox_model, scope)
+        return Workers(self.service_cls, self.engine, self.outbox_model, scope, self.key)
 
-    def worker(self, session):
+    def with_key(self, key: str | None) -> "Workers":
+        """The same service, called with an idempotency key in the call context (as the gateway does)."""
+        return Workers(self.service_cls, self.engine, self.outbox_model, self.scope, key)
+
+    def worker(self, session, method: str = ""):
         data = dict(CALLER) | ({SCOPE: self.scope.encode()} if self.scope else {})
         dependencies = {"db": session, "context": CallContext(data)}
         if self.outbox_model is not None:
             dependencies["outbox"] = OutboxRecorder(self.outbox_model, dict(data))
+        once = getattr(self.service_cls, "once", None)
+        if isinstance(once, Idempotency):
+            dependencies["once"] = IdempotentWrites(once.model, self.key, method)
         return worker_factory(self.service_cls, **dependencies)
 
     def __getattr__(self, method):
         def call(*args, **kwargs):
             with Session(self.engine, expire_on_commit=False) as session:
-                return getattr(self.worker(session), method)(*args, **kwargs)
+                return getattr(self.worker(session, method), method)(*args, **kwargs)
 
         return call
 

@@ -22,6 +22,7 @@ from crm_kernel.config import database_url, env
 from crm_kernel.db import get_engine, utcnow
 from crm_kernel.errors import PayloadTooLarge, Unauthorized
 from crm_kernel.http import bound_body, is_chunked, max_json_bytes, problem_response
+from crm_kernel.idempotency import ENVIRON_KEY, call_key
 from gateway.auth import bearer_token, secret_key, token_claims
 from gateway.callers import client_address
 from gateway.documents_api import FORM_ALLOWANCE, max_upload_bytes
@@ -253,6 +254,7 @@ class PublicApi:
                     return self._replay(record, print_)
         except SQLAlchemyError as exc:
             return _database_down(exc)
+        request.environ[ENVIRON_KEY] = call_key(caller, key)  # to the service: recorded with its write
         response = serve(request)
         try:
             with self.sessions()() as session:

@@ -14,7 +14,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import ServiceRpc
 
 from crm_kernel.config import rpc_timeout
-from crm_kernel.errors import TRANSIENT_REMOTE_ERRORS, ServiceUnavailable
+from crm_kernel.errors import ServiceUnavailable, is_transient_failure
 from crm_kernel.metrics import RPC_TIMEOUTS
 from crm_kernel.rpc import DEADLINE
 
@@ -63,7 +63,7 @@ class DeadlineClient:
                 log.warning("broker unavailable calling %s.%s: %s", self._service, method, exc)
                 raise ServiceUnavailable("the message broker is unavailable") from None
             except RemoteError as exc:
-                if exc.exc_type in TRANSIENT_REMOTE_ERRORS:
+                if is_transient_failure(exc.exc_type, str(exc.value)):
                     log.warning("%s.%s failed transiently: %s", self._service, method, exc)
                     raise ServiceUnavailable(f"the {self._service} service cannot reach its database") from None
                 raise

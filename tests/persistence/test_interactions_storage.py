@@ -5,9 +5,10 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from crm_kernel.idempotency import IdempotentWrites
 from crm_kernel.migrations import upgrade
 from crm_kernel.outbox import OutboxRecorder, make_event
-from interactions.models import OutboxEvent
+from interactions.models import IdempotentWrite, OutboxEvent
 from interactions.service import InteractionsService
 
 
@@ -19,7 +20,12 @@ def call(database_url):
 
     def run(method, *args):
         with Session(engine, expire_on_commit=False) as session:
-            worker = worker_factory(InteractionsService, db=session, outbox=OutboxRecorder(OutboxEvent, {}))
+            worker = worker_factory(
+                InteractionsService,
+                db=session,
+                outbox=OutboxRecorder(OutboxEvent, {}),
+                once=IdempotentWrites(IdempotentWrite, None, method),
+            )
             return getattr(worker, method)(*args)
 
     yield run

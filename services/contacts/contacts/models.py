@@ -7,6 +7,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from contacts.normalise import search_text
 from crm_kernel.db import Entity, UTCDateTime, new_id, utcnow
+from crm_kernel.idempotency import IdempotentWriteMixin
 from crm_kernel.outbox import OutboxMixin, ProcessedEventMixin
 
 
@@ -25,6 +26,10 @@ class OutboxEvent(OutboxMixin, Base):
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):
+    pass
+
+
+class IdempotentWrite(IdempotentWriteMixin, Base):
     pass
 
 

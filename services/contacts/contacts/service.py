@@ -15,7 +15,7 @@ from contacts.duplicates import rank_duplicates
 from contacts.fields import validate_attributes
 from contacts.imports import describe, list_imports, visible_import
 from contacts.merging import MergingRpc
-from contacts.models import Company, Contact, ContactKey, OutboxEvent, contact_keys
+from contacts.models import Company, Contact, ContactKey, IdempotentWrite, OutboxEvent, contact_keys
 from contacts.schemas import (
     CONTACT_SORTS,
     ContactQuerySchema,
@@ -28,6 +28,7 @@ from contacts.transfer import TransferHttp
 from contacts.users import UserReplicas
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from crm_kernel.idempotency import Idempotency, idempotent
 from crm_kernel.outbox import Outbox, audit_trail
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
@@ -44,8 +45,10 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
     name = "contacts"
     outbox = Outbox(OutboxEvent)
     internal_key = InternalKey()  # of the gateway's signed requests to /import and /export
+    once = Idempotency(IdempotentWrite)
 
     @rpc
+    @idempotent
     def create_contact(self, data: dict, on_duplicate: str = "report") -> dict:
         """Create a contact; the answer lists existing contacts it may duplicate (`?on_duplicate=reject`: 409)."""
         if on_duplicate not in ON_DUPLICATE:
@@ -63,8 +66,7 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
         self.db.flush()
         dumped = ContactSchema().dump(contact)
         self.outbox.add(self.db, "contact.created", dumped)
-        self.db.commit()
-        return {**dumped, "duplicates": DuplicateSchema(many=True).dump(duplicates)}
+        return self.once.commit(self.db, {**dumped, "duplicates": DuplicateSchema(many=True).dump(duplicates)})
 
     @rpc
     def get_contact(self, contact_id: str) -> dict:

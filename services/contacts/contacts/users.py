@@ -3,14 +3,13 @@
 Each handler is idempotent by `event_id` and is redelivered until it succeeds.
 """
 
-from nameko.events import event_handler
-
 from contacts.models import ProcessedEvent, UserReplica
+from crm_kernel.events import event_consumer
 from crm_kernel.outbox import apply_once
 
 
 def on(event_type: str):
-    return event_handler("gateway", event_type, requeue_on_error=True)
+    return event_consumer("gateway", event_type)
 
 
 class UserReplicas:

@@ -2,12 +2,12 @@
 
 from itertools import chain
 
-from nameko.events import event_handler
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
+from crm_kernel.events import event_consumer
 from crm_kernel.http import api
 from crm_kernel.outbox import Outbox, consume_once
 from crm_kernel.pagination import keyset_page
@@ -182,7 +182,7 @@ class DocumentsService(ServiceBase):
         ).all()
         return TransitionSchema(many=True).dump(steps)
 
-    @event_handler("contacts", "contact.merged", requeue_on_error=True)
+    @event_consumer("contacts", "contact.merged")
     def on_contact_merged(self, event: dict) -> None:
         """The documents of the merged contacts now belong to the surviving one."""
         if not consume_once(self.db, ProcessedEvent, event):

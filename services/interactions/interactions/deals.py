@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from crm_kernel.db import utcnow
 from crm_kernel.errors import ValidationFailed
+from crm_kernel.idempotency import idempotent
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
@@ -15,6 +16,7 @@ from interactions.workflow import transition_deal
 
 class DealsRpc:
     @rpc
+    @idempotent
     def create_deal(self, data: dict, actor_id: str | None = None) -> dict:
         fields = load(DealSchema(), data)
         self._check_placement(Deal, fields)
@@ -28,8 +30,7 @@ class DealsRpc:
         )
         dumped = DealSchema().dump(deal)
         self.outbox.add(self.db, "deal.created", dumped)
-        self.db.commit()
-        return dumped
+        return self.once.commit(self.db, dumped)
 
     @rpc
     def get_deal(self, deal_id: str) -> dict:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from crm_kernel.db import Entity, UTCDateTime, new_id, utcnow
+from crm_kernel.idempotency import IdempotentWriteMixin
 from crm_kernel.outbox import OutboxMixin, ProcessedEventMixin
 
 
@@ -37,6 +38,10 @@ class OutboxEvent(OutboxMixin, Base):
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):
+    pass
+
+
+class IdempotentWrite(IdempotentWriteMixin, Base):
     pass
 
 

@@ -7,10 +7,10 @@ until it succeeds.
 
 from datetime import datetime
 
-from nameko.events import event_handler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crm_kernel.events import event_consumer
 from crm_kernel.outbox import apply_once
 from interactions.models import (
     CampaignResponse,
@@ -29,7 +29,7 @@ CONTACT_RECORDS = (Interaction, Ticket, Deal, Task, CampaignResponse, DocumentRe
 
 
 def on(service: str, event_type: str):
-    return event_handler(service, event_type, requeue_on_error=True)
+    return event_consumer(service, event_type)
 
 
 def department_manager(session: Session, department_id: str | None) -> str | None:

@@ -7,6 +7,7 @@ replicas of other services' data are mixins, one module per idea.
 from sqlalchemy import select
 
 from crm_kernel.db import utcnow
+from crm_kernel.idempotency import Idempotency, idempotent
 from crm_kernel.outbox import Outbox
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
@@ -15,7 +16,7 @@ from crm_kernel.service import ServiceBase
 from interactions.access import ScopedRecords
 from interactions.campaigns import CampaignsRpc
 from interactions.deals import DealsRpc
-from interactions.models import Interaction, OutboxEvent
+from interactions.models import IdempotentWrite, Interaction, OutboxEvent
 from interactions.records import apply_changes, flush_or_stale
 from interactions.replicas import Replicas
 from interactions.schemas import INTERACTION_SORTS, InteractionQuerySchema, InteractionSchema
@@ -29,8 +30,10 @@ class InteractionsService(
 ):
     name = "interactions"
     outbox = Outbox(OutboxEvent)
+    once = Idempotency(IdempotentWrite)
 
     @rpc
+    @idempotent
     def create_interaction(self, data: dict) -> dict:
         fields = load(InteractionSchema(), data)
         self._check_placement(Interaction, fields)
@@ -40,8 +43,7 @@ class InteractionsService(
         self.db.flush()
         dumped = InteractionSchema().dump(interaction)
         self.outbox.add(self.db, "interaction.created", dumped)
-        self.db.commit()
-        return dumped
+        return self.once.commit(self.db, dumped)
 
     @rpc
     def get_interaction(self, interaction_id: str) -> dict:

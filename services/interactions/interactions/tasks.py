@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from crm_kernel.db import utcnow
+from crm_kernel.idempotency import idempotent
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
@@ -22,6 +23,7 @@ def complete(task: Task, status: str, now) -> bool:
 
 class TasksRpc:
     @rpc
+    @idempotent
     def create_task(self, data: dict) -> dict:
         fields = load(TaskSchema(), data)
         self._check_placement(Task, fields)
@@ -33,8 +35,7 @@ class TasksRpc:
         self.outbox.add(self.db, "task.created", dumped)
         if completed:  # recorded after the fact: still a completed task for the reports
             self.outbox.add(self.db, "task.completed", dumped)
-        self.db.commit()
-        return dumped
+        return self.once.commit(self.db, dumped)
 
     @rpc
     def get_task(self, task_id: str) -> dict:

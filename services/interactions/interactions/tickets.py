@@ -3,11 +3,13 @@
 import logging
 
 from nameko.timer import timer
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from crm_kernel.config import env
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Conflict, ValidationFailed
+from crm_kernel.idempotency import idempotent
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
@@ -28,11 +30,13 @@ from interactions.sla import due_time, sla_terms
 from interactions.workflow import OPEN_TICKET_STATUSES, transition_ticket
 
 log = logging.getLogger(__name__)
+SLA_BREACHES = Counter("crm_sla_breaches_total", "Tickets found past their SLA (alerting: breaches piling up).")
 SLA_SCAN_SECONDS = float(env("INTERACTIONS_SLA_SCAN_SECONDS", "60"))
 
 
 class TicketsRpc:
     @rpc
+    @idempotent
     def create_ticket(self, data: dict) -> dict:
         fields = load(TicketSchema(), data)
         self._check_placement(Ticket, fields)
@@ -42,8 +46,7 @@ class TicketsRpc:
         self.db.flush()
         dumped = TicketSchema().dump(ticket)
         self.outbox.add(self.db, "ticket.created", dumped)
-        self.db.commit()
-        return dumped
+        return self.once.commit(self.db, dumped)
 
     @rpc
     def get_ticket(self, ticket_id: str) -> dict:
@@ -167,6 +170,7 @@ class TicketsRpc:
                 escalated_to=ticket.escalated_to,
             )
         self.db.commit()
+        SLA_BREACHES.inc(len(overdue))
         if overdue:
             log.info("%d tickets breached their SLA", len(overdue))
         return len(overdue)

@@ -1,7 +1,7 @@
 """contact imports and their changes: listed with their reports, and undone as a whole
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 07:00:00
 
 Every CSV import is recorded with who ran it, how it matched rows, its status and its report; every
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import crm_kernel.db
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,400 @@
+"""`make chaos`: bad days, rehearsed. Faults are injected into the real processes under load, and
+then everything is reconciled: nothing acknowledged may be lost or duplicated, reporting must
+converge, and no answer may be a 5xx other than 503 with `Retry-After`.
+
+Everything runs on loopback against a private RabbitMQ node and a private PostgreSQL cluster
+(scripts/private_infra.py), never the shared ones: two launchers (scripts/run_local.py, each
+supervising its processes) give two replicas of every service and of the gateway. A load generator
+creates contacts and interactions through both gateways, every POST with an `Idempotency-Key` and
+retried with it. Exit status 1 when a check fails.
+
+    python scripts/chaos.py                    # every scenario, 20 s outages, writes RELIABILITY.md
+    python scripts/chaos.py --short            # one short pass of each (what tests/chaos runs)
+    python scripts/chaos.py --scenario broker-stop --scenario replica-kill
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pika
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+# The services' packages too: the dead-letter listing reads their queue names from their classes.
+sys.path[:0] = [
+    str(ROOT / "scripts"),
+    str(ROOT),
+    str(ROOT / "gateway"),
+    *(str(p) for p in (ROOT / "services").glob("*")),
+]
+
+from chaos_load import Load, p99, p99_recovery, pages, reconcile, reporting_totals  # noqa: E402
+from private_infra import PrivateInfra  # noqa: E402
+from run_local import PORT_OFFSETS  # noqa: E402
+
+from crm_kernel.topology import SERVICE_CLASSES  # noqa: E402
+
+ADMIN = {"email": "admin@chaos.example.com", "password": "a-chaos-admin-password"}
+SERVICES = tuple(SERVICE_CLASSES)
+
+
+class Cluster:
+    """Two (or more) replicas of the whole system, each a `run_local.py` launcher with its supervisor."""
+
+    def __init__(self, infra: PrivateInfra, work: Path, replicas: int = 2):
+        self.infra = infra
+        self.work = work
+        self.env = dict(
+            os.environ,
+            AMQP_URI=infra.rabbit.uri,
+            CRM_VAR_DIR=str(work / "var"),  # shared: documents' blobs are seen by both replicas
+            CRM_ADMIN_EMAIL=ADMIN["email"],
+            CRM_ADMIN_PASSWORD=ADMIN["password"],
+            CRM_SECRET_KEY="chaos-secret-key-that-is-long-enough-for-hs256",  # noqa: S106 (a throw-away system)
+            CRM_RPC_TIMEOUT="5",
+            CRM_RATE_LIMIT_PER_MINUTE="1000000",
+            CRM_RATE_LIMIT_BURST="1000000",
+            CRM_EVENT_MAX_DELIVERIES="3",
+            PYTHONUNBUFFERED="1",
+        )
+        for service in SERVICES:
+            self.env[f"{service.upper()}_DATABASE_URL"] = infra.postgres.create_database(f"chaos_{service}")
+        self.bases = [self._free_base() for _ in range(replicas)]
+        self.launchers: list[subprocess.Popen] = []
+
+    @staticmethod
+    def _free_base() -> int:
+        # Below the ephemeral range, where outgoing connections would take a port between two checks.
+        while True:
+            base = random.randrange(12000, 30000, 10)
+            if all(_port_free(base + offset) for offset in range(len(PORT_OFFSETS))):
+                return base
+
+    def start(self, seconds: float = 240) -> None:
+        # One after the other: the first migrates the databases and creates the admin.
+        for base in self.bases:
+            log = (self.work / f"replica-{base}.log").open("ab")
+            env = dict(self.env, CRM_PORT=str(base), DOCUMENTS_URL="", CONTACTS_URL="")
+            env["DOCUMENTS_URL"] = f"http://127.0.0.1:{base + PORT_OFFSETS['documents']}"
+            env["CONTACTS_URL"] = f"http://127.0.0.1:{base + PORT_OFFSETS['contacts']}"
+            self.launchers.append(
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "scripts" / "run_local.py")],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                )  # fmt: skip
+            )
+            launcher = self.launchers[-1]
+            if not wait_until(
+                lambda base=base, launcher=launcher: self.ready([base]) or launcher.poll() is not None, seconds
+            ):
+                raise RuntimeError(f"replica on {base} not ready after {seconds:.0f}s; see {self.work}")
+            if launcher.poll() is not None:
+                raise RuntimeError(f"the launcher of the replica on {base} exited; see {self.work}")
+
+    def exits(self) -> int:
+        """Processes that exited so far (each restarted by its launcher's supervisor)."""
+        return sum(log.read_text(errors="replace").count(" exited with ") for log in self.work.glob("replica-*.log"))
+
+    @property
+    def gateways(self) -> list[str]:
+        return [f"http://127.0.0.1:{base}" for base in self.bases]
+
+    def ready(self, bases: list[int] | None = None) -> bool:
+        for base in bases or self.bases:
+            for offset in PORT_OFFSETS.values():
+                try:
+                    if requests.get(f"http://127.0.0.1:{base + offset}/readyz", timeout=2).status_code != 200:
+                        return False
+                except requests.RequestException:
+                    return False
+        return True
+
+    def pids(self, service: str) -> list[int]:
+        """The live processes of `service`, one per replica (children of the launchers)."""
+        launchers = {launcher.pid for launcher in self.launchers}
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                if ppid in launchers and SERVICE_CLASSES[service].encode() in (stat.parent / "cmdline").read_bytes():
+                    found.append(int(stat.parent.name))
+        return sorted(found)
+
+    def signal(self, service: str, signum: int, replicas: int | None = None) -> list[int]:
+        pids = self.pids(service)[:replicas]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        return pids
+
+    def close(self) -> None:
+        for launcher in self.launchers:
+            if launcher.poll() is None:
+                launcher.send_signal(signal.SIGTERM)
+        for launcher in self.launchers:
+            try:
+                launcher.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                launcher.kill()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_until(check, seconds: float, step: float = 0.5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return False
+
+
+def publish_poison_event(uri: str) -> str:
+    """A `contact.created` that reporting cannot apply (no entity): it must be parked, not loop."""
+    event_id = uuid.uuid4().hex
+    connection = pika.BlockingConnection(pika.URLParameters(uri))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    body = {"event_id": event_id, "type": "contact.created", "occurred_at": "not a time", "entity": None}
+    channel.basic_publish("contacts.events", "contact.created", json.dumps(body).encode(),
+                          pika.BasicProperties(content_type="application/json", delivery_mode=2))  # fmt: skip
+    connection.close()
+    return event_id
+
+
+class Rehearsal:
+    """Runs the scenarios against one cluster and collects one row per scenario."""
+
+    def __init__(self, cluster: Cluster, infra: PrivateInfra, outage: float, load_seconds: float, writers: int):
+        self.cluster = cluster
+        self.infra = infra
+        self.outage = outage
+        self.load_seconds = load_seconds
+        self.writers = writers
+        self.token = self._token()
+        self.rows: list[dict] = []
+
+    def _token(self) -> str:
+        answer = requests.post(f"{self.cluster.gateways[0]}/api/v1/auth/token", json=ADMIN, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["access_token"]
+
+    # Faults: each returns when the fault has ended (the thing is back, or left to come back).
+    def replica_kill(self):
+        for service in SERVICES:
+            self.cluster.signal(service, signal.SIGKILL, replicas=1)
+
+    def service_down(self):
+        self.cluster.signal("interactions", signal.SIGSTOP)
+        time.sleep(self.outage)
+        self.cluster.signal("interactions", signal.SIGCONT)
+
+    def broker_stop(self):
+        self.infra.rabbit.stop()
+        time.sleep(self.outage)
+        self.infra.rabbit.start()
+
+    def broker_kill(self):
+        self.infra.rabbit.kill()
+        time.sleep(min(5.0, self.outage))
+        self.infra.rabbit.start()
+
+    def postgres_restart(self):
+        self.infra.postgres.restart()
+
+    def database_down(self):
+        """The contacts database refuses connections (and loses those it had) for the outage."""
+        self.infra.postgres.sql("ALTER DATABASE chaos_contacts ALLOW_CONNECTIONS false")
+        self.infra.postgres.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'chaos_contacts'"
+        )
+        time.sleep(self.outage)
+        self.infra.postgres.sql("ALTER DATABASE chaos_contacts ALLOW_CONNECTIONS true")
+
+    def poison_event(self):
+        self.poisoned = publish_poison_event(self.infra.rabbit.uri)
+
+    SCENARIOS = {
+        "replica-kill": (replica_kill, "one replica of every service and of the gateway SIGKILLed"),
+        "service-down": (service_down, "every replica of interactions frozen (SIGSTOP) for the outage"),
+        "broker-stop": (broker_stop, "RabbitMQ stopped for the outage, then started"),
+        "broker-kill": (broker_kill, "RabbitMQ killed -9, started again after 5 s"),
+        "postgres-restart": (postgres_restart, "PostgreSQL restarted (fast shutdown)"),
+        "database-down": (database_down, "the contacts database refusing connections for the outage"),
+        "poison-event": (poison_event, "an event reporting cannot apply published once"),
+    }
+
+    def run(self, name: str) -> dict:
+        fault, _ = self.SCENARIOS[name]
+        run = f"chaos{uuid.uuid4().hex[:8]}"
+        load = Load(self.cluster.gateways, self.token, run, writers=self.writers)
+        exits_before = self.cluster.exits()
+        load.start()
+        time.sleep(self.load_seconds / 2)
+        baseline = p99([s for _, s in load.latencies]) or 0.1
+        fault_started = time.time()
+        fault(self)
+        fault_ended = time.time()
+        ready_after = wait_seconds(self.cluster.ready, 120)
+        time.sleep(self.load_seconds / 2)
+        load.stop()
+        row = {"scenario": name, "sent": load.sent, "acknowledged": len(load.acked)}
+        row["statuses"] = dict(sorted(load.statuses.items()))
+        row["bad_answers"] = load.bad[:5]
+        row["unacknowledged"] = len(load.unacked)
+        row["stuck_keys"] = len(load.stuck)
+        # Exits the scenario did not cause itself (replica-kill kills one process of each kind).
+        row["process_exits"] = self.cluster.exits() - exits_before - (len(SERVICES) if name == "replica-kill" else 0)
+        row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
+        row["ready_after_s"] = ready_after
+        row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
+        row["reporting_converged_after_s"] = wait_seconds(lambda: self._converged(), 120)
+        row["dead_lettered"] = self._dead_lettered()
+        row["failures"] = failures(row)
+        self.rows.append(row)
+        return row
+
+    def _converged(self) -> bool:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            contacts = len(pages(http, f"{self.cluster.gateways[0]}/api/v1/contacts", {"limit": 200}))
+            interactions = len(pages(http, f"{self.cluster.gateways[0]}/api/v1/interactions", {"limit": 200}))
+            return reporting_totals(self.cluster.gateways[0], self.token) == (contacts, interactions)
+        except requests.RequestException:
+            return False
+
+    def _dead_lettered(self) -> int:
+        from crm_kernel.deadletters import list_parked
+
+        try:
+            return len(list_parked(self.infra.rabbit.uri))
+        except Exception as exc:
+            print(f"could not list dead letters: {exc!r}", flush=True)
+            return -1
+
+
+def wait_seconds(check, seconds: float) -> float | None:
+    started = time.monotonic()
+    return round(time.monotonic() - started, 1) if wait_until(check, seconds) else None
+
+
+def failures(row: dict) -> list[str]:
+    found = []
+    if row["lost"]:
+        found.append(f"{len(row['lost'])} acknowledged writes missing")
+    if row["duplicates"]:
+        found.append(f"{len(row['duplicates'])} writes duplicated")
+    if row["bad_answers"]:
+        bad = [key for key in row["statuses"] if key.isdigit() and int(key) >= 500 and key != "503"]
+        found.append(f"answers other than 503 + Retry-After ({', '.join(bad) or 'other'}); first: "
+                     f"{row['bad_answers'][0][:80]}")  # fmt: skip
+    if row["reporting_converged_after_s"] is None:
+        found.append("reporting did not converge")
+    if row["ready_after_s"] is None:
+        found.append("not every /readyz answered 200 again")
+    if row["scenario"] == "poison-event" and row["dead_lettered"] < 1:
+        found.append("the poison event was not parked")
+    return found
+
+
+def table(rows: list[dict]) -> str:
+    head = ("scenario", "sent", "acked", "client errors", "read back", "lost", "dup", "unacked", "stuck keys",
+            "other exits", "ready after s", "p99 back after s", "reporting converged s", "dead-lettered",
+            "result")  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        errors = {k: v for k, v in row["statuses"].items() if k != "201"}
+        cells = (row["scenario"], row["sent"], row["acked_writes"], ", ".join(f"{k}: {v}" for k, v in errors.items())
+                 or "none", row["read_back"], len(row["lost"]), len(row["duplicates"]), row["unacknowledged"],
+                 row["stuck_keys"], row.get("process_exits"),
+                 row["ready_after_s"], row["p99_back_after_s"], row["reporting_converged_after_s"],
+                 row["dead_lettered"], "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
+        lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_reliability(rows: list[dict], args) -> None:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    commit.stdout = commit.stdout or os.environ.get("CRM_CHAOS_COMMIT", "unknown")
+    path = ROOT / "RELIABILITY.md"
+    text = path.read_text() if path.exists() else ""
+    marker = "<!-- chaos:table -->"
+    run = (f"{marker}\nLast full run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit.stdout.strip()}, "
+           f"outage {args.outage:g} s, {args.writers} writers, {args.load_seconds:g} s of load per scenario.\n\n"
+           f"{table(rows)}\n{marker}")  # fmt: skip
+    if marker in text:
+        before, _, rest = text.partition(marker)
+        _, _, after = rest.partition(marker)
+        text = before + run + after
+    else:
+        text = text + "\n" + run + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="short outages and load: one quick pass")
+    parser.add_argument("--scenario", action="append", choices=list(Rehearsal.SCENARIOS), help="default: all")
+    parser.add_argument("--outage", type=float, help="seconds a stopped thing stays down (default 20, short 5)")
+    parser.add_argument("--load-seconds", type=float, help="load per scenario (default 30, short 10)")
+    parser.add_argument("--writers", type=int, default=3)
+    parser.add_argument("--time-limit", type=float, default=1800, help="the whole run stops after this")
+    parser.add_argument("--report", help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    args.outage = args.outage or (5 if args.short else 20)
+    args.load_seconds = args.load_seconds or (10 if args.short else 30)
+
+    # Bounded in time: past the limit, SIGALRM ends the run through the same clean-up as Ctrl-C.
+    def out_of_time(*_):
+        raise TimeoutError(f"chaos run stopped after {args.time_limit:g}s")
+
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    signal.alarm(int(args.time_limit))
+    rows: list[dict] = []
+    with PrivateInfra() as infra:
+        cluster = Cluster(infra, infra.root)
+        try:
+            cluster.start()
+            rehearsal = Rehearsal(cluster, infra, args.outage, args.load_seconds, args.writers)
+            for name in args.scenario or list(Rehearsal.SCENARIOS):
+                print(f"scenario {name}: {Rehearsal.SCENARIOS[name][1]}", flush=True)
+                row = rehearsal.run(name)
+                print(json.dumps(row), flush=True)
+            rows = rehearsal.rows
+        finally:
+            cluster.close()
+            signal.alarm(0)
+            if os.environ.get("CRM_CHAOS_KEEP_LOGS"):
+                for log in infra.root.glob("replica-*.log"):
+                    (ROOT / "var").mkdir(exist_ok=True)
+                    (ROOT / "var" / log.name).write_bytes(log.read_bytes())
+    print(table(rows))
+    if args.report:
+        Path(args.report).write_text(json.dumps(rows, indent=1))
+    if not args.short and not args.scenario:
+        write_reliability(rows, args)
+    return 1 if any(row["failures"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

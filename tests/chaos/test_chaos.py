@@ -1,0 +1,81 @@
+"""The short rehearsal of bad days (`scripts/chaos.py --short`): one pass of every scenario against a
+private RabbitMQ node and PostgreSQL cluster, two replicas of everything, load with retried
+Idempotency-Keys; nothing acknowledged lost, nothing duplicated, reporting converges, and no answer
+is a 5xx other than 503 with Retry-After. `make chaos` is the full run."""
+
+import glob
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(
+    shutil.which("rabbitmq-server") is None or not glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+    reason="needs rabbitmq-server and PostgreSQL's server binaries to start private ones",
+)
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory) -> list[dict]:
+    report = tmp_path_factory.mktemp("chaos") / "rows.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "chaos.py"), "--short", "--time-limit", "900", "--report", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=960,
+    )
+    assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads(report.read_text())
+    rows_by_name = {row["scenario"]: row for row in rows}
+    print(done.stdout[-4000:])
+    return rows_by_name
+
+
+SCENARIOS = (
+    "replica-kill",
+    "service-down",
+    "broker-stop",
+    "broker-kill",
+    "postgres-restart",
+    "database-down",
+    "poison-event",
+)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_nothing_acknowledged_is_lost_or_duplicated(rehearsal, scenario):
+    row = rehearsal[scenario]
+    assert row["acknowledged"] > 0
+    assert row["lost"] == [] and row["duplicates"] == []
+    assert row["read_back"] == row["acked_writes"]
+
+
+# The gateway's own database going away makes its idempotency middleware fail with a bare 500 (and
+# leave keys "in progress"): the 503 on a database error and the lease expiry are the middleware's
+# change in gateway/gateway/http.py, made separately; this turns into a pass once it is merged.
+GATEWAY_DB_ERRORS = pytest.mark.xfail(reason="gateway middleware: 503 on its database's errors, not merged yet")
+
+
+@pytest.mark.parametrize(
+    "scenario", [pytest.param(s, marks=GATEWAY_DB_ERRORS) if s == "postgres-restart" else s for s in SCENARIOS]
+)
+def test_clients_see_only_retryable_errors_and_everything_comes_back(rehearsal, scenario):
+    row = rehearsal[scenario]
+    assert row["bad_answers"] == []
+    assert row["ready_after_s"] is not None
+    assert row["reporting_converged_after_s"] is not None
+    assert row["failures"] == []
+
+
+def test_a_poison_event_is_parked_not_looped(rehearsal):
+    assert rehearsal["poison-event"]["dead_lettered"] >= 1
+
+
+@pytest.mark.parametrize("scenario", ["broker-stop", "broker-kill", "postgres-restart", "database-down"])
+def test_every_process_rides_out_the_outage_without_exiting(rehearsal, scenario):
+    assert rehearsal[scenario]["process_exits"] == 0

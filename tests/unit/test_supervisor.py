@@ -1,0 +1,68 @@
+"""`make run`'s supervisor restarts a process that exits, with backoff, and leaves the others alone."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from run_local import supervise  # noqa: E402
+
+
+class FakeProcess:
+    def __init__(self, exits_at: float | None, clock):
+        self.exits_at, self.clock = exits_at, clock
+        self.returncode = None
+
+    def poll(self):
+        if self.exits_at is not None and self.clock.now >= self.exits_at:
+            self.returncode = -9
+        return self.returncode
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def run(crashing_for: float, rounds: int):
+    """A `contacts` that exits at once on every start until `crashing_for` seconds, then stays up."""
+    clock = Clock()
+    starts = []
+
+    def start(name):
+        starts.append((name, clock.now))
+        return FakeProcess(clock.now if clock.now < crashing_for else None, clock)
+
+    processes = {"contacts": FakeProcess(0.0, clock), "gateway": FakeProcess(None, clock)}
+    supervise(processes, start, max_backoff=8, clock=clock, sleep=clock.sleep, rounds=rounds)
+    return starts, processes
+
+
+def test_a_process_that_keeps_exiting_is_restarted_after_1_2_4_8_8_seconds(capsys):
+    starts, processes = run(crashing_for=40, rounds=90)
+
+    times = [at for _, at in starts]
+    gaps = [round(later - earlier) for earlier, later in zip([0.0, *times], times, strict=False)]
+    assert gaps[:6] == [1, 2, 4, 8, 8, 8]
+    assert {name for name, _ in starts} == {"contacts"}  # the gateway kept running, untouched
+    assert processes["contacts"].poll() is None  # up again once it stopped crashing
+    assert "contacts exited with -9" in capsys.readouterr().out
+
+
+def test_a_process_that_ran_a_while_starts_again_from_one_second():
+    clock = Clock()
+    starts = []
+    process = FakeProcess(100.0, clock)  # exits after running 100 s
+
+    def start(name):
+        starts.append(clock.now)
+        return FakeProcess(None, clock)
+
+    supervise({"reporting": process}, start, clock=clock, sleep=clock.sleep, rounds=210)
+    assert starts == [101.0]

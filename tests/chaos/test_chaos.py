@@ -55,15 +55,9 @@ def test_nothing_acknowledged_is_lost_or_duplicated(rehearsal, scenario):
     assert row["read_back"] == row["acked_writes"]
 
 
-# The gateway's own database going away makes its idempotency middleware fail with a bare 500 (and
-# leave keys "in progress"): the 503 on a database error and the lease expiry are the middleware's
-# change in gateway/gateway/http.py, made separately; this turns into a pass once it is merged.
-GATEWAY_DB_ERRORS = pytest.mark.xfail(reason="gateway middleware: 503 on its database's errors, not merged yet")
-
-
-@pytest.mark.parametrize(
-    "scenario", [pytest.param(s, marks=GATEWAY_DB_ERRORS) if s == "postgres-restart" else s for s in SCENARIOS]
-)
+# The PostgreSQL restart included: the gateway's idempotency middleware answers 503 on its database's
+# errors, and an unfinished key is a lease that expires.
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_clients_see_only_retryable_errors_and_everything_comes_back(rehearsal, scenario):
     row = rehearsal[scenario]
     assert row["bad_answers"] == []

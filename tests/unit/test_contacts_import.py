@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from contacts import checker, importer
 from contacts.importer import ImportRules, import_csv
-from contacts.models import Base, Company, Contact, OutboxEvent
+from contacts.models import Base, Company, Contact, ContactImport, OutboxEvent
 from contacts.schemas import ContactSchema
 from contacts.transfer import EXPORT_COLUMNS, export_rows
 from crm_kernel.errors import Conflict, PayloadTooLarge, ServiceUnavailable, ValidationFailed
@@ -177,9 +177,45 @@ def test_a_bom_semicolons_quoted_fields_and_small_batches_are_read(engine):
 
 
 def test_the_same_person_twice_in_one_file_is_created_once(engine):
-    report = run_import(engine, "first_name,email\nAda,ada@example.com\nAda L.,ADA@example.com\n")
+    report = run_import(
+        engine, "first_name,email,tags\nAda,ada@example.com,a\nAda L.,ADA@example.com,b\nAda L.,ada@example.com,\n"
+    )
 
-    assert (report["created"], report["skipped"]) == (1, 1)
+    assert (report["rows"], report["created"], report["updated"], report["skipped"]) == (3, 1, 1, 1)
+    [ada] = stored(engine)
+    assert (ada.first_name, ada.tags) == ("Ada L.", ["a", "b"])  # the later row applies, as across batches
+
+
+def test_a_contact_created_and_then_changed_by_one_import_is_deleted_by_its_undo(engine):
+    body = "first_name,last_name,email\nAnn,,ann@example.com\nFiller,,f@example.com\nAnn,Lee,ann@example.com\n"
+    report = run_import(engine, body, batch=2)  # Ann's second row comes in the next batch: an update
+
+    assert (report["created"], report["updated"]) == (2, 1)
+    result = undo(engine, report["import_id"])
+
+    assert (result["undo_report"]["deleted"], result["undo_report"]["restored"]) == (2, 0)
+    assert [c for c in stored(engine) if c.deleted_at is None] == []
+
+
+def test_a_row_whose_email_two_contacts_share_fails_instead_of_updating_either(engine):
+    run_import(engine, "first_name,email\nAlice,alice@example.com\n")
+    run_import(engine, "id,first_name,email\n,Alice Two,alice@example.com\n", rules=ImportRules(match_by="id"))
+
+    report = run_import(engine, "first_name,last_name,email\nAlice,Smith,alice@example.com\n")
+
+    assert (report["failed"], report["updated"]) == (1, 0)
+    assert "more than one contact" in report["errors"][0]["errors"]["emails"][0]
+    assert {c.last_name for c in stored(engine)} == {""}
+
+
+def test_a_quote_never_closed_refuses_the_file_naming_where_and_undoes_what_was_written(engine):
+    body = many_rows(2500) + b'Broken,"never closed@example.com\n' + b"x" * (5 * 1024 * 1024)
+
+    with pytest.raises(ValidationFailed) as refused:
+        run_import(engine, body)
+
+    assert "from line 2502" in refused.value.errors["body"][0]
+    assert [c for c in stored(engine) if c.deleted_at is None] == []
 
 
 @pytest.mark.parametrize(
@@ -453,6 +489,11 @@ def test_a_file_with_more_rows_than_the_limit_is_refused_and_changes_nothing(eng
         run_import(engine, many_rows(2500), rules=ImportRules(max_rows=1500))
 
     assert [c for c in stored(engine) if c.deleted_at is None] == []  # the first batch was written, then undone
+    with Session(engine) as session:
+        [refused] = session.scalars(select(ContactImport)).all()
+    assert refused.status == "refused"
+    with pytest.raises(Conflict):
+        undo(engine, refused.id)
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,14 @@ and its progress, so memory stays flat however long the file is and the import c
 """
 
 import contextlib
+import copy
 import io
 from dataclasses import dataclass, field
 
 from marshmallow.fields import DateTime
 from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import SQLAlchemyError
 
 from contacts.access import OWNER_REFUSED, refused_owners
 from contacts.ahead import in_os_thread, read_ahead
@@ -34,7 +36,7 @@ from contacts.rows import CONTACT_SCHEMA, LISTS, ROW_ID, check_header, checked_b
 from contacts.schemas import CompanySchema, ContactSchema
 from crm_kernel.context import ACTOR
 from crm_kernel.db import new_id, utcnow
-from crm_kernel.errors import CrmError, PayloadTooLarge, ValidationFailed
+from crm_kernel.errors import CrmError, PayloadTooLarge, ServiceUnavailable, ValidationFailed, is_transient_failure
 from crm_kernel.scope import Scope, visible
 
 BATCH = 4000  # rows a transaction: 4,000 imported 1.13 times as fast as 1,000 (BENCHMARKS.md), in 60 MB more
@@ -42,6 +44,7 @@ ANALYZE_AT = 10_000  # rows written when the import first refreshes PostgreSQL's
 IN_PROCESS_BYTES = 256 * 1024  # a smaller file is checked here: starting a checker process costs more
 MODES = ("upsert", "create", "update")
 MATCH_BY = ("email", "id")
+RESEMBLES = 10  # ids of the contacts a new one resembles, listed at most
 LISTED = 1000  # failing rows, possible duplicates and skipped rows listed in full; beyond that only counted
 DUMPED_TIMES = {name for name, f in CONTACT_SCHEMA.dump_fields.items() if isinstance(f, DateTime)}
 
@@ -87,7 +90,10 @@ class ImportReport:
     def resembles(self, line: int, contact_id: str, others: list[str]) -> None:
         self.possible_duplicate_rows += 1
         if len(self.possible_duplicates) < LISTED:
-            self.possible_duplicates.append({"line": line, "id": contact_id, "resembles": others})
+            entry = {"line": line, "id": contact_id, "resembles": others[:RESEMBLES]}
+            if len(others) > RESEMBLES:
+                entry["resembles_more"] = len(others) - RESEMBLES  # a switchboard number shared by hundreds
+            self.possible_duplicates.append(entry)
 
     def accounted(self) -> bool:
         return self.created + self.updated + self.skipped + self.failed == self.rows
@@ -142,25 +148,31 @@ def import_csv(
     report = ImportReport(import_id=record.id)
     try:
         _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch)
-    except PayloadTooLarge as exc:
+    except (PayloadTooLarge, ValidationFailed) as exc:
         session.rollback()
+        if isinstance(exc, ValidationFailed) and not report.rows:
+            forget_import(session, record.id)  # a file refused as a whole changes nothing, not even the list
+            raise
+        # Over a limit, or broken part way (an unclosed quote): refused as a whole, so undone.
         from contacts.imports import revert  # late: undoing is the imports module's, which imports this one
 
-        revert(session, session.get(ContactImport, record.id), outbox)
-        finish_import(session, record.id, report, "refused", exc.detail)
-        raise
-    except ValidationFailed:
-        if report.rows:
-            raise  # not raised after the first row: a row's errors are in the report
-        session.rollback()
-        forget_import(session, record.id)  # a file refused as a whole changes nothing, not even the list
+        try:
+            revert(session, session.get(ContactImport, record.id), outbox)
+        finally:
+            finish_import(session, record.id, report, "refused", exc.detail)
+        exc.detail = f"{exc.detail} (import {record.id} refused after {report.progress()}; what it wrote is undone)"
         raise
     except BaseException as exc:
         session.rollback()
         detail = exc.detail if isinstance(exc, CrmError) else f"{type(exc).__name__}: {exc}"
         finish_import(session, record.id, report, "failed", detail)
+        stopped = f"import {record.id} stopped after {report.progress()}"
         if isinstance(exc, CrmError):
-            exc.detail = f"{exc.detail} (import {record.id} stopped after {report.progress()})"
+            exc.detail = f"{exc.detail} ({stopped})"
+        elif isinstance(exc, SQLAlchemyError) and is_transient_failure(
+            [c.__name__ for c in type(exc).__mro__], str(exc)
+        ):
+            raise ServiceUnavailable(f"the database is unavailable; {stopped}; send the file again") from exc
         raise
     if not report.accounted():
         finish_import(session, record.id, report, "failed", "rows not accounted for")
@@ -216,7 +228,12 @@ def _import_rows(session, stream, record, report, outbox, definitions, defaults,
             report.rows += len(rows) + len(failures)
             if report.rows > rules.max_rows:
                 raise PayloadTooLarge(f"the file has more than {rules.max_rows} rows; split it")
-            apply_batch(session, rows, failures, outbox, companies, report, scope, rules)
+            counted = copy.deepcopy(report)
+            try:
+                apply_batch(session, rows, failures, outbox, companies, report, scope, rules)
+            except BaseException:
+                report.__dict__.update(counted.__dict__)  # what the failed batch counted was rolled back
+                raise
             if postgresql and report.created + report.updated >= next_analyze:
                 # The planner's row counts must grow with the table, or the batch's key lookup turns
                 # from an index probe into a scan of every key (quadratic over a large import).
@@ -317,7 +334,8 @@ def apply_batch(
         checked.append((line, fields))
     known = _known_contacts(session, scope, checked)
     now = utcnow()
-    new_contacts, new_keys, new_tags, updates = [], [], [], {}
+    new_contacts: dict[str, dict] = {}
+    updates: dict[str, list] = {}
     created_by_email: dict[str, str] = {}
     created_by_phone: dict[str, list[str]] = {}
     for line, fields in checked:
@@ -330,7 +348,12 @@ def apply_batch(
         if problem:
             failures.append((line, problem))
         elif target is None and earlier is not None and rules.match_by == "email":
-            report.skip(line, "the same e-mail as an earlier row of the file", earlier)
+            # The same person again, new in this batch: the row applies to the contact being created.
+            if _join_row(new_contacts[earlier], {n: v for n, v in fields.items() if n in given}):
+                report.updated += 1
+            else:
+                report.skip(line, "brings nothing new to an earlier row of the file", earlier)
+            created_by_email.update((k, earlier) for k in contact_keys(new_contacts[earlier]["emails"], []))
         elif target is not None and rules.mode == "create":
             report.skip(line, "matches an existing contact (mode=create)", target)
         elif target is not None:
@@ -339,21 +362,34 @@ def apply_batch(
             column = "id" if rules.match_by == "id" else "emails"
             failures.append((line, {column: ["no existing contact matches this row (mode=update)"]}))
         else:
-            contact = _new_contact(fields, now, companies)
+            contact = {**fields, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
+            contact.update(deleted_at=None, merged_into=None)
             resembles = sorted(
                 {c for k in phones for c in known["phones"].get(k, ())}
                 | {c for k in phones for c in created_by_phone.get(k, ())}
-                | {known["emails"][k] for k in emails if k in known["emails"]}
+                | {c for k in emails for c in known["emails"].get(k, ())}
                 | {created_by_email[k] for k in emails if k in created_by_email}
             )
             if resembles:
                 report.resembles(line, contact["id"], resembles)
-            new_contacts.append(contact)
-            new_keys += [{"contact_id": contact["id"], "key": k} for k in emails + phones]
-            new_tags += [{"contact_id": contact["id"], "tag": t} for t in contact["tags"]]
+            new_contacts[contact["id"]] = contact
             created_by_email.update((k, contact["id"]) for k in emails)
             for k in phones:
                 created_by_phone.setdefault(k, []).append(contact["id"])
+    new_contacts = list(new_contacts.values())
+    new_keys, new_tags = [], []
+    for contact in new_contacts:
+        contact["search_text"] = search_text(
+            contact["first_name"],
+            contact["last_name"],
+            contact["emails"],
+            contact["phones"],
+            companies.name_of(contact.get("company_id")),
+        )
+        new_keys += [
+            {"contact_id": contact["id"], "key": k} for k in contact_keys(contact["emails"], contact["phones"])
+        ]
+        new_tags += [{"contact_id": contact["id"], "tag": t} for t in contact["tags"]]
     for line, errors in sorted(failures, key=lambda failure: failure[0]):
         report.fail(line, errors)
     if new_contacts:
@@ -396,10 +432,8 @@ def _known_contacts(session, scope, checked: list) -> dict:
             .where(any_key(session, ContactKey.key, emails | phones), Contact.deleted_at.is_(None))
         )
         for key, contact_id in session.execute(visible(matching, Contact, scope)):
-            if key.startswith("e:"):
-                known["emails"][key] = contact_id
-            else:
-                known["phones"].setdefault(key, set()).add(contact_id)
+            kind = "emails" if key.startswith("e:") else "phones"
+            known[kind].setdefault(key, set()).add(contact_id)
     if ids:
         live = select(Contact.id).where(Contact.id.in_(ids), Contact.deleted_at.is_(None))
         known["ids"] = set(session.scalars(visible(live, Contact, scope)))
@@ -408,7 +442,7 @@ def _known_contacts(session, scope, checked: list) -> dict:
 
 def _match(row_id: str | None, email_keys: list[str], known: dict, rules: ImportRules) -> tuple[str | None, dict]:
     """The contact a row updates (or None), or the errors that fail the row."""
-    by_email = sorted({known["emails"][k] for k in email_keys if k in known["emails"]})
+    by_email = sorted({c for k in email_keys for c in known["emails"].get(k, ())})
     if row_id:
         if row_id not in known["ids"]:
             return None, {"id": [f"no contact {row_id} that you may change; leave id empty for a new contact"]}
@@ -419,28 +453,23 @@ def _match(row_id: str | None, email_keys: list[str], known: dict, rules: Import
     if rules.match_by == "id" or not by_email:
         return None, {}
     if len(by_email) > 1:
-        return None, {"emails": [f"these e-mails belong to different contacts: {', '.join(by_email)}"]}
+        return None, {"emails": [f"more than one contact has these e-mails: {', '.join(by_email)}; merge them first"]}
     return by_email[0], {}
 
 
-def _new_contact(fields: dict, now, companies: CompanyCache) -> dict:
-    contact = {
-        **fields,
-        "id": new_id(),
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-        "deleted_at": None,
-        "merged_into": None,
-    }
-    contact["search_text"] = search_text(
-        contact["first_name"],
-        contact["last_name"],
-        contact["emails"],
-        contact["phones"],
-        companies.name_of(contact.get("company_id")),
-    )
-    return contact
+def _join_row(contact: dict, given: dict) -> bool:
+    """Apply a row's given values to a contact not written yet, as an update would (lists joined,
+    attributes merged, other values replaced); whether anything changed."""
+    changed = False
+    for name, value in given.items():
+        if name in LISTS:
+            value = list(dict.fromkeys([*contact[name], *value]))
+            value = sorted(value) if name == "tags" else value
+        elif name == "attributes":
+            value = {**contact["attributes"], **value}
+        if contact.get(name) != value:
+            contact[name], changed = value, True
+    return changed
 
 
 def any_key(session, column, values: set[str]):
@@ -507,6 +536,7 @@ def update_matches(session, updates: dict[str, list], outbox, companies: Company
                 change = recorded[contact.id] = ContactImportChange(import_id=report.import_id, contact_id=contact.id)
                 change.before = {}
                 session.add(change)
-            change.before = {**{n: old for n, (old, _) in changed.items()}, **(change.before or {})}
+            if change.before is not None:  # None: the import created it, and undoing deletes it
+                change.before = {**{n: old for n, (old, _) in changed.items()}, **change.before}
             change.version_after = contact.version
             report.updated += 1

@@ -1,6 +1,6 @@
 """Imports as records: listed with their reports, read one by one, and undone as a whole."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from contacts.models import Company, Contact, ContactImport, ContactImportChange
 from contacts.schemas import ContactSchema
@@ -30,10 +30,14 @@ def list_imports(session, scope: Scope | None, *, limit: int, cursor: str | None
     rows, next_cursor = keyset_page(
         session, stmt, ContactImport, limit=limit, cursor=cursor, sort="-created_at", sortable=IMPORT_SORTS
     )
-    return {"items": [describe(row) for row in rows], "next_cursor": next_cursor}
+    return {"items": [describe(row, summary=True) for row in rows], "next_cursor": next_cursor}
 
 
-def describe(record: ContactImport) -> dict:
+def describe(record: ContactImport, summary: bool = False) -> dict:
+    """The import as the API shows it; in a list (`summary`) its report's counts without the row lists."""
+    report = record.report
+    if summary:
+        report = {key: value for key, value in report.items() if not isinstance(value, list)}
     return {
         "id": record.id,
         "actor": record.actor,
@@ -42,7 +46,7 @@ def describe(record: ContactImport) -> dict:
         "match_by": record.match_by,
         "status": record.status,
         "problem": record.problem,
-        "report": record.report,
+        "report": report,
         "created_at": record.created_at.isoformat(),
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
         "undone_at": record.undone_at.isoformat() if record.undone_at else None,
@@ -56,15 +60,34 @@ def undo_import(session, import_id: str, outbox, scope: Scope | None) -> dict:
     changed, merged or deleted since is left as it is and listed with the reason. Commits a batch at a
     time, with the events that announce each change (`import_id` and `undo: true` in each)."""
     record = visible_import(session, import_id, scope)
+    if scope is not None and scope.role == "agent" and record.actor != scope.user_id:
+        raise NotFound(f"import {import_id} not found")  # an agent undoes their own imports only
     if record.status == "running":
         raise Conflict(f"import {import_id} is still running; undo it when it has finished")
-    if record.status == "undone":
-        raise Conflict(f"import {import_id} was undone at {record.undone_at.isoformat()}")
-    return describe(revert(session, record, outbox))
+    if record.undone_at is not None or record.status == "undoing":
+        raise Conflict(f"import {import_id} was undone already (or is being undone)")
+    # Claimed at once, so that two undos of one import never run together.
+    claimed = session.execute(
+        update(ContactImport)
+        .where(ContactImport.id == record.id, ContactImport.status == record.status, ContactImport.undone_at.is_(None))
+        .values(status="undoing")
+    ).rowcount
+    session.commit()
+    if claimed != 1:
+        raise Conflict(f"import {import_id} is being undone")
+    previous = record.status
+    try:
+        return describe(revert(session, record, outbox, scope))
+    except BaseException:
+        session.rollback()
+        session.execute(update(ContactImport).where(ContactImport.id == record.id).values(status=previous))
+        session.commit()  # the batches undone stay undone; undoing again finishes the rest
+        raise
 
 
-def revert(session, record: ContactImport, outbox) -> ContactImport:
-    """Undo the changes of `record` (see `undo_import`), whatever its status; it is then `undone`."""
+def revert(session, record: ContactImport, outbox, scope: Scope | None = None) -> ContactImport:
+    """Undo the changes of `record` (see `undo_import`), whatever its status; it is then `undone`.
+    Only contacts `scope` may see are touched: the others are listed as not undone."""
     result = {"deleted": 0, "restored": 0, "not_undone": [], "not_undone_count": 0}
     schema = ContactSchema()
     last = ""
@@ -78,9 +101,10 @@ def revert(session, record: ContactImport, outbox) -> ContactImport:
         if not changes:
             break
         last = changes[-1].contact_id
-        contacts = {
-            c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_([ch.contact_id for ch in changes])))
-        }
+        wanted = select(Contact).where(Contact.id.in_([ch.contact_id for ch in changes]))
+        if session.get_bind().dialect.name == "postgresql":
+            wanted = wanted.with_for_update(of=Contact)  # no edit slips between the check and the change
+        contacts = {c.id: c for c in session.scalars(visible(wanted, Contact, scope))}
         deleted, restored, now = [], [], utcnow()
         for change in changes:
             contact = contacts.get(change.contact_id)
@@ -112,7 +136,7 @@ def revert(session, record: ContactImport, outbox) -> ContactImport:
 
 def _why_not(contact: Contact | None, change: ContactImportChange) -> str | None:
     if contact is None:
-        return "not found"
+        return "not found, or not yours to change"
     if contact.merged_into:
         return f"merged into {contact.merged_into} since the import"
     if contact.deleted_at is not None:

@@ -17,6 +17,7 @@ from crm_kernel.schemas import load
 from crm_kernel.scope import Scope
 
 SNIFF_BYTES = 64 * 1024
+csv.field_size_limit(4 * 1024 * 1024)  # a long note is a cell; past 4 MiB it is a quote never closed
 LIST_SEPARATORS = re.compile(r"[|;,]")  # one character class: linear on any cell (a `\s*` either side was not)
 COLUMNS = {
     "first_name": "first_name",
@@ -175,7 +176,7 @@ def checked_batches(reader, header: list[str], definitions: dict, defaults: dict
     resolved when the batch is written.
     """
     rows, failures, line = [], [], 1
-    for row in reader:
+    for row in _rows_of(reader):
         start, line = line + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -190,3 +191,20 @@ def checked_batches(reader, header: list[str], definitions: dict, defaults: dict
             rows, failures = [], []
     if rows or failures:
         yield rows, failures
+
+
+def _rows_of(reader):
+    """The reader's rows; a file `csv` cannot read on (a quote never closed) is refused naming where."""
+    line = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ValidationFailed(
+                f"the CSV cannot be read after line {line}: {exc}",
+                {"body": [f"from line {line + 1}: {exc} (a quote opened and never closed?)"]},
+            ) from None
+        line = reader.line_num
+        yield row

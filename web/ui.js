@@ -103,7 +103,7 @@ export function showError(form, error) {
     control.setAttribute('aria-describedby', box.id);
     first = first || control;
   }
-  const lead = error instanceof Problem ? describe(error) : t('error.network');
+  const lead = describe(error);
   summary.textContent = [lead, ...rest].join(' ');
   summary.hidden = false;
   (first || summary).focus?.();
@@ -112,7 +112,10 @@ export function showError(form, error) {
 
 /** A problem in words for the user. */
 export function describe(error) {
-  if (!(error instanceof Problem)) return t('error.network');
+  if (!(error instanceof Problem)) {
+    const network = error instanceof TypeError && /fetch|network/i.test(error.message);
+    return network ? t('error.network') : `${t('error.page')} (${error.message || error})`;
+  }
   const known = { 401: 'error.401', 403: 'error.403', 404: 'error.404', 409: 'error.409', 412: 'error.412',
     413: 'error.413', 422: 'error.422', 429: 'error.429', 503: 'error.503' };
   const lead = known[error.status] ? t(known[error.status]) : `${error.title}`;

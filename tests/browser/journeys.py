@@ -1,5 +1,6 @@
 """Data the browser journeys start from, made through the public API as an admin."""
 
+import time
 import uuid
 
 V1 = "/api/v1"
@@ -24,3 +25,13 @@ def make_user(system, role: str, department: dict | None = None, **fields) -> di
     response = system.client().post(system.url(f"{V1}/users"), json=body | fields)
     assert response.status_code == 201, response.text
     return response.json() | {"password": PASSWORD}
+
+
+def eventually(check, seconds: float = 20):
+    """Polls `check` until it returns a truthy value (reports follow events, a second or so behind)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)

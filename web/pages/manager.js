@@ -74,7 +74,7 @@ function tiles(common) {
 
 function trend(common) {
   const kpi = select('kpi', COUNTS.map((name) => [name, t(`kpi.${name}`)]), { value: 'interactions' });
-  const group = select('group_by', ['day', 'week', 'month'].map((g) => [g, t(`mgr.group.${g}`)]));
+  const group = select('group_by', ['day', 'week', 'month'].map((g) => [g, t(`mgr.group.${g}`)]), { value: 'week' });
   const result = part('trend-title', t('mgr.trend'), async () => {
     const report = await get('/reports/kpis', { ...common, kpi: kpi.value, group_by: group.value });
     return barChart(t(`kpi.${kpi.value}`), report.groups.map((g) => g.label), [{ name: t(`kpi.${kpi.value}`), values: report.groups.map((g) => g.kpis[kpi.value]) }],

@@ -1,0 +1,35 @@
+"""The contact card's edit in place: a conflicting edit is shown, never overwritten silently."""
+
+import re
+
+from journeys import V1
+
+
+def test_an_edit_made_meanwhile_is_shown_beside_yours_and_yours_is_kept_until_you_choose(web, system):
+    admin = system.client()
+    contact = admin.post(system.url(f"{V1}/contacts"), json={"first_name": "Zoe", "last_name": "Nunez"}).json()
+    page, expect = web.page, web.expect
+    web.sign_in(then=f"/contacts/{contact['id']}")
+    expect(page.get_by_label("Last name")).to_have_value("Nunez")
+
+    changed = admin.patch(system.url(f"{V1}/contacts/{contact['id']}"), json={"last_name": "Núñez"})
+    assert changed.status_code == 200
+    page.get_by_label("Last name").fill("Nunez-Garcia")
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    conflict = page.get_by_role("alert").filter(has_text="saved this contact meanwhile")
+    expect(conflict).to_contain_text("Núñez")
+    expect(conflict).to_contain_text("Nunez-Garcia")
+    expect(page.get_by_label("Last name")).to_have_value("Nunez-Garcia")
+    assert admin.get(system.url(f"{V1}/contacts/{contact['id']}")).json()["last_name"] == "Núñez"
+    web.check("contact-conflict")
+
+    conflict.get_by_role("button", name="Save mine over theirs").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    assert admin.get(system.url(f"{V1}/contacts/{contact['id']}")).json()["last_name"] == "Nunez-Garcia"
+
+    page.get_by_label("Phones").fill("12345")
+    page.get_by_role("button", name="Save", exact=True).click()
+    # the API's words beside the field they are about; the number typed stays
+    expect(page.get_by_label("Phones")).to_have_accessible_description(re.compile("phone", re.IGNORECASE))
+    expect(page.get_by_label("Phones")).to_have_value("12345")

@@ -17,7 +17,10 @@ export function h(tag, attrs = {}, ...children) {
   }
   append(element, children);
   // after the children: a <select>'s value needs its options
-  if (attrs && attrs.value !== undefined && attrs.value !== null) element.value = attrs.value;
+  if (attrs && attrs.value !== undefined && attrs.value !== null) {
+    if ('defaultValue' in element) element.defaultValue = attrs.value; // what a form's reset goes back to
+    element.value = attrs.value;
+  }
   return element;
 }
 

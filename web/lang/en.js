@@ -41,6 +41,8 @@ export const en = {
   'contact.unchanged': 'Nothing changed.', 'contact.conflict': 'Someone else saved this contact meanwhile (now version {version}). Your changes are still in the form:',
   'contact.conflict_table': 'Their values and yours', 'contact.theirs': 'Saved meanwhile', 'contact.mine': 'Yours',
   'contact.keep_mine': 'Save mine over theirs', 'contact.take_theirs': 'Discard mine, show theirs',
+  'contact.sales': 'Deals and documents', 'deal.created': 'Deal "{title}" created.',
+  'task.new': 'New task', 'task.create': 'Create the task', 'task.created': 'Task "{title}" created.',
   'call.title': 'Log a call', 'call.incoming': 'Incoming call from {number}: log it', 'call.subject': 'What is it about?',
   'call.requirement': "The customer's requirement", 'call.notes': 'Notes', 'call.log': 'Log it (time: now)', 'call.logged': 'Logged.',
   'call.ticket': 'Open a ticket from this call',

@@ -41,6 +41,8 @@ export const ru = {
   'contact.unchanged': 'Ничего не изменилось.', 'contact.conflict': 'Кто-то другой сохранил этот контакт за это время (теперь версия {version}). Ваши изменения остались в форме:',
   'contact.conflict_table': 'Их значения и ваши', 'contact.theirs': 'Сохранено другим', 'contact.mine': 'Ваше',
   'contact.keep_mine': 'Сохранить моё поверх', 'contact.take_theirs': 'Отбросить моё, показать их',
+  'contact.sales': 'Сделки и документы', 'deal.created': 'Сделка «{title}» создана.',
+  'task.new': 'Новая задача', 'task.create': 'Создать задачу', 'task.created': 'Задача «{title}» создана.',
   'call.title': 'Записать звонок', 'call.incoming': 'Входящий звонок с {number}: запишите его', 'call.subject': 'О чём звонок?',
   'call.requirement': 'Требование клиента', 'call.notes': 'Заметки', 'call.log': 'Записать (время: сейчас)', 'call.logged': 'Записано.',
   'call.ticket': 'Открыть обращение по этому звонку',

@@ -2,7 +2,7 @@
 // SLA policies, custom contact fields, and the audit log of any record.
 import { all, del, get, patch, post } from '../api.js';
 import { t } from '../i18n.js';
-import { ask, clear, describe, field, h, input, notice, select, showError, table, timeTag, userName, values } from '../ui.js';
+import { ask, clear, clearErrors, describe, field, h, input, notice, select, showError, table, timeTag, userName, values } from '../ui.js';
 import { PRIORITIES } from './tickets.js';
 
 const TABS = ['users', 'departments', 'sla', 'fields', 'audit'];
@@ -20,6 +20,7 @@ function createForm(label, fields, send, after) {
     try {
       await send(values(form));
       form.reset();
+      clearErrors(form);
       clear(form.querySelector('[role="status"]'), notice(t('adm.created'), 'ok'));
       await after();
     } catch (error) { showError(form, error); }

@@ -1,13 +1,14 @@
 // The contact card: details and custom fields edited in place (a conflicting edit is shown, never
 // overwritten silently), possible duplicates with a merge that can be undone, a call logged in two
 // clicks and a sentence, a ticket opened from that call, and the timeline of everything, newest first.
-import { go } from '../app.js';
+import { go, session } from '../app.js';
 import { get, patch, post, Problem } from '../api.js';
 import { t } from '../i18n.js';
 import {
   clear, clearErrors, describe, field, h, input, keepDraft, notice, select, showError, timeTag, userName, values,
 } from '../ui.js';
 import { contactBody, contactLabel } from './contacts.js';
+import { dealForm } from './deals.js';
 
 const CHANNELS = ['call', 'email', 'meeting', 'chat', 'note', 'order', 'complaint'];
 const DIRECTIONS = ['inbound', 'outbound', 'internal'];
@@ -20,8 +21,10 @@ export async function render(main, { params: [id], query }) {
   const actions = h('section', { class: 'card', 'aria-labelledby': 'log-title' });
   const duplicates = h('section', { class: 'card', 'aria-labelledby': 'dup-title' });
   const timeline = h('section', { class: 'card wide', 'aria-labelledby': 'timeline-title' });
-  main.append(title, h('div', { class: 'grid' }, details, actions, duplicates, timeline));
+  const more = h('section', { class: 'card', 'aria-labelledby': 'more-title' });
+  main.append(title, h('div', { class: 'grid' }, details, actions, h('div', { class: 'stack' }, duplicates, more), timeline));
   const refreshTimeline = () => renderTimeline(timeline, id);
+  renderSales(more, contact, refreshTimeline);
   renderDetails(details, contact, definitions.items, (saved) => { title.textContent = contactLabel(saved); });
   renderLogCall(actions, contact, query.get('call'), refreshTimeline);
   renderDuplicates(duplicates, id);
@@ -177,7 +180,9 @@ function openTicket(box, call) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
-      const ticket = await post('/tickets', { ...values(form), contact_id: call.contact_id, interaction_id: call.id });
+      // the agent who took the call keeps its ticket (it shows on their desk)
+      const ticket = await post('/tickets', { ...values(form), contact_id: call.contact_id, interaction_id: call.id,
+        assignee_id: session.me.id });
       go(`/tickets/${ticket.id}`);
     } catch (error) { showError(form, error); }
   });
@@ -242,4 +247,47 @@ async function renderTimeline(box, id) {
   };
   more.addEventListener('click', load);
   await load();
+}
+
+/** A deal for the contact, a quote or contract generated for them, a document uploaded for them. */
+function renderSales(box, contact, refresh) {
+  const status = h('div', { role: 'status' });
+  const generate = h('form', { class: 'stack', 'aria-label': t('doc.generate') },
+    field(t('field.template'), select('template', [['quote', t('dockind.quote')], ['contract', t('dockind.contract')]])),
+    field(t('field.title'), input('title', { required: true })),
+    h('div', { class: 'row' }, field(t('field.amount'), input('amount', { inputmode: 'decimal', required: true })),
+      field(t('field.currency'), input('currency', { value: 'EUR', maxlength: 3 }))),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', text: t('doc.generate') })));
+  generate.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = values(generate);
+    try {
+      const doc = await post('/documents/generate', { template: data.template, contact_id: contact.id,
+        deal: { title: data.title, amount: data.amount, currency: data.currency || 'EUR' } });
+      go(`/documents/${doc.id}`);
+    } catch (error) { showError(generate, error); }
+  });
+  const task = h('form', { class: 'stack', 'aria-label': t('task.new') },
+    field(t('field.title'), input('title', { required: true })),
+    field(t('field.due'), input('due', { type: 'datetime-local', required: true })),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', text: t('task.create') })));
+  task.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = values(task);
+    try {
+      // the browser's clock reads the local time; the API gets it as an instant with its offset
+      await post('/tasks', { title: data.title, due_at: new Date(data.due).toISOString(), contact_id: contact.id });
+      task.reset();
+      clear(status, notice(t('task.created', { title: data.title }), 'ok'));
+      refresh();
+    } catch (error) { showError(task, error); }
+  });
+  clear(box, h('h2', { id: 'more-title', text: t('contact.sales') }),
+    h('details', {}, h('summary', { text: t('task.new') }), task),
+    h('details', {}, h('summary', { text: t('deal.new') }), dealForm(contact, (deal) => {
+      clear(status, notice(t('deal.created', { title: deal.title }), 'ok'));
+      refresh();
+    })),
+    h('details', {}, h('summary', { text: t('doc.generate') }), generate),
+    h('p', {}, h('a', { href: `/documents?contact_id=${contact.id}`, text: t('doc.upload') })), status);
 }

@@ -54,11 +54,12 @@ export function contactSearch() {
       clear(results, found.items.map((c) => h('li', {}, h('a', { href: `/contacts/${c.id}` },
         h('strong', { text: contactLabel(c) }), ' ', h('span', { class: 'muted', text: [...(c.phones || []), ...(c.emails || [])].join(' · ') })))));
       count.textContent = found.items.length ? t('search.count', { n: found.items.length }) : t('search.none');
+      box.dataset.answered = q; // which query the list shows (the measurements wait for it)
     } catch (error) {
       if (error.name !== 'AbortError') count.textContent = describe(error);
     }
   };
-  box.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(search, 80); });
+  box.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(search, 50); });
   return h('div', { class: 'search', role: 'search' },
     h('label', { for: 'contact-search', text: t('search.label') }), box, count, results);
 }

@@ -90,6 +90,19 @@ def launched(var_dir: Path, amqp_uri: str, **env_overrides: str):
     assert code == 0, f"the launcher did not stop cleanly ({code}); see {log}"
 
 
+def process_serving(port: int) -> int:
+    """The pid of the service process the launcher started on `port`."""
+    wanted = f"WEB_SERVER_ADDRESS=0.0.0.0:{port}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                    return int(entry.name)
+            except OSError:
+                continue
+    raise AssertionError(f"no process serves port {port}")
+
+
 def wait_until_ready(system: System, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

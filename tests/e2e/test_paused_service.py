@@ -2,22 +2,9 @@
 
 import os
 import signal
-from pathlib import Path
 
 from e2e_helpers import V1, contact_body, count_contacts, eventually
-
-
-def process_serving(port: int) -> int:
-    """The pid of the service process the launcher started on `port`."""
-    wanted = f"WEB_SERVER_ADDRESS=0.0.0.0:{port}".encode()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                    return int(entry.name)
-            except OSError:
-                continue
-    raise AssertionError(f"no process serves port {port}")
+from system_launcher import process_serving
 
 
 def test_a_paused_service_gives_503_and_the_abandoned_write_never_happens(system):

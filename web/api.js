@@ -23,9 +23,10 @@ export function setToken(value) {
 }
 
 const listeners = new Set();
-/** `onRetry(fn)`: fn(message or '') is told when a request waits to be retried, and when it is over. */
+let waiting = 0; // requests that have waited for a retry and are not answered yet
+/** `onRetry(fn)`: fn(message) while some request waits to be retried, fn('') once none does. */
 export function onRetry(fn) { listeners.add(fn); }
-function tell(message) { for (const fn of listeners) fn(message); }
+function tell(message) { for (const fn of listeners) fn(waiting > 0 ? message : ''); }
 
 export function url(path, query) {
   const params = new URLSearchParams();
@@ -52,24 +53,31 @@ async function problemOf(response) {
 
 /** Runs `send()` (which returns a Response) until it is not a 503/429, at most RETRIES times. */
 async function withRetries(send, signal) {
-  for (let attempt = 1; ; attempt += 1) {
-    let response;
-    try {
-      response = await send();
-    } catch (error) {
-      if (error.name === 'AbortError' || attempt >= RETRIES) throw error;
-      tell(t('retry.offline', { seconds: 2, attempt, of: RETRIES }));
-      await sleep(2000);
-      continue;
+  let retried = false;
+  const wait = async (message, seconds) => {
+    if (!retried) { retried = true; waiting += 1; }
+    tell(message);
+    await sleep(seconds * 1000);
+  };
+  try {
+    for (let attempt = 1; ; attempt += 1) {
+      let response;
+      try {
+        response = await send();
+      } catch (error) {
+        if (error.name === 'AbortError' || attempt >= RETRIES) throw error;
+        await wait(t('retry.offline', { seconds: 2, attempt, of: RETRIES }), 2);
+        continue;
+      }
+      if ((response.status === 503 || response.status === 429) && attempt < RETRIES && !signal?.aborted) {
+        const seconds = retryAfter(response);
+        await wait(t(response.status === 503 ? 'retry.unavailable' : 'retry.limited', { seconds, attempt, of: RETRIES }), seconds);
+        continue;
+      }
+      return response;
     }
-    if ((response.status === 503 || response.status === 429) && attempt < RETRIES && !signal?.aborted) {
-      const seconds = retryAfter(response);
-      tell(t(response.status === 503 ? 'retry.unavailable' : 'retry.limited', { seconds, attempt, of: RETRIES }));
-      await sleep(seconds * 1000);
-      continue;
-    }
-    if (attempt > 1) tell('');
-    return response;
+  } finally {
+    if (retried) { waiting -= 1; if (waiting === 0) tell(''); }
   }
 }
 

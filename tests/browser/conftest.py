@@ -104,6 +104,9 @@ def system(make_vhost, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser(browser_thread):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no browser at {CHROMIUM}: `apt-get install chromium` (.ci/run does), or set CRM_TEST_CHROMIUM")
+
     def start():
         sync_api = import_unpatched("playwright.sync_api")
         playwright = sync_api.sync_playwright().start()

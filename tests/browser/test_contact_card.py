@@ -44,6 +44,7 @@ def test_a_save_while_the_service_is_paused_is_retried_and_says_so(web, system):
     page, expect = web.page, web.expect
     web.sign_in(then=f"/contacts/{contact['id']}")
     expect(page.get_by_label("Last name")).to_have_value("Byron")
+    page.wait_for_load_state("networkidle")  # the card's other requests answered before the pause
     contacts_pid = process_serving(int(system.base_url.rsplit(":", 1)[1]) + 1)
 
     os.kill(contacts_pid, signal.SIGSTOP)

@@ -20,6 +20,7 @@ COPY config.yaml /app/config.yaml
 COPY crm_kernel /app/crm_kernel
 COPY gateway /app/gateway
 COPY services /app/services
+COPY web /app/web
 # Bytecode compiled at build time: the root filesystem is read-only at run time.
 RUN /opt/venv/bin/python -m compileall -q /opt/venv /app
 

@@ -34,6 +34,7 @@ from gateway.rpc import DeadlineServiceRpc
 from gateway.tasks_api import TasksApi
 from gateway.tickets_api import TicketsApi
 from gateway.timeline_api import TimelineApi
+from gateway.web import WebApp
 
 
 class GatewayService(
@@ -50,6 +51,7 @@ class GatewayService(
     DocumentsApi,
     ReportsApi,
     PlansApi,
+    WebApp,
     ServiceBase,
 ):
     name = "gateway"

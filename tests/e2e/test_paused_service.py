@@ -3,22 +3,9 @@
 import os
 import re
 import signal
-from pathlib import Path
 
 from e2e_helpers import V1, contact_body, eventually
-
-
-def process_serving(port: int) -> int:
-    """The pid of the service process the launcher started on `port`."""
-    wanted = f"WEB_SERVER_ADDRESS=127.0.0.1:{port}".encode()  # make run listens on this machine only
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                    return int(entry.name)
-            except OSError:
-                continue
-    raise AssertionError(f"no process serves port {port}")
+from system_launcher import process_serving
 
 
 def expired_creates(system, port: int) -> float:

@@ -43,3 +43,18 @@ def test_an_unknown_channel_is_refused(channel):
         load_interaction(interaction_data(channel=channel))
 
     assert list(refused.value.errors) == ["channel"]
+
+
+def test_an_interaction_without_occurred_at_happened_now():
+    before = datetime.now(UTC)
+    data = interaction_data()
+    del data["occurred_at"]
+
+    occurred_at = load_interaction(data)["occurred_at"]
+
+    assert before <= occurred_at <= datetime.now(UTC)
+    assert occurred_at.utcoffset().total_seconds() == 0
+
+
+def test_an_update_without_occurred_at_leaves_it_alone():
+    assert "occurred_at" not in load(InteractionSchema(), {"subject": "call back"}, partial=True)

@@ -49,9 +49,9 @@ def test_the_funnel_as_csv_has_one_row_per_stage(reporting):
     _, body = content(reporting.funnel({**MARCH, "format": "csv"}))
 
     assert body.decode().splitlines()[:3] == [
-        "stage,reached,conversion_to_next,average_time_in_stage_s",
-        "lead,1,1.0,86400.0",
-        "qualified,1,0.0,",
+        "stage,reached,conversion_to_next,average_time_in_stage_s,amount EUR",
+        "lead,1,1.0,86400.0,1000.00",
+        "qualified,1,0.0,,1000.00",
     ]
 
 

@@ -152,6 +152,21 @@ def test_deals_created_won_lost_and_won_amount_per_currency(reporting):
     assert values["won_amount"] == {"EUR": "1000.00", "USD": "250.50"}
 
 
+def test_the_funnel_sums_the_amounts_of_the_deals_that_reached_each_stage_per_currency(reporting):
+    feed(reporting, *deals_of_march())
+
+    report = reporting.funnel(MARCH)
+
+    # A, B, C 1000 EUR each, D 250.50 USD; D skipped qualified, which counts as passing it
+    assert [(s["stage"], s["amount"]) for s in report["stages"]] == [
+        ("lead", {"EUR": "3000.00", "USD": "250.50"}),
+        ("qualified", {"EUR": "2000.00", "USD": "250.50"}),
+        ("proposal", {"EUR": "1000.00", "USD": "250.50"}),
+        ("negotiation", {"EUR": "1000.00", "USD": "250.50"}),
+        ("won", {"EUR": "1000.00", "USD": "250.50"}),
+    ]
+
+
 def test_the_funnel_converts_per_stage_and_averages_time_in_stage(reporting):
     feed(reporting, *deals_of_march())
 

@@ -2,6 +2,7 @@
 
 from marshmallow import ValidationError, fields, validate, validates
 
+from crm_kernel.db import utcnow
 from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, UTCDateTime
 from interactions.sla import MAX_TARGET_MINUTES, PRIORITIES, working_hours_problems
 from interactions.workflow import TICKET_STATUSES
@@ -24,8 +25,9 @@ class InteractionSchema(EntitySchema):
     contact_id = fields.String(required=True, validate=ID)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     direction = fields.String(load_default="inbound", validate=validate.OneOf(DIRECTIONS))
-    # A time without a zone is ambiguous across sites: it is refused, not guessed.
-    occurred_at = UTCDateTime(required=True)
+    # A time without a zone is ambiguous across sites: it is refused, not guessed. Left out, it is
+    # now (an agent logs the call they just took); an update that leaves it out keeps the old one.
+    occurred_at = UTCDateTime(load_default=utcnow)
     duration_s = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=7 * 24 * 3600))
     subject = fields.String(load_default="", validate=validate.Length(max=300))
     body = fields.String(load_default="", validate=validate.Length(max=100_000))

@@ -161,21 +161,28 @@ def group_keys(fact: dict, group_by: str | None, tz: str, tree: DepartmentTree) 
     return tree.ancestors(fact["department_id"]) or [None]
 
 
-def funnel(timelines: dict[str, list[tuple[str, datetime]]]) -> dict:
+def funnel(timelines: dict[str, list[tuple[str, datetime]]], amounts: dict | None = None) -> dict:
     """Conversion per pipeline stage and average time in each stage, from each deal's stage timeline.
 
     A deal reached a stage when it entered it or any later pipeline stage (skipping counts as passing);
     a lost deal reached the furthest stage it entered before it was lost. Conversion of a stage is the
     share of the deals that reached it that reached the next. Time in a stage counts finished stays only.
+    `amounts` maps a deal to its `(amount, currency)`: each stage sums the amounts of the deals that
+    reached it, per currency (amounts in different currencies are never added up).
     """
+    amounts = amounts or {}
     reached = Counter()
+    reached_amount: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     stays = defaultdict(list)
     won = lost = 0
-    for timeline in timelines.values():
+    for deal_id, timeline in timelines.items():
         ordered = sorted(timeline, key=lambda entry: entry[1])
         furthest = max((PIPELINE.index(stage) for stage, _ in ordered if stage in PIPELINE), default=-1)
+        amount, currency = amounts.get(deal_id, (None, None))
         for index in range(furthest + 1):
             reached[PIPELINE[index]] += 1
+            if amount is not None:
+                reached_amount[PIPELINE[index]][currency or "?"] += Decimal(str(amount))
         for (stage, entered), (_, left) in zip(ordered, ordered[1:], strict=False):
             stays[stage].append((left - entered).total_seconds())
         last = ordered[-1][0] if ordered else None
@@ -192,6 +199,7 @@ def funnel(timelines: dict[str, list[tuple[str, datetime]]]) -> dict:
                     round(following / reached[stage], 4) if following is not None and reached[stage] else None
                 ),
                 "average_time_in_stage_s": (round(sum(stays[stage]) / len(stays[stage]), 1) if stays[stage] else None),
+                "amount": {currency: str(total) for currency, total in sorted(reached_amount[stage].items())},
             }
         )
     deals = len(timelines)

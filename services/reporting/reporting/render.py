@@ -50,7 +50,12 @@ def _table(report_name: str, report: dict) -> tuple[list, list[list]]:
         return [report.get("group_by") or "group", "key", "kpi", "value"], rows
     if report_name == "funnel":
         header = ["stage", "reached", "conversion_to_next", "average_time_in_stage_s"]
-        return header, [[stage[name] for name in header] for stage in report["stages"]]
+        currencies = sorted({currency for stage in report["stages"] for currency in stage.get("amount", {})})
+        rows = [
+            [stage[name] for name in header] + [stage["amount"].get(currency, "0") for currency in currencies]
+            for stage in report["stages"]
+        ]
+        return header + [f"amount {currency}" for currency in currencies], rows
     if report_name == "campaigns":
         rows = [
             [campaign["campaign_id"], kind, count, campaign["rates"].get(kind)]

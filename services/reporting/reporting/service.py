@@ -13,7 +13,7 @@ from reporting.access import check_filters, effective_department, visible_facts,
 from reporting.aggregates import report_kpis
 from reporting.feed import EventFeed, fresh_as_of
 from reporting.kpis import FACT_OF, KPIS, DepartmentTree, funnel, period_bounds, response_rates
-from reporting.models import DealStage, Department, Fact, OutboxEvent, User
+from reporting.models import DealStage, Department, Fact, OutboxEvent, Snapshot, User
 from reporting.plans import PlansRpc
 from reporting.render import rendered
 from reporting.reports import comparison, kpi_report
@@ -46,15 +46,21 @@ class ReportingService(EventFeed, PlansRpc, ServiceBase):
         created = self._facts(params, ("deals_created",))
         deal_ids = [fact["source"].removeprefix("deal:") for fact in created]
         timelines = {deal_id: [] for deal_id in deal_ids}
+        amounts = {}
         for batch in range(0, len(deal_ids), 500):
+            ids = deal_ids[batch : batch + 500]
             rows = self.db.execute(
-                select(DealStage.deal_id, DealStage.stage, DealStage.entered_at).where(
-                    DealStage.deal_id.in_(deal_ids[batch : batch + 500])
-                )
+                select(DealStage.deal_id, DealStage.stage, DealStage.entered_at).where(DealStage.deal_id.in_(ids))
             )
             for deal_id, stage, entered_at in rows:
                 timelines[deal_id].append((stage, entered_at))
-        report = self._frame(params) | funnel(timelines)
+            # each deal's amount as it is now (its newest snapshot), so a deal re-priced later counts so
+            snapshots = self.db.execute(
+                select(Snapshot.source, Snapshot.entity).where(Snapshot.source.in_([f"deal:{i}" for i in ids]))
+            )
+            for source, entity in snapshots:
+                amounts[source.removeprefix("deal:")] = (entity.get("amount"), entity.get("currency"))
+        report = self._frame(params) | funnel(timelines, amounts)
         return rendered("funnel", report | {"fresh_as_of": fresh_as_of(self.db)}, params["format"])
 
     @rpc

@@ -74,7 +74,8 @@ export function clearErrors(form) {
   if (summary) { summary.hidden = true; summary.textContent = ''; }
 }
 
-function messages(value) {
+/** Every message of a problem's error value (a list, or an object of lists for nested fields). */
+export function messages(value) {
   if (Array.isArray(value)) return value.flatMap(messages);
   if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => messages(v).map((m) => `${k}: ${m}`));
   return [String(value)];

@@ -198,6 +198,8 @@ class Web:
             # the bytes, written here: with `path=` Playwright writes through an executor thread that
             # never reports back in this process
             (SCREENSHOTS / f"{name}-{label}.png").write_bytes(page.screenshot(full_page=True))
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= size["width"], f"{name} is {width}px wide at {label} width {size['width']}px"
         page.set_viewport_size(WIDTHS["desktop"])
 
 

@@ -2,7 +2,7 @@
 // earlier imports; the contacts exported as CSV.
 import { all, download, post, Problem, upload } from '../api.js';
 import { t } from '../i18n.js';
-import { clear, describe, h, notice, table, timeTag, userName } from '../ui.js';
+import { clear, describe, h, messages, notice, table, timeTag, userName } from '../ui.js';
 import { uploadForm } from './documents.js';
 
 const importId = (report) => report.import_id || report.id || null;
@@ -19,12 +19,12 @@ async function undo(id, box) {
 function report(result) {
   const box = h('section', { class: 'card', 'aria-labelledby': 'report-title' });
   const id = importId(result);
-  const messages = (errors) => Object.entries(errors).map(([key, value]) => `${key}: ${[value].flat().join(' ')}`).join('; ');
+  const wrong = (errors) => Object.entries(errors).map(([key, value]) => `${key}: ${messages(value).join(' ')}`).join('; ');
   clear(box, h('h2', { id: 'report-title', text: t('imp.report') }),
     h('ul', { class: 'tiles' }, ['created', 'updated', 'skipped', 'failed'].map((name) => h('li', { class: 'tile' },
       h('span', { class: 'value', text: String(result[name] ?? 0) }), h('span', { class: 'label', text: t(`imp.${name}`) })))),
     result.errors?.length ? table(t('imp.errors'), [t('imp.line'), t('imp.errors')],
-      result.errors.map((row) => [String(row.line), messages(row.errors)])) : null,
+      result.errors.map((row) => [String(row.line), wrong(row.errors)])) : null,
     id ? h('button', { type: 'button', text: t('imp.undo'), onclick: () => undo(id, box) }) : null);
   return box;
 }

@@ -10,7 +10,7 @@ const importId = (report) => report.import_id || report.id || null;
 async function undo(id, box) {
   try {
     await post(`/contacts/imports/${id}/undo`, {});
-    clear(box, notice(t('imp.undone'), 'ok'));
+    clear(box, box.querySelector('h2'), notice(t('imp.undone'), 'ok')); // the heading names the region
   } catch (error) {
     box.append(notice(error instanceof Problem && error.status === 404 ? t('imp.no_undo') : describe(error), 'error'));
   }
@@ -55,7 +55,7 @@ export async function render(main) {
     }
     past.append(table(t('imp.history'), [t('field.created'), t('field.user'), t('imp.created'), t('imp.failed'), t('field.status'), ''],
       items.map((item) => [timeTag(item.created_at), userName(item.actor || item.user_id || item.created_by),
-        String(item.created ?? ''), String(item.failed ?? ''), item.undone_at ? t('imp.undone') : '',
+        String(item.report?.created ?? ''), String(item.report?.failed ?? ''), item.undone_at ? t('imp.undone') : '',
         item.undone_at ? '' : h('button', { type: 'button', class: 'link', text: t('imp.undo'), onclick: () => undo(item.id, past) })])));
   }
   await history();

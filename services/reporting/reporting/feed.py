@@ -8,7 +8,7 @@ facts of the entities it changed, and acknowledged after the commit.
 from datetime import UTC, datetime
 
 from prometheus_client import Gauge
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from crm_kernel import metrics
@@ -37,9 +37,20 @@ def apply_event(session: Session, event: dict) -> None:
     apply_new_events(session, [event])
 
 
+APPLY_LOCK = 0x5245504F  # 'REPO': the advisory lock of reporting's event batches
+
+
 def apply_events(session: Session, events: list[dict]) -> list[dict]:
     """Apply, in order, those of `events` not applied before (by `event_id`, also within the batch),
-    recording them as applied in `session`; the caller commits. Returns the events applied."""
+    recording them as applied in `session`; the caller commits. Returns the events applied.
+
+    Batches of different event types (queues) run in parallel workers and replicas; two of them that
+    touch one entity (its `ticket.created` and its `ticket.updated`) would each read its snapshot before
+    the other committed, and the later commit would drop the earlier's change. On PostgreSQL a batch
+    therefore holds a transaction-level advisory lock (SQLite's one connection already serialises them).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLY_LOCK})
     seen: set = set()
     ids = [event["event_id"] for event in events]
     for chunk in _chunks(ids):

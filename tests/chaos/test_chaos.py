@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(
-    shutil.which("rabbitmq-server") is None or not glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-    reason="needs rabbitmq-server and PostgreSQL's server binaries to start private ones",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("rabbitmq-server") is None or not glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        reason="needs rabbitmq-server and PostgreSQL's server binaries to start private ones",
+    ),
+    pytest.mark.timeout(1200),  # the rehearsal (its own limit is 960 s) runs in the first test's setup
+]
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,11 @@ def apply_event(session: Session, event: dict) -> None:
     apply_new_events(session, [event])
 
 
-APPLY_LOCK = 0x5245504F  # 'REPO': the advisory lock of reporting's event batches
+# One advisory lock per entity, taken in the order of their keys (no two batches wait on each other).
+ENTITY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM "
+    "(SELECT DISTINCT hashtext(s) AS k FROM unnest(CAST(:sources AS text[])) AS s ORDER BY k) AS ordered"
+)
 
 
 def apply_events(session: Session, events: list[dict]) -> list[dict]:
@@ -47,10 +51,12 @@ def apply_events(session: Session, events: list[dict]) -> list[dict]:
     Batches of different event types (queues) run in parallel workers and replicas; two of them that
     touch one entity (its `ticket.created` and its `ticket.updated`) would each read its snapshot before
     the other committed, and the later commit would drop the earlier's change. On PostgreSQL a batch
-    therefore holds a transaction-level advisory lock (SQLite's one connection already serialises them).
+    therefore takes a transaction-level advisory lock per entity it touches, in one order, so that only
+    batches about the same entity wait for each other (SQLite's one connection serialises them all).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLY_LOCK})
+    sources = sorted({source_of(event) for event in events if event.get("type") in KIND_OF_EVENT})
+    if sources and session.get_bind().dialect.name == "postgresql":
+        session.execute(ENTITY_LOCKS, {"sources": sources})
     seen: set = set()
     ids = [event["event_id"] for event in events]
     for chunk in _chunks(ids):

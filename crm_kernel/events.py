@@ -1,4 +1,12 @@
-"""The event-consumer decorator every service uses: `@event_consumer(source_service, event_type)`.
+"""The one way a service consumes an event: `@consumer(source_service, event_type)`.
+
+The decorated method changes `self.db` and does not commit; `consumer` applies each event once (by
+`event_id`, in the table the service class names as `processed_events`), commits, and records how
+late the event arrived (`crm_event_lag_seconds`). With `batch=True` the method receives the list of
+events not applied before, all applied and committed in one transaction (a failed batch is then
+tried event by event, so one event the database refuses holds back no other).
+
+Delivery underneath (`EventConsumer`, also used raw by `event_consumer`):
 
 Nameko's own handler either drops an event whose handler failed or (`requeue_on_error`) puts it
 back at the head of the queue forever: one poison event then loops and holds its queue. This one:
@@ -14,6 +22,7 @@ back at the head of the queue forever: one poison event then loops and holds its
   it would kill the service's container and so the process.)
 """
 
+import functools
 import logging
 import traceback
 
@@ -22,7 +31,9 @@ from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from prometheus_client import Counter
+from sqlalchemy import select
 
+from crm_kernel import metrics
 from crm_kernel.config import amqp_uri, env
 from crm_kernel.errors import is_transient_failure
 from crm_kernel.rpc import BROKER_ERRORS
@@ -109,3 +120,62 @@ class EventConsumer(EventHandler):
 
 
 event_consumer = EventConsumer.decorator
+
+
+def _apply_once(service, method, events: list[dict], batch: bool) -> None:
+    db, model = service.db, service.processed_events
+    ids = [event["event_id"] for event in events]
+    seen = set(db.scalars(select(model.event_id).where(model.event_id.in_(ids)))) if ids else set()
+    fresh = []
+    for event in events:
+        if event["event_id"] not in seen:
+            seen.add(event["event_id"])  # the same event twice in one batch is applied once
+            fresh.append(event)
+            db.add(model(event_id=event["event_id"], type=event["type"]))
+    if fresh:
+        if batch:
+            method(service, fresh)
+        else:
+            for event in fresh:
+                method(service, event)
+    db.commit()
+    for event in events:
+        metrics.observe_event_lag(service.name, event)
+
+
+def consumer(source_service: str, event_type: str, *, batch: bool = False, **options):
+    """Consume `event_type` from `source_service`: once per `event_id`, committed, lag recorded.
+
+    `batch=True`: the method takes a list of events (those that arrived together, none seen before),
+    delivered by `crm_kernel.batches.BatchEventHandler`; `options` go to the entrypoint (`size`,
+    `linger` for batches).
+    """
+
+    def decorate(method):
+        @functools.wraps(method)
+        def handle(self, payload):
+            if not batch:
+                return _apply_once(self, method, [payload], batch=False)
+            try:
+                _apply_once(self, method, payload, batch=True)
+            except Exception:
+                self.db.rollback()
+                if len(payload) == 1:
+                    raise
+                failed = None
+                for event in payload:  # one by one: one refused event holds back no other
+                    try:
+                        _apply_once(self, method, [event], batch=True)
+                    except Exception as error:  # noqa: BLE001 - raised again below, after the others
+                        self.db.rollback()
+                        failed = error
+                if failed is not None:
+                    raise failed from None
+
+        if batch:
+            from crm_kernel.batches import BatchEventHandler  # batches builds on this module
+
+            return BatchEventHandler.decorator(source_service, event_type, **options)(handle)
+        return EventConsumer.decorator(source_service, event_type, **options)(handle)
+
+    return decorate

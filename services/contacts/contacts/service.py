@@ -15,7 +15,7 @@ from contacts.duplicates import rank_duplicates
 from contacts.fields import validate_attributes
 from contacts.imports import describe, list_imports, visible_import
 from contacts.merging import MergingRpc
-from contacts.models import Company, Contact, ContactKey, IdempotentWrite, OutboxEvent, contact_keys
+from contacts.models import Company, Contact, ContactKey, IdempotentWrite, OutboxEvent, ProcessedEvent, contact_keys
 from contacts.schemas import (
     CONTACT_SORTS,
     ContactQuerySchema,
@@ -46,6 +46,7 @@ class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHtt
     outbox = Outbox(OutboxEvent)
     internal_key = InternalKey()  # of the gateway's signed requests to /import and /export
     once = Idempotency(IdempotentWrite)
+    processed_events = ProcessedEvent  # events applied, for `consumer`
 
     @rpc
     @idempotent

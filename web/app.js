@@ -32,10 +32,10 @@ const NAV = [
 
 export const session = { me: null };
 
-/** Goes to `path` (with its query) without reloading the page. */
+/** Goes to `path` (with its query) without reloading the page; resolves once the page is drawn. */
 export function go(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path); else history.pushState(null, '', path);
-  route();
+  return route();
 }
 
 function home(me) {

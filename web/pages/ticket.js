@@ -3,6 +3,8 @@ import { get, post } from '../api.js';
 import { t } from '../i18n.js';
 import { clear, countdown, describe, field, h, keepDraft, notice, showError, timeTag, userName } from '../ui.js';
 
+// The due time with the viewer's zone named: colleagues in other zones read other clock times.
+const WITH_ZONE = { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' };
 const NEXT = { new: ['open'], open: ['pending', 'resolved'], pending: ['open'], resolved: ['closed', 'open'], closed: ['open'] };
 
 export async function render(main, { params: [id] }) {
@@ -38,6 +40,7 @@ export async function render(main, { params: [id] }) {
             h('dt', { text: t('field.status') }), h('dd', { text: t(`status.${ticket.status}`) }),
             h('dt', { text: t('field.priority') }), h('dd', { text: t(`priority.${ticket.priority}`) }),
             h('dt', { text: t('field.sla') }), h('dd', {}, ['resolved', 'closed'].includes(ticket.status) ? timeTag(ticket.resolved_at) : countdown(ticket.sla_due_at, ticket.breached_at)),
+            ticket.sla_due_at ? [h('dt', { text: t('field.due') }), h('dd', { class: 'due' }, timeTag(ticket.sla_due_at, WITH_ZONE))] : null,
             h('dt', { text: t('field.assignee') }), h('dd', { text: userName(ticket.assignee_id) }),
             h('dt', { text: t('field.contact') }), h('dd', {}, h('a', { href: `/contacts/${ticket.contact_id}`, text: t('ticket.to_contact') })),
             ticket.first_response_at ? [h('dt', { text: t('ticket.first_response') }), h('dd', {}, timeTag(ticket.first_response_at))] : null,

@@ -57,6 +57,7 @@ export async function render(main, { params: [id] }) {
                 onclick: () => download(`/documents/${id}/content`, { version: v.number }, v.filename) })])),
           h('h3', { text: t('doc.new_version') }), newVersion),
         h('section', { class: 'card', 'aria-labelledby': 'trail-title' }, h('h2', { id: 'trail-title', text: t('doc.trail') }),
+          trail.items.length ? null : h('p', { class: 'muted', text: t('list.empty') }),
           h('ol', { class: 'timeline' }, trail.items.map((step) => h('li', {}, timeTag(step.created_at), ' ',
             h('strong', { text: t(`docaction.${step.action}`) }), ` · ${userName(step.actor)}`,
             step.comment ? h('p', { class: 'pre', text: step.comment }) : null))))));

@@ -49,6 +49,7 @@ export async function render(main, { params: [id] }) {
           ticket.description ? h('p', { class: 'pre', text: ticket.description }) : null, moves),
         h('section', { class: 'card', 'aria-labelledby': 'comments-title' },
           h('h2', { id: 'comments-title', text: t('ticket.comments') }),
+          comments.items.length ? null : h('p', { class: 'muted', text: t('list.empty') }),
           h('ol', { class: 'timeline' }, comments.items.map((c) => h('li', { class: c.internal ? 'internal' : '' },
             timeTag(c.created_at), ' ', h('strong', { text: userName(c.author_id || c.user_id) }), ' ',
             h('span', { class: 'badge', text: c.internal ? t('ticket.internal_badge') : t('ticket.public_badge') }),

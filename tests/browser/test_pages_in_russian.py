@@ -14,7 +14,8 @@ def test_the_pages_of_daily_work_read_in_russian(web, system, tmp_path):
     contact = api.post(system.url(f"{V1}/contacts"), json={"first_name": "Анна", "last_name": "Павлова"}).json()
     ticket = {"contact_id": contact["id"], "subject": "Не работает роутер", "assignee_id": agent["id"]}
     ticket = api.post(system.url(f"{V1}/tickets"), json=ticket).json()
-    api.post(system.url(f"{V1}/deals"), json={"contact_id": contact["id"], "title": "Поставка", "amount": "500.00"})
+    deal = {"contact_id": contact["id"], "title": "Поставка", "amount": "500.00", "currency": "RUB"}
+    assert api.post(system.url(f"{V1}/deals"), json=deal).status_code == 201
     upload = tmp_path / "договор.txt"
     upload.write_text("Договор поставки\n")
     with upload.open("rb") as content:
@@ -30,7 +31,7 @@ def test_the_pages_of_daily_work_read_in_russian(web, system, tmp_path):
     for path, title, name in (
         (f"/contacts/{contact['id']}", "Анна Павлова", "contact-card-ru"),
         (f"/tickets/{ticket['id']}", "Не работает роутер", "ticket-ru"),
-        ("/deals", "Сделки", "deals-ru"),
+        ("/deals", "Сделки", "deals-ru"),  # the deal's card with its Russian menu
         (f"/documents/{document['id']}", "Договор", "document-ru"),
         ("/documents", "Документы", "documents-ru"),
     ):
@@ -39,6 +40,10 @@ def test_the_pages_of_daily_work_read_in_russian(web, system, tmp_path):
         text = page.locator("main").inner_text()
         assert not KEY.search(text), f"{path}: an untranslated key {KEY.search(text).group(0)!r}"
         web.check(name)
+    page.goto("/deals")
+    expect(page.get_by_label("Перевести «Поставка» на")).to_be_visible()
+    page.goto(f"/documents/{document['id']}")
+    expect(page.locator("dl.facts")).to_contain_text("32 Б")  # the size in Russian units
     page.goto(f"/tickets/{ticket['id']}")
     expect(page.locator("dd.due time")).to_contain_text(
         re.compile(r"(янв|февр|мар|апр|мая|июн|июл|авг|сент|окт|нояб|дек)")

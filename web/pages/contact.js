@@ -5,7 +5,7 @@ import { go, session } from '../app.js';
 import { get, patch, post, Problem } from '../api.js';
 import { t } from '../i18n.js';
 import {
-  clear, clearErrors, describe, field, h, input, keepDraft, notice, select, showError, timeTag, userName, values,
+  clear, clearErrors, describe, field, h, input, keepDraft, money, notice, select, showError, timeTag, userName, values,
 } from '../ui.js';
 import { contactBody, contactLabel } from './contacts.js';
 import { dealForm } from './deals.js';
@@ -236,7 +236,7 @@ async function renderDuplicates(box, id) {
 const SUMMARY = {
   interaction: (e) => `${t(`channel.${e.channel}`)} · ${e.subject || ''}${e.outcome ? ` → ${e.outcome}` : ''}`,
   ticket: (e) => `${e.subject} · ${t(`status.${e.status}`)}`,
-  deal: (e) => `${e.title} · ${e.amount || ''} ${e.currency || ''} · ${t(`stage.${e.stage}`)}`,
+  deal: (e) => `${e.title} · ${money(e.amount, e.currency)} · ${t(`stage.${e.stage}`)}`,
   task: (e) => `${e.title} · ${e.status}`,
   document: (e) => `${e.title || e.filename} · ${t(`doc.${e.status}`)}`,
 };

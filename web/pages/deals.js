@@ -2,7 +2,7 @@
 // "move to" menu); lost asks for the reason; each deal shows its stage history on demand.
 import { all, get, post } from '../api.js';
 import { t } from '../i18n.js';
-import { ask, clear, describe, field, h, input, notice, select, showError, timeTag, userName, values } from '../ui.js';
+import { ask, clear, describe, field, h, input, money, notice, select, showError, timeTag, userName, values } from '../ui.js';
 import { departmentOptions } from './tickets.js';
 
 export const STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'];
@@ -50,7 +50,7 @@ export async function render(main, { query }) {
     const history = h('div', { class: 'history' });
     const node = h('li', { class: 'deal', draggable: 'true', dataset: { id: deal.id } },
       h('strong', { text: deal.title }),
-      h('span', { class: 'amount', text: `${deal.amount || '0'} ${deal.currency || ''}` }),
+      h('span', { class: 'amount', text: money(deal.amount, deal.currency) }),
       h('a', { href: `/contacts/${deal.contact_id}`, text: t('deal.contact') }),
       h('span', { class: 'muted', text: userName(deal.owner_id) }),
       deal.lost_reason ? h('span', { class: 'muted', text: deal.lost_reason }) : null,
@@ -80,7 +80,7 @@ export async function render(main, { query }) {
       for (const d of here) sums[d.currency || ''] = (sums[d.currency || ''] || 0) + Number(d.amount || 0);
       const column = h('section', { class: `column stage-${stage}`, 'aria-labelledby': `col-${stage}` },
         h('h2', { id: `col-${stage}` }, t(`stage.${stage}`), h('span', { class: 'count', text: ` ${here.length}` })),
-        h('p', { class: 'muted', text: Object.entries(sums).map(([c, v]) => `${v.toFixed(2)} ${c}`).join(' · ') }),
+        h('p', { class: 'muted', text: Object.entries(sums).map(([c, v]) => money(v, c)).join(' · ') }),
         h('ul', { class: 'cards' }, here.map(card)));
       column.addEventListener('dragover', (event) => { event.preventDefault(); column.classList.add('over'); });
       column.addEventListener('dragleave', () => column.classList.remove('over'));

@@ -48,3 +48,27 @@ def test_the_pages_of_daily_work_read_in_russian(web, system, tmp_path):
     expect(page.locator("dd.due time")).to_contain_text(
         re.compile(r"(янв|февр|мар|апр|мая|июн|июл|авг|сент|окт|нояб|дек)")
     )
+
+
+def test_the_lists_the_managers_desk_and_administration_read_in_russian(web, system):
+    page, expect = web.page, web.expect
+    web.sign_in(then="/desk")
+    page.get_by_label("Language").select_option("ru")
+    for path, title, name in (
+        ("/desk", "Мой рабочий стол", "desk-admin-ru"),
+        ("/contacts", "Контакты", "contacts-ru"),
+        ("/tickets", "Обращения", "tickets-ru"),
+        ("/imports", None, "imports-ru"),
+        ("/manager", "Панель руководителя", "manager-ru"),
+        ("/admin", "Администрирование", "admin-ru"),
+        ("/admin?tab=departments", "Администрирование", "admin-departments-ru"),
+        ("/admin?tab=sla", "Администрирование", "admin-sla-ru"),
+        ("/admin?tab=audit", "Администрирование", "admin-audit-ru"),
+    ):
+        page.goto(path)
+        if title:
+            expect(page.get_by_role("heading", level=1)).to_have_text(title)
+        page.wait_for_load_state("networkidle")
+        text = page.locator("main").inner_text()
+        assert not KEY.search(text), f"{path}: an untranslated key {KEY.search(text).group(0)!r}"
+        web.check(name)

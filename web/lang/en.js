@@ -97,6 +97,7 @@ export const en = {
   'kpi.sla_compliance': 'SLA compliance', 'kpi.deals_created': 'Deals created', 'kpi.deals_won': 'Deals won', 'kpi.deals_lost': 'Deals lost',
   'kpi.won_amount': 'Won amount', 'kpi.tasks_completed': 'Tasks completed', 'kpi.tasks_overdue': 'Tasks overdue',
   'kpi.campaign_responses': 'Campaign responses',
+  'adm.around_clock': 'around the clock',
   'adm.title': 'Administration', 'adm.users': 'Users and roles', 'adm.departments': 'Departments', 'adm.sla': 'SLA policies',
   'adm.fields': 'Custom contact fields', 'adm.audit': 'Audit log', 'adm.new_user': 'New user', 'adm.new_department': 'New department',
   'adm.deactivate': 'Deactivate', 'adm.active': 'Active', 'adm.inactive': 'Deactivated', 'adm.targets': 'Targets (working minutes)',

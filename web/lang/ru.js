@@ -97,6 +97,7 @@ export const ru = {
   'kpi.sla_compliance': 'Соблюдение SLA', 'kpi.deals_created': 'Новые сделки', 'kpi.deals_won': 'Выиграно сделок', 'kpi.deals_lost': 'Проиграно сделок',
   'kpi.won_amount': 'Сумма выигранных', 'kpi.tasks_completed': 'Выполнено задач', 'kpi.tasks_overdue': 'Просрочено задач',
   'kpi.campaign_responses': 'Отклики на кампании',
+  'adm.around_clock': 'круглосуточно',
   'adm.title': 'Администрирование', 'adm.users': 'Пользователи и роли', 'adm.departments': 'Отделы', 'adm.sla': 'Политики SLA',
   'adm.fields': 'Дополнительные поля контактов', 'adm.audit': 'Журнал аудита', 'adm.new_user': 'Новый пользователь', 'adm.new_department': 'Новый отдел',
   'adm.deactivate': 'Отключить', 'adm.active': 'Активен', 'adm.inactive': 'Отключён', 'adm.targets': 'Нормативы (рабочих минут)',

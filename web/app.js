@@ -43,7 +43,7 @@ function home(me) {
 }
 
 export async function signIn(email, password) {
-  const answer = await post('/auth/token', { email, password });
+  const answer = await post('/auth/token', { email, password }, { retryThrottled: false });
   setToken(answer.access_token);
   await loadMe();
 }

@@ -51,3 +51,20 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(web, system)
     page.get_by_role("button", name="Sign out").click()
     web.sign_in(agent["email"], NEW)
     expect(page).to_have_url(re.compile("/desk"))
+
+
+def test_after_too_many_wrong_passwords_the_page_says_when_to_try_again_at_once(web, system):
+    agent = make_user(system, "agent")
+    api = system.client(system.token(agent["email"], agent["password"]))
+    for n in range(5):
+        body = {"current_password": f"guess-{n}", "new_password": NEW}
+        assert api.post(system.url(f"{V1}/auth/password"), json=body).status_code == 403
+    page, expect = web.page, web.expect
+    web.sign_in(agent["email"], agent["password"], then="/account")  # signing in is not locked
+    page.get_by_label("Current password", exact=True).fill(agent["password"])
+    page.get_by_label("New password", exact=True).fill(NEW)
+    page.get_by_label("New password again", exact=True).fill(NEW)
+    page.get_by_role("button", name="Change the password").click()
+    # the lock lasts 30 s and more: said at once, with its time, instead of a retry that waits it out
+    expect(page.get_by_role("alert")).to_contain_text(re.compile(r"Too many requests.*try again in \d+ s"))
+    expect(page.locator("#status")).to_be_hidden()

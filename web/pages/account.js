@@ -44,7 +44,7 @@ function passwordForm(me) {
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     try {
-      await post('/auth/password', { current_password: current.value, new_password: fresh.value });
+      await post('/auth/password', { current_password: current.value, new_password: fresh.value }, { retryThrottled: false });
     } catch (error) {
       button.disabled = false;
       // 403 here means the current password is wrong, not the role: said so, in the user's language

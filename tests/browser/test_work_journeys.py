@@ -62,6 +62,7 @@ def test_a_ticket_moves_through_its_workflow_and_takes_internal_and_public_comme
     ):
         moves.get_by_role("button", name=button, exact=True).click()
         expect(page.locator("dl.facts dd").first).to_have_text(status)
+        expect(moves.get_by_role("button").first).to_be_focused()  # the keyboard stays with the moves
     assert api.get(system.url(f"{V1}/tickets/{ticket['id']}")).json()["status"] == "resolved"
 
     comments = page.get_by_role("region", name="Comments")

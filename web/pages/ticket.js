@@ -14,7 +14,11 @@ export async function render(main, { params: [id] }) {
     const [ticket, comments] = await Promise.all([get(`/tickets/${id}`), get(`/tickets/${id}/comments`)]);
     const moves = h('div', { class: 'actions', role: 'group', 'aria-label': t('ticket.moves') },
       (NEXT[ticket.status] || []).map((status) => h('button', { type: 'button', text: t(`move.${status}`), onclick: async (event) => {
-        try { await post(`/tickets/${id}/transitions`, { status }); await draw(); } catch (error) {
+        try {
+          await post(`/tickets/${id}/transitions`, { status });
+          await draw();
+          box.querySelector('[role="group"] button')?.focus(); // the keyboard stays where the moves are
+        } catch (error) {
           event.target.after(notice(describe(error), 'error'));
         }
       } })));

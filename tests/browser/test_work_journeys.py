@@ -160,6 +160,25 @@ def test_a_document_is_uploaded_gets_a_new_version_and_each_version_downloads(we
     assert api.get(system.url(f"{V1}/documents/{document_id}")).json()["current_version"] == 2
 
 
+def test_the_contact_list_exports_what_its_filters_show_as_csv(web, system):
+    agent = make_user(system, "agent")
+    api = system.client(system.token(agent["email"], agent["password"]))
+    tag = f"fair-{uuid.uuid4().hex[:6]}"
+    for first, tags in (("Marie", [tag]), ("Pierre", [tag]), ("Irene", [])):
+        body = {"first_name": first, "last_name": "Curie", "tags": tags}
+        assert api.post(system.url(f"{V1}/contacts"), json=body).status_code == 201
+    page, expect = web.page, web.expect
+    web.sign_in(agent["email"], agent["password"], then="/contacts")
+    page.get_by_label("Tag", exact=True).fill(tag)
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_role("table", name="Contacts").locator("tbody tr")).to_have_count(2)
+
+    name, content = downloaded(web, "Export as CSV")
+    assert name == "contacts.csv"
+    text = content.decode("utf-8-sig")
+    assert "Marie" in text and "Pierre" in text and "Irene" not in text
+
+
 def downloaded(web, button: str) -> tuple[str, bytes]:
     """Clicks `button` and returns the name and bytes of the file the browser saved."""
 

@@ -18,6 +18,8 @@ def test_a_duplicate_is_merged_into_the_card_and_the_merge_undone(web, system):
         json={"first_name": "Ada", "last_name": "Lovelace", "emails": [email], "phones": ["+442071234567"]},
     )
     target, source = target.json(), source.json()
+    call = {"contact_id": source["id"], "channel": "call", "direction": "inbound", "subject": "Asked about prices"}
+    assert api.post(system.url(f"{V1}/interactions"), json=call).status_code == 201
     page, expect = web.page, web.expect
     web.sign_in(agent["email"], agent["password"], then=f"/contacts/{target['id']}")
 
@@ -30,6 +32,7 @@ def test_a_duplicate_is_merged_into_the_card_and_the_merge_undone(web, system):
     expect(duplicates).to_contain_text("Ada Lovelace was merged into this contact.")
     # the card shows the merged contact at once: the source's phone, and a version that saves cleanly
     expect(page.get_by_label("Phones")).to_have_value(re.compile(r"\+442071234567"))
+    expect(page.locator("ol.timeline")).to_contain_text("Asked about prices")  # the source's history came along
     undo = duplicates.get_by_role("button", name="Undo the merge")
     expect(undo).to_be_focused()
     web.check("contact-merged")

@@ -84,6 +84,10 @@ def test_a_ticket_moves_through_its_workflow_and_takes_internal_and_public_comme
 
     moves.get_by_role("button", name="Close", exact=True).click()
     expect(page.locator("dl.facts dd").first).to_have_text("Closed")
+    expect(page.locator("dl.facts")).to_contain_text("Resolved")  # when, not an SLA countdown
+    moves.get_by_role("button", name="Reopen").click()
+    expect(page.locator("dl.facts dd").first).to_have_text("Open")
+    expect(page.locator("dl.facts .countdown")).to_be_visible()
 
 
 def test_deals_move_on_the_board_by_drag_and_drop_and_by_keyboard_and_lost_asks_why(web, system):

@@ -52,7 +52,7 @@ export const en = {
   'ticket.internal_badge': 'internal', 'ticket.public_badge': 'to the customer', 'ticket.to_contact': 'the contact card',
   'ticket.first_response': 'First response', 'ticket.breached': 'SLA breached', 'ticket.escalated': 'Escalated to',
   'ticket.open_ones': 'Open (new, open, pending)', 'ticket.mine': 'Me',
-  'move.open': 'Open', 'move.pending': 'Wait for the customer', 'move.resolved': 'Resolve', 'move.closed': 'Close',
+  'move.reopen': 'Reopen', 'move.open': 'Open', 'move.pending': 'Wait for the customer', 'move.resolved': 'Resolve', 'move.closed': 'Close',
   'sla.left': '{span} left', 'sla.overdue': 'overdue by {span}', 'sla.none': 'no SLA',
   'unit.d': 'd', 'unit.h': 'h', 'unit.min': 'min', 'unit.s': 's',
   'dup.title': 'Possible duplicates', 'dup.none': 'None found.', 'dup.merge': 'Merge into this contact', 'dup.undo': 'Undo the merge',

@@ -52,7 +52,7 @@ export const ru = {
   'ticket.internal_badge': 'внутренний', 'ticket.public_badge': 'клиенту', 'ticket.to_contact': 'карточка контакта',
   'ticket.first_response': 'Первый ответ', 'ticket.breached': 'SLA нарушен', 'ticket.escalated': 'Эскалировано',
   'ticket.open_ones': 'Открытые (новые, в работе, ожидание)', 'ticket.mine': 'Я',
-  'move.open': 'В работу', 'move.pending': 'Ждать клиента', 'move.resolved': 'Решено', 'move.closed': 'Закрыть',
+  'move.reopen': 'Открыть снова', 'move.open': 'В работу', 'move.pending': 'Ждать клиента', 'move.resolved': 'Решено', 'move.closed': 'Закрыть',
   'sla.left': 'осталось {span}', 'sla.overdue': 'просрочено на {span}', 'sla.none': 'без SLA',
   'unit.d': 'д', 'unit.h': 'ч', 'unit.min': 'мин', 'unit.s': 'с',
   'dup.title': 'Возможные дубликаты', 'dup.none': 'Не найдено.', 'dup.merge': 'Объединить с этим контактом', 'dup.undo': 'Отменить объединение',

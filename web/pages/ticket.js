@@ -13,7 +13,7 @@ export async function render(main, { params: [id] }) {
   const draw = async () => {
     const [ticket, comments] = await Promise.all([get(`/tickets/${id}`), get(`/tickets/${id}/comments`)]);
     const moves = h('div', { class: 'actions', role: 'group', 'aria-label': t('ticket.moves') },
-      (NEXT[ticket.status] || []).map((status) => h('button', { type: 'button', text: t(`move.${status}`), onclick: async (event) => {
+      (NEXT[ticket.status] || []).map((status) => h('button', { type: 'button', text: t(status === 'open' && ['resolved', 'closed'].includes(ticket.status) ? 'move.reopen' : `move.${status}`), onclick: async (event) => {
         try {
           await post(`/tickets/${id}/transitions`, { status });
           await draw();
@@ -43,7 +43,9 @@ export async function render(main, { params: [id] }) {
           h('dl', { class: 'facts' },
             h('dt', { text: t('field.status') }), h('dd', { text: t(`status.${ticket.status}`) }),
             h('dt', { text: t('field.priority') }), h('dd', { text: t(`priority.${ticket.priority}`) }),
-            h('dt', { text: t('field.sla') }), h('dd', {}, ['resolved', 'closed'].includes(ticket.status) ? timeTag(ticket.resolved_at) : countdown(ticket.sla_due_at, ticket.breached_at)),
+            ['resolved', 'closed'].includes(ticket.status)
+              ? [h('dt', { text: t('status.resolved') }), h('dd', {}, timeTag(ticket.resolved_at))]
+              : [h('dt', { text: t('field.sla') }), h('dd', {}, countdown(ticket.sla_due_at, ticket.breached_at))],
             ticket.sla_due_at ? [h('dt', { text: t('field.due') }), h('dd', { class: 'due' }, timeTag(ticket.sla_due_at, WITH_ZONE))] : null,
             h('dt', { text: t('field.assignee') }), h('dd', { text: userName(ticket.assignee_id) }),
             h('dt', { text: t('field.contact') }), h('dd', {}, h('a', { href: `/contacts/${ticket.contact_id}`, text: t('ticket.to_contact') })),

@@ -227,7 +227,7 @@ async function renderDuplicates(box, id) {
       } catch (error) { event.target.after(notice(describe(error), 'error')); }
     };
     list.append(h('li', {}, h('a', { href: `/contacts/${candidate.id}`, text: contactLabel(other) }),
-      h('span', { class: 'muted', text: ` ${Math.round(candidate.score)} · ${(candidate.reasons || []).join(', ')} ` }),
+      h('span', { class: 'muted', text: ` ${Math.round(candidate.score)}% · ${(candidate.reasons || []).join(', ')} ` }),
       h('button', { type: 'button', text: t('dup.merge'), 'aria-label': `${t('dup.merge')}: ${contactLabel(other)}`, onclick: merge })));
   }
   box.append(list);

@@ -55,20 +55,33 @@ class Wrapped(Echo):
         return response
 
 
+class Client:
+    def __init__(self, base: str):
+        self.base = base
+
+    def get(self, path: str, headers: dict | None = None) -> requests.Response:
+        return requests.get(f"{self.base}{path}", headers=headers, timeout=10)
+
+    def post(self, path: str, headers: dict | None = None) -> requests.Response:
+        return requests.post(f"{self.base}{path}", headers=headers, timeout=10)
+
+
 @pytest.fixture
 def serve(container_factory, web_config):
-    def start(service_cls):
+    """`serve(Service)`: a client of `Service` running in a container of its own."""
+
+    def start(service_cls) -> Client:
         container_factory(service_cls).start()
-        return f"http://{config[WEB_SERVER_CONFIG_KEY]}"
+        return Client(f"http://{config[WEB_SERVER_CONFIG_KEY]}")
 
     return start
 
 
 def test_a_result_is_json_and_a_tuple_sets_status_and_headers(serve):
-    base = serve(Echo)
+    client = serve(Echo)
 
-    read = requests.get(f"{base}/things/t1")
-    created = requests.post(f"{base}/things")
+    read = client.get("/things/t1")
+    created = client.post("/things")
 
     assert read.status_code == 200 and read.headers["Content-Type"] == "application/json"
     assert read.json()["id"] == "t1"
@@ -76,26 +89,26 @@ def test_a_result_is_json_and_a_tuple_sets_status_and_headers(serve):
 
 
 def test_the_callers_request_id_reaches_the_worker_and_comes_back(serve):
-    base = serve(Echo)
+    client = serve(Echo)
 
-    response = requests.get(f"{base}/things/t1", headers={"X-Request-Id": "trace-me"})
+    response = client.get("/things/t1", headers={"X-Request-Id": "trace-me"})
 
     assert response.json()["request_id"] == "trace-me"
     assert response.headers["X-Request-Id"] == "trace-me"
 
 
 def test_without_a_usable_request_id_the_worker_and_the_response_share_a_new_one(serve):
-    base = serve(Echo)
+    client = serve(Echo)
 
-    response = requests.get(f"{base}/things/t1", headers={"X-Request-Id": "x" * 65})
+    response = client.get("/things/t1", headers={"X-Request-Id": "x" * 65})
 
     assert response.json()["request_id"] == response.headers["X-Request-Id"] != "x" * 65
 
 
 def test_a_crm_error_is_its_problem_document(serve):
-    base = serve(Echo)
+    client = serve(Echo)
 
-    response = requests.get(f"{base}/things/missing")
+    response = client.get("/things/missing")
 
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -104,46 +117,46 @@ def test_a_crm_error_is_its_problem_document(serve):
 
 
 def test_an_unavailable_service_is_a_503_with_its_retry_after(serve):
-    base = serve(Echo)
+    client = serve(Echo)
 
-    response = requests.get(f"{base}/busy")
+    response = client.get("/busy")
 
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert response.json()["detail"] == "the contacts service is busy"
 
 
 def test_a_database_that_went_away_is_a_retryable_503(serve):
-    base = serve(Echo)
+    client = serve(Echo)
 
-    response = requests.get(f"{base}/database")
+    response = client.get("/database")
 
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
 def test_a_bug_is_a_500_problem_without_its_trace(serve):
-    base = serve(Echo)
+    client = serve(Echo)
 
-    response = requests.get(f"{base}/broken")
+    response = client.get("/broken")
 
     assert response.status_code == 500
     assert response.json()["title"] == "Internal error" and "a bug" not in response.text
 
 
 def test_the_middleware_wraps_api_routes_and_may_answer_alone(serve):
-    base = serve(Wrapped)
+    client = serve(Wrapped)
 
-    served = requests.get(f"{base}/things/t1")
-    refused = requests.get(f"{base}/things/t1", headers={"X-Refuse": "1"})
+    served = client.get("/things/t1")
+    refused = client.get("/things/t1", headers={"X-Refuse": "1"})
 
     assert served.headers["X-Wrapped"] == "yes" and served.headers["X-Request-Id"]
     assert refused.status_code == 418 and "X-Wrapped" not in refused.headers
 
 
 def test_a_plain_route_shares_the_server_and_skips_the_middleware(serve):
-    base = serve(Wrapped)
+    client = serve(Wrapped)
 
-    response = requests.get(f"{base}/plain", headers={"X-Refuse": "1"})
+    response = client.get("/plain", headers={"X-Refuse": "1"})
 
     assert response.status_code == 200 and response.text == "plain"
     assert "X-Wrapped" not in response.headers

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from crm_kernel.db import get_engine
 from crm_kernel.idempotency import IDEMPOTENCY_KEY, call_key
 from crm_kernel.migrations import upgrade
+from crm_kernel.scope import SCOPE, Scope
 from crm_kernel.topology import service_class
 from documents.models import Document, DocumentVersion, IdempotentWrite
 from documents.storage import blob_store
@@ -29,6 +30,9 @@ def documents(database_url, rabbit_config, container_factory, tmp_path, monkeypa
     container = container_factory(service_class("documents"))
     container.start()
     return container
+
+
+SYSTEM = {SCOPE: Scope.system().encode()}  # a call with no scope sees nothing
 
 
 def content(text: str) -> dict:
@@ -45,21 +49,23 @@ def counts(database_url: str) -> tuple[int, int, int]:
 
 
 def test_a_retried_upload_gets_the_first_document_and_makes_none_twice(documents, database_url):
-    key = {IDEMPOTENCY_KEY: call_key("u:someone", uuid.uuid4().hex)}
+    key = SYSTEM | {IDEMPOTENCY_KEY: call_key("u:someone", uuid.uuid4().hex)}
     body = {"title": "Quote", "kind": "quote", **content("Quote for Ada\n")}
     with entrypoint_hook(documents, "create_document", context_data=key) as create:
         first = create(body)
         retried = create(body)  # the first reply lost: the client retries with the same key
     assert retried == first
-    with entrypoint_hook(documents, "create_document", context_data={IDEMPOTENCY_KEY: "another" * 8}) as create:
+    with entrypoint_hook(
+        documents, "create_document", context_data=SYSTEM | {IDEMPOTENCY_KEY: "another" * 8}
+    ) as create:
         assert create(body)["id"] != first["id"]  # another key is another upload
     assert counts(database_url) == (2, 2, 2)
 
 
 def test_a_retried_new_version_is_added_once(documents, database_url):
-    with entrypoint_hook(documents, "create_document") as create:
+    with entrypoint_hook(documents, "create_document", context_data=SYSTEM) as create:
         document = create({"title": "Contract", "kind": "contract", **content("v1\n")})
-    key = {IDEMPOTENCY_KEY: call_key("u:someone", uuid.uuid4().hex)}
+    key = SYSTEM | {IDEMPOTENCY_KEY: call_key("u:someone", uuid.uuid4().hex)}
     with entrypoint_hook(documents, "add_version", context_data=key) as add_version:
         first = add_version(document["id"], content("v2\n"), document["version"])
         # The retry names the version it saw before its first attempt: without the key it would be a 412.

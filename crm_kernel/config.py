@@ -1,7 +1,10 @@
 """Configuration from the environment, with defaults that make `make run` work on a laptop."""
 
 import os
+from functools import cache
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
@@ -44,3 +47,10 @@ def database_url(service: str) -> str:
 def rpc_timeout() -> float:
     """Seconds the gateway waits for a service before answering 503."""
     return float(env("CRM_RPC_TIMEOUT", "10"))
+
+
+@cache
+def services() -> dict[str, str]:
+    """The system's services, name -> Nameko class (`module:Class`), as `config.yaml` lists them."""
+    with open(ROOT / "config.yaml") as file:
+        return dict(yaml.safe_load(file)["SERVICES"])

@@ -8,9 +8,9 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import engine_from_config, pool
 
-from crm_kernel.config import database_url
+from crm_kernel.config import database_url, services
 
-SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
+SERVICES = tuple(services())  # in config.yaml's order
 
 
 def alembic_config(service: str, url: str | None = None) -> Config:

@@ -6,25 +6,20 @@ migrations) closes that window on a first start, as the schema does for tables.
 """
 
 import importlib
-import inspect
 import re
 import sys
 
 from kombu import Connection, Queue
+from nameko import config
+from nameko.containers import ServiceContainer
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.rpc import get_rpc_exchange
 from nameko.standalone.events import get_event_exchange
 
-from crm_kernel.config import amqp_uri
+from crm_kernel.config import amqp_uri, services
 from crm_kernel.events import dead_letter_queue
 
-SERVICE_CLASSES = {
-    "contacts": "contacts.service:ContactsService",
-    "interactions": "interactions.service:InteractionsService",
-    "documents": "documents.service:DocumentsService",
-    "reporting": "reporting.service:ReportingService",
-    "gateway": "gateway.service:GatewayService",
-}
+SERVICE_CLASSES = services()  # name -> `module:Class`, from config.yaml
 
 
 def service_class(name: str):
@@ -33,18 +28,19 @@ def service_class(name: str):
 
 
 def event_queues(service_cls) -> list[Queue]:
-    """The durable queues Nameko will consume from for `service_cls`'s pooled event handlers."""
+    """The durable queues Nameko will consume from for `service_cls`'s pooled event handlers.
+
+    Nameko's own: each event handler of a container that is never started is set up (which names and
+    builds its queue, `EventHandler.setup`, and connects nothing) and asked for its `queue`.
+    """
     queues = []
-    for method_name, method in inspect.getmembers(service_cls, inspect.isfunction):
-        for entrypoint in getattr(method, "nameko_entrypoints", ()):
+    with config.patch({"AMQP_URI": config.get("AMQP_URI") or amqp_uri()}):
+        container = ServiceContainer(service_cls)  # held: entrypoints refer to it weakly
+        for entrypoint in container.entrypoints:
             if isinstance(entrypoint, EventHandler) and entrypoint.handler_type == SERVICE_POOL:
-                # Same name and arguments as nameko.events.EventHandler.setup, or the broker refuses.
-                name = f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{service_cls.name}.{method_name}"
-                exchange = get_event_exchange(entrypoint.source_service)
-                queues.append(
-                    Queue(name, exchange=exchange, routing_key=entrypoint.event_type, durable=True, auto_delete=False)
-                )
-    return queues
+                entrypoint.setup()
+                queues.append(entrypoint.queue)
+    return sorted(queues, key=lambda queue: queue.name)
 
 
 def declare_event_queues(service_cls, uri: str | None = None) -> list[str]:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 import yaml
-from deploy_render import APPS, ROOT
+from manifests import APPS, ROOT
 
 from crm_kernel.topology import SERVICE_CLASSES
 

@@ -2,7 +2,7 @@
 
 import kubernetes_validate
 import pytest
-from deploy_render import APPS, KUBERNETES_VERSION, OVERLAYS, ROOT, by_kind, containers, pod_specs
+from manifests import APPS, KUBERNETES_VERSION, OVERLAYS, ROOT, by_kind, containers, pod_specs
 
 from crm_kernel.topology import SERVICE_CLASSES
 
@@ -122,11 +122,14 @@ def test_rabbitmq_is_a_three_node_cluster_making_durable_queues_quorum_queues(re
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_each_service_has_its_own_postgresql_with_its_own_secret(rendered, overlay):
     statefulsets = by_kind(rendered[overlay], "StatefulSet")
+    secrets = by_kind(rendered[overlay], "Secret")
     for name in APPS:
         (container,) = pod_specs(statefulsets[f"{name}-db"])[0]["containers"]
         env = {e["name"]: e for e in container["env"]}
         assert env["POSTGRES_DB"]["value"] == env["POSTGRES_USER"]["value"] == name
-        assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"{name}-db"
+        # The base names the Secret each overlay generates, and kustomize gives that one a hashed name.
+        secret = f"{name}-db" if overlay == "base" else secrets[f"{name}-db"]["metadata"]["name"]
+        assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == secret
         assert statefulsets[f"{name}-db"]["spec"]["volumeClaimTemplates"]
 
 

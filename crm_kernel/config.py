@@ -44,6 +44,11 @@ def database_url(service: str) -> str:
     return url
 
 
+def broker_password(service: str) -> str | None:
+    """`<SERVICE>_BROKER_PASSWORD`: the password of the service's own RabbitMQ user, where it has one."""
+    return os.environ.get(f"{service.upper()}_BROKER_PASSWORD") or None
+
+
 def rpc_timeout() -> float:
     """Seconds the gateway waits for a service before answering 503."""
     return float(env("CRM_RPC_TIMEOUT", "10"))

@@ -8,7 +8,9 @@ migrations) closes that window on a first start, as the schema does for tables.
 import importlib
 import re
 import sys
+from urllib.parse import quote, unquote, urlsplit
 
+import requests
 from kombu import Connection, Queue
 from nameko import config
 from nameko.containers import ServiceContainer
@@ -16,7 +18,7 @@ from nameko.events import SERVICE_POOL, EventHandler
 from nameko.rpc import get_rpc_exchange
 from nameko.standalone.events import get_event_exchange
 
-from crm_kernel.config import amqp_uri, services
+from crm_kernel.config import amqp_uri, env, services
 from crm_kernel.events import dead_letter_queue
 
 SERVICE_CLASSES = services()  # name -> `module:Class`, from config.yaml
@@ -83,9 +85,41 @@ def broker_permissions(service_cls) -> dict[str, str]:
     }
 
 
+def broker_user(service_cls) -> str:
+    """The RabbitMQ user a service runs as."""
+    return f"crm-{service_cls.name}"
+
+
+def create_broker_user(service_cls, password: str, uri: str | None = None, management_url: str | None = None) -> str:
+    """Create (or update) `service_cls`'s own RabbitMQ user with `password` and exactly its
+    `broker_permissions`, through RabbitMQ's management API, as the administrator `uri` names.
+
+    The virtual host is `uri`'s; the API is at `RABBITMQ_MANAGEMENT_URL`, by default port 15672 of
+    `uri`'s host.
+    """
+    parts = urlsplit(uri or amqp_uri())
+    vhost = unquote(parts.path[1:]) or "/"
+    base = management_url or env("RABBITMQ_MANAGEMENT_URL", f"http://{parts.hostname}:15672")
+    user = broker_user(service_cls)
+    with requests.Session() as session:
+        session.auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+        created = session.put(
+            f"{base}/api/users/{quote(user, safe='')}", json={"password": password, "tags": ""}, timeout=10
+        )
+        created.raise_for_status()
+        permitted = session.put(
+            f"{base}/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+            json=broker_permissions(service_cls),
+            timeout=10,
+        )
+        permitted.raise_for_status()
+    return user
+
+
 def main(argv: list[str]) -> int:
     """`python -m crm_kernel.topology permissions [vhost]`: the rabbitmqctl commands that give each
-    service its own user's permissions (the users `crm-<service>` are created by the operator)."""
+    service its own user's permissions (`python -m crm_kernel.migrations` creates the users
+    `crm-<service>` with them when `<SERVICE>_BROKER_PASSWORD` is set)."""
     if not argv or argv[0] != "permissions":
         print("usage: python -m crm_kernel.topology permissions [vhost]", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from nameko.rpc import get_rpc_exchange
 from nameko.standalone.events import get_event_exchange
 
 from crm_kernel.config import amqp_uri, env, services
-from crm_kernel.events import dead_letter_queue
+from crm_kernel.events import DEAD_LETTER_EXCHANGE, dead_letter_queue
 
 SERVICE_CLASSES = services()  # name -> `module:Class`, from config.yaml
 
@@ -64,24 +64,31 @@ def broker_permissions(service_cls) -> dict[str, str]:
     So a service cannot publish another's events, nor read another's queues. RabbitMQ checks
     `configure` to declare or delete, `write` to publish or bind a queue, `read` to consume or bind
     from an exchange.
+
+    A failed event is put back at the tail of its queue through the default exchange (`amq.default`,
+    write) and finally parked in its dead-letter queue (crm_kernel.events): the parked-events
+    exchange and the service's own `parked.` queues are its to declare, bind and publish to.
     """
     name = service_cls.name
     rpc_exchange = re.escape(get_rpc_exchange().name)
     own_exchange = re.escape(get_event_exchange(name).name)
-    consumed = sorted({re.escape(queue.exchange.name) for queue in event_queues(service_cls)})
+    own_events = event_queues(service_cls)
+    consumed = sorted({re.escape(queue.exchange.name) for queue in own_events})
     queues = [
         re.escape(f"rpc-{name}"),
         re.escape(f"rpc.reply-{name}-") + "[0-9a-f-]+",
-        *sorted(re.escape(queue.name) for queue in event_queues(service_cls)),
+        *(re.escape(queue.name) for queue in own_events),
     ]
+    parked_exchange = re.escape(DEAD_LETTER_EXCHANGE.name)
+    parked = [re.escape(dead_letter_queue(queue.name).name) for queue in own_events]
 
     def anchored(names: list[str]) -> str:
         return "^(" + "|".join(names) + ")$"
 
     return {
-        "configure": anchored([rpc_exchange, own_exchange, *consumed, *queues]),
-        "write": anchored([rpc_exchange, own_exchange, *queues]),
-        "read": anchored([rpc_exchange, *consumed, *queues]),
+        "configure": anchored([rpc_exchange, own_exchange, *consumed, *queues, parked_exchange, *parked]),
+        "write": anchored([rpc_exchange, own_exchange, *queues, re.escape("amq.default"), parked_exchange, *parked]),
+        "read": anchored([rpc_exchange, *consumed, *queues, parked_exchange]),
     }
 
 

@@ -73,3 +73,32 @@ def test_a_services_user_touches_nothing_of_another_service(prepared, broker_use
         trespass(channel)
         channel.connection.process_data_events(time_limit=1)
     assert refused.value.reply_code == 403
+
+
+def test_on_its_own_user_a_failing_event_is_retried_then_parked(
+    prepared, container_factory, rabbit_config, broker_user, monkeypatch
+):
+    admin = rabbit_config["AMQP_URI"]
+    prepared("interactions")
+    queue = "evt-gateway-department.created--interactions.on_department_created"
+    probe = channel_of(admin)
+    probe.queue_purge(f"parked.{queue}")
+    monkeypatch.setenv("CRM_EVENT_MAX_DELIVERIES", "2")
+    own = broker_user("interactions")
+    monkeypatch.setenv("AMQP_URI", own)
+    with config.patch({"AMQP_URI": own}):
+        interactions = container_factory(service_class("interactions"))
+        interactions.start()
+        poison = make_event("department.created", {"name": "no id"}, {})  # its handler fails on it
+        probe.basic_publish(
+            "gateway.events",
+            "department.created",
+            json.dumps(poison),
+            pika.BasicProperties(content_type="application/json", delivery_mode=2),
+        )
+        for _ in range(100):  # retried once at the tail of its queue, then parked
+            method, _, body = probe.basic_get(f"parked.{queue}", auto_ack=True)
+            if method is not None:
+                break
+            probe.connection.sleep(0.1)
+    assert method is not None and json.loads(body)["event_id"] == poison["event_id"]

@@ -10,6 +10,7 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pg8000
 import uuid_utils
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, Integer, String, create_engine, event
@@ -49,21 +50,26 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
-def _connect_without_nagle(_dialect, _record, _args, cparams: dict) -> None:
-    """Give pg8000 a TCP socket that sends small messages at once (`sock`, its public argument).
+def _connect_without_nagle(_dialect, _record, cargs: tuple, cparams: dict):
+    """A pg8000 connection over a TCP socket that sends small messages at once.
 
     pg8000 writes COPY data, CopyDone and Sync as separate small writes; with Nagle's algorithm on,
     each statement then waited for the server's delayed ACK (about 40 ms), which dominated imports.
-    libpq sets TCP_NODELAY on every connection; pg8000 does not.
+    libpq sets TCP_NODELAY on every connection; pg8000 does not, but its public `Connection` takes a
+    connected socket (`sock`), which `pg8000.connect` does not pass on: so the connection is made here.
     """
-    if cparams.get("sock") is not None or cparams.get("unix_sock") is not None:
-        return
+    if cparams.get("unix_sock") is not None:
+        return None
     address = (cparams.get("host") or "localhost", int(cparams.get("port") or 5432))
     sock = socket.create_connection(address, cparams.get("timeout"), cparams.get("source_address"))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if cparams.get("tcp_keepalive", True):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    cparams["sock"] = sock
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if cparams.get("tcp_keepalive", True):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return pg8000.Connection(*cargs, **cparams, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _create_engine(url: str) -> Engine:

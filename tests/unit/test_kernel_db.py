@@ -3,38 +3,42 @@
 import socket
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from crm_kernel.db import _connect_without_nagle, get_engine
 
 
-@pytest.fixture
-def listener():
-    server = socket.create_server(("127.0.0.1", 0))
-    yield server
-    server.close()
+def test_a_pg8000_engine_connects_through_the_kernel(postgres):
+    engine = get_engine(postgres.create("nodelay"))
 
-
-def test_a_postgresql_connection_gets_a_socket_without_nagles_delay(listener):
-    cparams = {"host": "127.0.0.1", "port": listener.getsockname()[1], "timeout": 5}
-
-    _connect_without_nagle(None, None, (), cparams)
-
-    with cparams["sock"] as sock:
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
-
-
-def test_a_socket_the_caller_chose_is_left_alone():
-    cparams = {"unix_sock": "/run/postgresql/.s.PGSQL.5432"}
-
-    _connect_without_nagle(None, None, (), cparams)
-
-    assert "sock" not in cparams
-
-
-def test_every_pg8000_engine_connects_that_way():
-    engine = get_engine("postgresql+pg8000://nobody@127.0.0.1:9/none")
-
-    assert engine.dialect.driver == "pg8000"
     assert event.contains(engine, "do_connect", _connect_without_nagle)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_its_socket_sends_small_messages_at_once(postgres):
+    url = postgres.create("nodelay")
+    engine = get_engine(url)
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+
+    connection = _connect_without_nagle(engine.dialect, None, cargs, cparams)
+
+    try:
+        sock = socket.socket(fileno=connection._usock.fileno())  # only the test looks inside
+        try:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        finally:
+            sock.detach()
+        assert list(connection.run("SELECT 1")) == [[1]]
+    finally:
+        connection.close()
+
+
+def test_a_unix_socket_is_left_to_pg8000():
+    assert _connect_without_nagle(None, None, (), {"unix_sock": "/run/postgresql/.s.PGSQL.5432"}) is None
+
+
+def test_a_refused_connection_is_an_error_and_leaves_no_socket_open():
+    with pytest.raises(OSError):
+        _connect_without_nagle(None, None, (), {"user": "x", "host": "127.0.0.1", "port": 9, "timeout": 5})

@@ -1,5 +1,5 @@
 """Moved to `crm_kernel.bulk` (reporting's event batches write with it too); kept so imports stay valid."""
 
-from crm_kernel.bulk import insert_rows, without_nagle
+from crm_kernel.bulk import insert_rows
 
-__all__ = ["insert_rows", "without_nagle"]
+__all__ = ["insert_rows"]

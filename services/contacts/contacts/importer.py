@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contacts.access import OWNER_REFUSED, refused_owners
 from contacts.ahead import in_os_thread, read_ahead
-from contacts.bulk import insert_rows, without_nagle
+from contacts.bulk import insert_rows
 from contacts.checker import checked_in_child
 from contacts.models import (
     Company,
@@ -319,7 +319,6 @@ def apply_batch(
 ) -> None:
     """Create, update, skip or fail each row of a batch, and commit them with their events, the import's
     record of each change and its progress at once."""
-    without_nagle(session)
     refused = refused_owners(session, scope, {fields.get("owner_id") for _, fields, _ in rows})
     failures = failures + [(line, OWNER_REFUSED) for line, fields, _ in rows if fields.get("owner_id") in refused]
     rows = [row for row in rows if row[1].get("owner_id") not in refused]

@@ -188,7 +188,7 @@ def close_safely(session: Session) -> None:
     try:
         session.close()
     except Exception as exc:
-        log.warning("a database connection was lost; discarded at the end of the worker: %s", type(exc).__name__)
+        log.warning("closing a session failed, its connection is discarded: %s", type(exc).__name__)
         for connection in connections:
             with suppress(Exception):
                 connection.invalidate(exc)

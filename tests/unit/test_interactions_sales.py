@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from interactions_contacts import known_contacts
 
 from crm_kernel.errors import Conflict, ValidationFailed
 from crm_kernel.outbox import make_event
@@ -14,6 +15,11 @@ from interactions.service import InteractionsService
 @pytest.fixture
 def service(workers):
     return workers(InteractionsService, Base, OutboxEvent)
+
+
+@pytest.fixture
+def contacts(monkeypatch):
+    return known_contacts(monkeypatch)
 
 
 def events(service, event_type):
@@ -126,16 +132,17 @@ def test_overdue_tasks_are_listed_per_assignee_and_department(service, clock):
 # -- campaigns ---------------------------------------------------------------------------------
 
 
-def test_an_offer_is_sent_only_to_contacts_who_agreed_to_marketing(service):
+def test_an_offer_is_sent_only_to_contacts_who_agreed_to_marketing_as_the_contacts_service_says(service, contacts):
     campaign = service.create_campaign({"name": "Spring", "offer": "10% off", "department_id": "d1"})
 
     with pytest.raises(ValidationFailed) as refused:
-        service.record_campaign_response(campaign["id"], {"contact_id": "c2", "kind": "sent"}, False)
-    service.record_campaign_response(campaign["id"], {"contact_id": "c1", "kind": "sent"}, True)
-    service.record_campaign_response(campaign["id"], {"contact_id": "c1", "kind": "opened"}, True)
-    service.record_campaign_response(campaign["id"], {"contact_id": "c1", "kind": "converted"}, True)
+        service.record_campaign_response(campaign["id"], {"contact_id": "c2", "kind": "sent"}, True)
+    service.record_campaign_response(campaign["id"], {"contact_id": "c1", "kind": "sent"})
+    service.record_campaign_response(campaign["id"], {"contact_id": "c1", "kind": "opened"})
+    service.record_campaign_response(campaign["id"], {"contact_id": "c2", "kind": "converted"})
 
     assert refused.value.errors == {"contact_id": ["no marketing consent"]}
+    assert str(refused.value) == "contact c2 has not agreed to marketing; the offer cannot be sent"
     responses = service.list_campaign_responses(campaign["id"], {})
     assert [r["kind"] for r in responses["items"]] == ["converted", "opened", "sent"]
     assert responses["counts"] == {"sent": 1, "opened": 1, "clicked": 0, "replied": 0, "converted": 1, "declined": 0}

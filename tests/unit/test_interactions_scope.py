@@ -5,7 +5,7 @@ import pytest
 from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.outbox import make_event
 from crm_kernel.scope import Scope
-from interactions.access import may_place, sees
+from interactions.access import OWNERS, may_place
 from interactions.models import Base, Deal, OutboxEvent, Ticket
 from interactions.service import InteractionsService
 
@@ -27,6 +27,14 @@ def ticket(**fields):
 
 
 # -- the plain rules ---------------------------------------------------------------------------
+
+
+def sees(scope, record) -> bool:
+    """The kernel's rule applied to a record by this service's owner columns (as `access.scoped` does)."""
+    if scope is None:
+        return True
+    owners = OWNERS[type(record)]
+    return scope.sees({name: getattr(record, name) for name in (*owners, "department_id")}, owners=owners)
 
 
 def test_an_agent_sees_what_is_assigned_to_them_or_shared_in_their_department_only():

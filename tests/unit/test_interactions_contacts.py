@@ -2,7 +2,7 @@
 service says; when contacts cannot answer, the write is a retryable 503 and nothing is written."""
 
 import pytest
-from interactions_contacts import known_contacts
+from interactions_world import known_contacts
 
 from crm_kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
 from interactions.models import Base, Deal, Interaction, OutboxEvent, Task, Ticket

@@ -5,6 +5,8 @@ with the session, the caller's scope and the clients it needs, and commits. The 
 services' events are in `events`.
 """
 
+import logging
+
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -18,6 +20,7 @@ from interactions import campaigns, deals, interactions, sla_policies, tasks, ti
 from interactions.events import EventConsumers
 from interactions.models import IdempotentWrite, OutboxEvent, ProcessedEvent
 
+log = logging.getLogger(__name__)
 SLA_BREACHES = Counter("crm_sla_breaches_total", "Tickets found past their SLA (alerting: breaches piling up).")
 SLA_SCAN_SECONDS = float(env("INTERACTIONS_SLA_SCAN_SECONDS", "60"))
 
@@ -123,6 +126,8 @@ class InteractionsService(EventConsumers, ServiceBase):
         breached = tickets.escalate_breaches(self.db, events=self.outbox)
         self.db.commit()
         SLA_BREACHES.inc(breached)
+        if breached:
+            log.info("%d tickets breached their SLA", breached)
         return breached
 
     # -- SLA policies --------------------------------------------------------------------------

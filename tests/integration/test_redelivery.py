@@ -10,8 +10,14 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from crm_kernel.outbox import make_event
+from crm_kernel.scope import SCOPE, Scope
 from interactions import events
 from interactions.models import Interaction, ProcessedEvent
+
+
+def system() -> dict:
+    """The context of a call made for no user that says so (a new dict: Nameko adds to the one it gets)."""
+    return {SCOPE: Scope.system().encode()}
 
 
 def publish(uri: str, exchange: str, event: dict) -> None:
@@ -36,7 +42,7 @@ def test_a_merge_handler_that_fails_once_is_redelivered_and_applied_once(
 ):
     container_factory(ContactsStub).start()
     (interactions,) = start("interactions")
-    with entrypoint_hook(interactions, "create_interaction") as create_interaction:
+    with entrypoint_hook(interactions, "create_interaction", context_data=system()) as create_interaction:
         call = create_interaction({"contact_id": "source", "channel": "call", "occurred_at": "2026-03-10T10:00:00Z"})
     attempts, repoint = [], events.repoint_contacts
 

@@ -46,12 +46,12 @@ def noun(model) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower()
 
 
-def scoped(stmt, model, scope: Scope | None):
+def scoped(stmt, model, scope: Scope):
     """`stmt` restricted to the rows of `model` that `scope` may see."""
     return visible(stmt, model, scope, owners=OWNERS[model])
 
 
-def visible_or_404(db: Session, model, entity_id: str, scope: Scope | None, expected_version: int | None = None):
+def visible_or_404(db: Session, model, entity_id: str, scope: Scope, expected_version: int | None = None):
     """The live record if the caller may see it, else a 404 worded as for an unknown id; then a stale
     `expected_version` is a 412 (checked last, so it never confirms that a hidden record exists)."""
     return records.visible_or_404(
@@ -64,16 +64,11 @@ def flush_or_stale(db: Session, entity) -> None:
     records.flush_or_stale(db, f"{noun(type(entity))} {entity.id}")
 
 
-def may_place(scope: Scope | None, department_id: str | None) -> bool:
-    """Whether the caller may put a record in `department_id` (None: no user behind the call)."""
-    return scope is None or scope.may_place(department_id)
-
-
-def check_placement(db: Session, scope: Scope | None, model, fields: dict) -> None:
+def check_placement(db: Session, scope: Scope, model, fields: dict) -> None:
     """422 naming the field when `fields` put the record where the caller could not see it."""
-    if scope is None or scope.unrestricted:
+    if scope.unrestricted:
         return
-    if "department_id" in fields and not may_place(scope, fields["department_id"]):
+    if "department_id" in fields and not scope.may_place(fields["department_id"]):
         raise ValidationFailed(
             "department_id must be a department you may see",
             {"department_id": ["not a department you may see"]},
@@ -83,7 +78,7 @@ def check_placement(db: Session, scope: Scope | None, model, fields: dict) -> No
     if user_id and user_id != scope.user_id:
         user = db.get(UserReplica, user_id)
         # A user this service has not heard of yet is let through: the replica follows events.
-        if user is not None and not may_place(scope, user.department_id):
+        if user is not None and not scope.may_place(user.department_id):
             raise ValidationFailed(
                 f"{user_field} must be a user of a department you may see",
                 {user_field: ["a user of a department you may not see"]},

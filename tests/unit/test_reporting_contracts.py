@@ -13,8 +13,7 @@ from contacts.models import Base as ContactsBase
 from contacts.models import OutboxEvent as ContactsOutbox
 from contacts.service import ContactsService
 from crm_kernel import outbox
-from interactions import campaigns, deals, records, tasks, tickets
-from interactions import service as interactions_service
+from interactions import campaigns, deals, interactions, tasks, tickets
 from interactions.models import Base as InteractionsBase
 from interactions.models import OutboxEvent as InteractionsOutbox
 from interactions.service import InteractionsService
@@ -23,7 +22,7 @@ from reporting.models import OutboxEvent as ReportingOutbox
 from reporting.service import ReportingService
 
 START = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-PRODUCER_CLOCKS = (outbox, campaigns, deals, records, tasks, tickets, interactions_service)
+PRODUCER_CLOCKS = (outbox, campaigns, deals, interactions, tasks, tickets)
 
 
 @pytest.fixture

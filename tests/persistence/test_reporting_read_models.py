@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from crm_kernel.migrations import upgrade
-from reporting.feed import apply_event, fresh_as_of
+from reporting.events import apply, fresh_as_of
 from reporting.models import DealStage, Fact, Plan, ProcessedEvent, Snapshot
 from reporting.rebuild import clear_read_models
 
@@ -18,7 +18,7 @@ from reporting_events import deal_history, event, ticket  # noqa: E402
 def apply_all(session, events):
     for each in events:
         session.add(ProcessedEvent(event_id=each["event_id"], type=each["type"]))
-        apply_event(session, each)
+        apply(session, [each])
     session.commit()
 
 

@@ -12,9 +12,10 @@ from sqlalchemy.pool import StaticPool
 
 from crm_kernel.context import CallContext
 from crm_kernel.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from crm_kernel.idempotency import IdempotentWrites
 from crm_kernel.outbox import OutboxRecorder, make_event
 from crm_kernel.scope import Scope
-from documents.models import Base, Document, DocumentTransition, DocumentVersion, OutboxEvent
+from documents.models import Base, Document, DocumentTransition, DocumentVersion, IdempotentWrite, OutboxEvent
 from documents.service import DocumentsService
 from documents.storage import blob_store
 
@@ -64,8 +65,9 @@ class Documents:
                         outbox = OutboxRecorder(OutboxEvent, data)
                         if failing_outbox:
                             outbox.add = _crash
+                        once = IdempotentWrites(IdempotentWrite, None, method)
                         worker = worker_factory(
-                            DocumentsService, db=session, outbox=outbox, context=CallContext(data), **clients
+                            DocumentsService, db=session, outbox=outbox, context=CallContext(data), once=once, **clients
                         )
                         return getattr(worker, method)(*args, **kwargs)
 

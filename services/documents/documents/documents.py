@@ -63,8 +63,9 @@ def check_links(fields: dict, *, contacts, interactions) -> None:
                 raise ValidationFailed(f"{field} names no record you may see", {field: ["unknown"]}) from None
 
 
-def create(db: Session, scope: Scope, actor: str | None, fields: dict, *, outbox) -> dict:
-    """Record a document (in draft, at version 1) whose content is already in the blob store."""
+def create(db: Session, scope: Scope, actor: str | None, fields: dict, *, outbox, once) -> dict:
+    """Record a document (in draft, at version 1) whose content is already in the blob store; `once`
+    records the answer under the caller's Idempotency-Key in the same commit."""
     check_stored(fields)
     document = Document(
         **fields,
@@ -79,11 +80,10 @@ def create(db: Session, scope: Scope, actor: str | None, fields: dict, *, outbox
     db.add(DocumentVersion(document_id=document.id, number=1, uploaded_by=actor, **content))
     dumped = DocumentSchema().dump(document)
     outbox.add(db, "document.created", dumped)
-    records.commit_or_stale(db, document.id)
-    return dumped
+    return commit_once(db, document.id, dumped, once)
 
 
-def generate(db: Session, scope: Scope, actor: str | None, request: dict, contact: dict, *, outbox) -> dict:
+def generate(db: Session, scope: Scope, actor: str | None, request: dict, contact: dict, *, outbox, once) -> dict:
     """Render the quote or contract of `request` for `contact` as PDF, store it, record it as a document."""
     pdf = render_pdf(request["template"], contact, request["deal"], request["deal_id"])
     sha256, size = blob_store().put([pdf])
@@ -99,7 +99,7 @@ def generate(db: Session, scope: Scope, actor: str | None, request: dict, contac
         "sha256": sha256,
         "size": size,
     }
-    return create(db, scope, actor, fields, outbox=outbox)
+    return create(db, scope, actor, fields, outbox=outbox, once=once)
 
 
 def search(db: Session, scope: Scope, params: dict) -> dict:
@@ -119,7 +119,7 @@ def search(db: Session, scope: Scope, params: dict) -> dict:
 
 
 def add_version(
-    db: Session, scope: Scope, actor: str | None, document_id, content: dict, expected_version, *, outbox
+    db: Session, scope: Scope, actor: str | None, document_id, content: dict, expected_version, *, outbox, once
 ) -> dict:
     """A new immutable version becomes current; a reviewed or signed document goes back to draft."""
     check_stored(content)
@@ -136,8 +136,7 @@ def add_version(
     outbox.add(
         db, "document.version_added", dumped, version_number=number, from_status=from_status, to_status=to_status
     )
-    records.commit_or_stale(db, document.id)
-    return dumped
+    return commit_once(db, document.id, dumped, once)
 
 
 def versions(db: Session, scope: Scope, document_id) -> list[dict]:
@@ -251,6 +250,13 @@ def record_transition(
         )
     )
     document.status = to_status
+
+
+def commit_once(db: Session, document_id: str, answer: dict, once) -> dict:
+    """Commit (412 when another writer changed the document meanwhile) with `answer` recorded under the
+    caller's Idempotency-Key: a retry whose first reply was lost gets this answer, not a second write."""
+    records.flush_or_stale(db, document_id)
+    return once.commit(db, answer)
 
 
 def flush_and_dump(db: Session, document: Document) -> dict:

@@ -9,13 +9,14 @@ from werkzeug.wrappers import Response
 
 from crm_kernel.deadline_rpc import DeadlineServiceRpc
 from crm_kernel.http import api
+from crm_kernel.idempotency import Idempotency, idempotent
 from crm_kernel.outbox import Outbox
 from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
 from crm_kernel.signing import InternalKey, verified_scope
 from documents import documents, events
-from documents.models import OutboxEvent, ProcessedEvent
+from documents.models import IdempotentWrite, OutboxEvent, ProcessedEvent
 from documents.schemas import (
     ContentSchema,
     DocumentQuerySchema,
@@ -31,17 +32,21 @@ class DocumentsService(ServiceBase):
     outbox = Outbox(OutboxEvent)
     processed_events = ProcessedEvent  # events applied, for `crm_kernel.events.consumer`
     internal_key = InternalKey()  # of the gateway's signed requests to /blobs
+    once = Idempotency(IdempotentWrite)  # uploads retried with their Idempotency-Key write once
     contacts = DeadlineServiceRpc("contacts")  # does the contact a document is for exist?
     interactions = DeadlineServiceRpc("interactions")  # ... and its deal and ticket?
 
     @rpc
+    @idempotent
     def create_document(self, data: dict) -> dict:
         """Record a document whose content was stored by `PUT /blobs` beforehand."""
         fields = load(DocumentSchema(), data)
         documents.check_links(fields, contacts=self.contacts, interactions=self.interactions)
-        return documents.create(self.db, self.context.scope, self.context.actor, fields, outbox=self.outbox)
+        scope, actor = self.context.scope, self.context.actor
+        return documents.create(self.db, scope, actor, fields, outbox=self.outbox, once=self.once)
 
     @rpc
+    @idempotent
     def generate_document(self, request: dict, contact: dict | None = None) -> dict:
         """Render a quote or contract for the contact of `request` as PDF and store it as a new document.
 
@@ -50,7 +55,7 @@ class DocumentsService(ServiceBase):
         fields = load(GenerateSchema(), request)
         contact = documents.contact_of(self.contacts, fields["contact_id"], "the contact does not exist")
         scope, actor = self.context.scope, self.context.actor
-        return documents.generate(self.db, scope, actor, fields, contact, outbox=self.outbox)
+        return documents.generate(self.db, scope, actor, fields, contact, outbox=self.outbox, once=self.once)
 
     @rpc
     def get_document(self, document_id: str) -> dict:
@@ -61,11 +66,14 @@ class DocumentsService(ServiceBase):
         return documents.search(self.db, self.context.scope, load(DocumentQuerySchema(), query))
 
     @rpc
+    @idempotent
     def add_version(self, document_id: str, content: dict, expected_version: int | None = None) -> dict:
         """A new immutable version becomes current; a reviewed or signed document goes back to draft."""
         fields = load(ContentSchema(), content)
         scope, actor = self.context.scope, self.context.actor
-        return documents.add_version(self.db, scope, actor, document_id, fields, expected_version, outbox=self.outbox)
+        return documents.add_version(
+            self.db, scope, actor, document_id, fields, expected_version, outbox=self.outbox, once=self.once
+        )
 
     @rpc
     def list_versions(self, document_id: str) -> list[dict]:

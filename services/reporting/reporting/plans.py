@@ -25,7 +25,7 @@ from reporting.schemas import PlanSchema, check_plan_target
 SORTABLE = ("created_at", "period", "metric")
 
 
-def create(db: Session, scope: Scope | None, fields: dict, *, outbox) -> dict:
+def create(db: Session, scope: Scope, fields: dict, *, outbox) -> dict:
     check_target(fields)
     check_placement(db, scope, fields)
     plan = Plan(**fields)
@@ -37,11 +37,11 @@ def create(db: Session, scope: Scope | None, fields: dict, *, outbox) -> dict:
     return dumped
 
 
-def get(db: Session, scope: Scope | None, plan_id) -> dict:
+def get(db: Session, scope: Scope, plan_id) -> dict:
     return PlanSchema().dump(find_visible(db, scope, plan_id))
 
 
-def update(db: Session, scope: Scope | None, plan_id, changes: dict, expected_version, *, outbox) -> dict:
+def update(db: Session, scope: Scope, plan_id, changes: dict, expected_version, *, outbox) -> dict:
     """Change the fields given (404 and 412 before bad input is reported); nothing changed, no event."""
     plan = find_visible(db, scope, plan_id, expected_version)
     fields = load(PlanSchema(), changes, partial=True)
@@ -61,7 +61,7 @@ def update(db: Session, scope: Scope | None, plan_id, changes: dict, expected_ve
     return dumped
 
 
-def delete(db: Session, scope: Scope | None, plan_id, expected_version, *, outbox) -> None:
+def delete(db: Session, scope: Scope, plan_id, expected_version, *, outbox) -> None:
     plan = find_visible(db, scope, plan_id, expected_version)
     plan.deleted_at = utcnow()
     records.flush_or_stale(db, plan.id)
@@ -69,7 +69,7 @@ def delete(db: Session, scope: Scope | None, plan_id, expected_version, *, outbo
     db.commit()
 
 
-def search(db: Session, scope: Scope | None, params: dict) -> dict:
+def search(db: Session, scope: Scope, params: dict) -> dict:
     """A page of the plans the caller may read, filtered by `params` (PlanQuerySchema)."""
     stmt = visible(select(Plan).where(Plan.deleted_at.is_(None)), scope)
     for name in ("period", "department_id", "user_id", "metric"):
@@ -81,7 +81,7 @@ def search(db: Session, scope: Scope | None, params: dict) -> dict:
     return {"items": PlanSchema(many=True).dump(rows), "next_cursor": next_cursor}
 
 
-def plan_vs_actual(db: Session, scope: Scope | None, params: dict) -> dict:
+def plan_vs_actual(db: Session, scope: Scope, params: dict) -> dict:
     """Each plan of the period (narrowed to a department or user) with its actual and percentage."""
     check_filters(db, scope, params)
     start, end = period_dates(params["period"])
@@ -123,7 +123,7 @@ def plan_actual(plan: dict, values: dict) -> dict:
     return {"plan": plan, "actual": actual, "percentage": reached}
 
 
-def find_visible(db: Session, scope: Scope | None, plan_id, expected_version: int | None = None) -> Plan:
+def find_visible(db: Session, scope: Scope, plan_id, expected_version: int | None = None) -> Plan:
     """The live plan the caller may read (404 otherwise), at `expected_version` when one is given (412)."""
     plan = None
     if records.plausible_id(plan_id):
@@ -134,10 +134,10 @@ def find_visible(db: Session, scope: Scope | None, plan_id, expected_version: in
     return plan
 
 
-def visible(stmt, scope: Scope | None):
+def visible(stmt, scope: Scope):
     """`stmt` restricted to the plans `scope` may read: a manager's are those of their departments and
     of their users; an agent's those set for them."""
-    if scope is None or scope.sees_all_figures:
+    if scope.sees_all_figures:
         return stmt
     if scope.role == "manager":
         users = select(User.id).where(User.department_id.in_(scope.departments))
@@ -154,10 +154,8 @@ def check_target(plan: dict) -> None:
         raise ValidationFailed(f"invalid fields: {', '.join(sorted(errors))}", errors)
 
 
-def check_placement(db: Session, scope: Scope | None, plan: dict) -> None:
+def check_placement(db: Session, scope: Scope, plan: dict) -> None:
     """422 naming the field when a plan would target a department or user outside the caller's scope."""
-    if scope is None:
-        return
     if plan.get("department_id") and not scope.may_set_target(plan["department_id"]):
         raise ValidationFailed(
             "department_id must be a department you may see", {"department_id": ["not a department you may see"]}

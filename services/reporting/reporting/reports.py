@@ -15,6 +15,7 @@ from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import utcnow
+from crm_kernel.departments import DepartmentTree
 from crm_kernel.errors import NotFound
 from crm_kernel.scope import Scope
 from reporting.aggregates import report_kpis
@@ -23,7 +24,6 @@ from reporting.kpis import (
     FACT_OF,
     KPIS,
     TIME_GROUPINGS,
-    DepartmentTree,
     buckets,
     funnel,
     kpi_values,
@@ -35,13 +35,13 @@ from reporting.models import DealStage, Department, Fact, Snapshot, User
 SLA_KPIS = ("tickets_opened", "tickets_resolved", "first_response_time", "resolution_time", "sla_compliance")
 
 
-def sla(db: Session, scope: Scope | None, params: dict) -> dict:
+def sla(db: Session, scope: Scope, params: dict) -> dict:
     """Tickets opened and resolved, first response and resolution times, and SLA compliance."""
     wanted = [name for name in params["kpi"] or SLA_KPIS if name in SLA_KPIS] or list(SLA_KPIS)
     return kpi_report(db, scope, params | {"kpi": wanted})
 
 
-def funnel_report(db: Session, scope: Scope | None, params: dict) -> dict:
+def funnel_report(db: Session, scope: Scope, params: dict) -> dict:
     """Conversion per pipeline stage and average time in stage of the deals created in the period."""
     created = db.execute(fact_query(db, scope, params, ("deals_created",)))
     deal_ids = [row.source.removeprefix("deal:") for row in created]
@@ -63,7 +63,7 @@ def funnel_report(db: Session, scope: Scope | None, params: dict) -> dict:
     return _frame(params) | funnel(timelines, amounts) | {"fresh_as_of": fresh_as_of(db)}
 
 
-def campaigns(db: Session, scope: Scope | None, params: dict) -> dict:
+def campaigns(db: Session, scope: Scope, params: dict) -> dict:
     """Campaign responses by kind and each kind's rate relative to the messages sent, per campaign."""
     responses = fact_query(db, scope, params, ("campaign_responses",)).subquery("responses")
     campaign, kind = responses.c.dimensions["campaign_id"].as_string(), responses.c.dimensions["kind"].as_string()
@@ -85,7 +85,7 @@ def campaigns(db: Session, scope: Scope | None, params: dict) -> dict:
     }
 
 
-def compare(db: Session, scope: Scope | None, params: dict) -> dict:
+def compare(db: Session, scope: Scope, params: dict) -> dict:
     """Two periods, or several departments or users, side by side with their differences."""
     sides = []
     if params["compare_from"] is not None:
@@ -114,15 +114,15 @@ def compare(db: Session, scope: Scope | None, params: dict) -> dict:
     return {"tz": params["tz"], **comparison(columns, values), "fresh_as_of": fresh_as_of(db)}
 
 
-def check_filters(db: Session, scope: Scope | None, params: dict) -> None:
+def check_filters(db: Session, scope: Scope, params: dict) -> None:
     """404, exactly as for an unknown id, for a `department_id` or `user_id` filter of a report's `params`
     (one id, a list of ids, or None) naming a department or user outside `scope`."""
     as_list = lambda value: [value] if isinstance(value, str) else value or []  # noqa: E731
     for department_id in as_list(params.get("department_id")):
-        if scope is not None and not scope.sees_figures_of(department_id):
+        if not scope.sees_figures_of(department_id):
             raise NotFound(f"department {department_id} not found")
     for user_id in as_list(params.get("user_id")):
-        if scope is not None and not scope.sees_figures_of(department_of(db, user_id), user_id):
+        if not scope.sees_figures_of(department_of(db, user_id), user_id):
             raise NotFound(f"user {user_id} not found")
 
 
@@ -131,7 +131,7 @@ def department_of(db: Session, user_id: str) -> str | None:
     return db.scalar(select(User.department_id).where(User.id == user_id))
 
 
-def kpi_report(db: Session, scope: Scope | None, params: dict) -> dict:
+def kpi_report(db: Session, scope: Scope, params: dict) -> dict:
     """The KPIs of `params["kpi"]` (all by default) of the period, in total and per group of
     `params["group_by"]`, over the facts the caller may count."""
     wanted = tuple(params.get("kpi") or KPIS)
@@ -147,7 +147,7 @@ def effective_department():
     return func.coalesce(Fact.department_id, User.department_id)
 
 
-def fact_query(db: Session, scope: Scope | None, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None):
+def fact_query(db: Session, scope: Scope, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None):
     """The facts of `fact_kpis` in the period that the caller may count, narrowed to the department (with
     those below it) and user of `params`: kpi, occurred_at, user_id, department_id (the user's when
     the fact has none), dimensions, source."""
@@ -160,7 +160,7 @@ def fact_query(db: Session, scope: Scope | None, params: dict, fact_kpis: tuple,
         .outerjoin(User, User.id == Fact.user_id)
         .where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
     )
-    if scope is not None and not scope.sees_all_figures:
+    if not scope.sees_all_figures:
         if scope.role == "manager":
             stmt = stmt.where(department.in_(scope.departments))
         elif scope.role == "agent":
@@ -174,12 +174,12 @@ def fact_query(db: Session, scope: Scope | None, params: dict, fact_kpis: tuple,
     return stmt
 
 
-def department_tree(db: Session, scope: Scope | None) -> DepartmentTree:
+def department_tree(db: Session, scope: Scope) -> DepartmentTree:
     """The department tree as far as the caller sees it: their top departments become roots, so figures
     grouped by department roll up no further than the caller may look."""
     rows = db.execute(select(Department.id, Department.parent_id).where(Department.deleted.is_(False)))
     tree = DepartmentTree(dict(rows.all()))
-    if scope is None or scope.sees_all_figures:
+    if scope.sees_all_figures:
         return tree
     shown = set(scope.departments)  # a manager's subtree; an agent's own department
     return DepartmentTree(

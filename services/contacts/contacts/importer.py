@@ -17,10 +17,8 @@ from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 
-from contacts.access import OWNER_REFUSED, refused_owners
-from contacts.ahead import in_os_thread, read_ahead
-from contacts.bulk import insert_rows, without_nagle
 from contacts.checker import checked_in_child
+from contacts.imports import lease, renew_lease, revert
 from contacts.models import (
     Company,
     Contact,
@@ -32,8 +30,12 @@ from contacts.models import (
     contact_keys,
 )
 from contacts.normalise import search_text
+from contacts.placement import OWNER_REFUSED, refused_owners
 from contacts.rows import CONTACT_SCHEMA, LISTS, ROW_ID, check_header, checked_batches, open_csv, read_up_to
 from contacts.schemas import CompanySchema, ContactSchema
+from contacts.threads import in_os_thread, read_ahead
+from crm_kernel.bulk import insert_rows, without_nagle
+from crm_kernel.config import env
 from crm_kernel.context import ACTOR
 from crm_kernel.db import new_id, utcnow
 from crm_kernel.errors import CrmError, PayloadTooLarge, ServiceUnavailable, ValidationFailed, is_transient_failure
@@ -49,6 +51,10 @@ LISTED = 1000  # failing rows, possible duplicates and skipped rows listed in fu
 DUMPED_TIMES = {name for name, f in CONTACT_SCHEMA.dump_fields.items() if isinstance(f, DateTime)}
 
 
+class LeaseLost(ServiceUnavailable):
+    """The import's lease passed before this batch (a sweep took its process for gone): it writes no more."""
+
+
 @dataclass(frozen=True)
 class ImportRules:
     """How rows meet existing contacts.
@@ -62,6 +68,32 @@ class ImportRules:
     mode: str = "upsert"
     match_by: str = "email"
     max_rows: int = 2_000_000
+
+
+def rules_from(args: dict) -> ImportRules:
+    """`mode` and `match_by` from the request's query; 422 naming the one that is not known."""
+    errors = {}
+    mode, match_by = args.get("mode") or "upsert", args.get("match_by") or "email"
+    if mode not in MODES:
+        errors["mode"] = [f"one of {', '.join(MODES)}"]
+    if match_by not in MATCH_BY:
+        errors["match_by"] = [f"one of {', '.join(MATCH_BY)}"]
+    if errors:
+        raise ValidationFailed(f"unknown import option: {', '.join(sorted(errors))}", errors)
+    return ImportRules(mode=mode, match_by=match_by, max_rows=int(env("CRM_MAX_IMPORT_ROWS", "2000000")))
+
+
+def max_bytes() -> int:
+    """The largest CSV body an import reads (`CRM_MAX_IMPORT_BYTES`): past it, a 413."""
+    return int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+
+
+def defaults_from(headers) -> dict:
+    """The owner and department the gateway gives rows that name none (the caller's, by default)."""
+    return {
+        "owner_id": headers.get("X-Default-Owner") or None,
+        "department_id": headers.get("X-Default-Department") or None,
+    }
 
 
 @dataclass
@@ -154,8 +186,6 @@ def import_csv(
             forget_import(session, record.id)  # a file refused as a whole changes nothing, not even the list
             raise
         # Over a limit, or broken part way (an unclosed quote): refused as a whole, so undone.
-        from contacts.imports import revert  # late: undoing is the imports module's, which imports this one
-
         try:
             revert(session, session.get(ContactImport, record.id), outbox)
         finally:
@@ -165,7 +195,8 @@ def import_csv(
     except BaseException as exc:
         session.rollback()
         detail = exc.detail if isinstance(exc, CrmError) else f"{type(exc).__name__}: {exc}"
-        finish_import(session, record.id, report, "failed", detail)
+        if not isinstance(exc, LeaseLost):  # else a sweep recorded it as interrupted, and it may be undone now
+            finish_import(session, record.id, report, "failed", detail)
         stopped = f"import {record.id} stopped after {report.progress()}"
         if isinstance(exc, CrmError):
             exc.detail = f"{exc.detail} ({stopped})"
@@ -189,6 +220,7 @@ def start_import(session, outbox, defaults: dict, rules: ImportRules) -> Contact
         match_by=rules.match_by,
         status="running",
         report={},
+        lease_until=utcnow() + lease(),
     )
     session.add(record)
     session.commit()
@@ -291,10 +323,6 @@ class CompanyCache:
             match = found[name.lower()]
             company_id, stored_name = (match.id, match.name) if isinstance(match, Company) else match
             self.ids[key], self.names[company_id] = company_id, stored_name
-
-    def id_of(self, name: str) -> str:
-        self.resolve({name})
-        return self.ids[name.casefold()]
 
     def exists(self, company_id: str) -> bool:
         return self.name_of(company_id) is not None
@@ -411,8 +439,9 @@ def apply_batch(
         report.created += len(new_contacts)
     if updates:
         update_matches(session, updates, outbox, companies, report)
-    record = session.get(ContactImport, report.import_id)
-    record.report = report.as_dict()  # progress, committed with the rows it counts
+    if not renew_lease(session, report.import_id, report.as_dict()):  # progress, committed with the rows it counts
+        session.rollback()
+        raise LeaseLost(f"import {report.import_id} was taken as interrupted (its lease passed)")
     session.commit()
 
 

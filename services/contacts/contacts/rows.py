@@ -9,8 +9,8 @@ import io
 import itertools
 import re
 
-from contacts.access import placement_errors
-from contacts.fields import from_text, validate_attributes
+from contacts.custom_fields import from_text, validate_attributes
+from contacts.placement import placement_errors
 from contacts.schemas import ContactSchema
 from crm_kernel.errors import ValidationFailed
 from crm_kernel.schemas import load

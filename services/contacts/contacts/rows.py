@@ -18,7 +18,7 @@ from crm_kernel.scope import Scope
 
 SNIFF_BYTES = 64 * 1024
 csv.field_size_limit(4 * 1024 * 1024)  # a long note is a cell; past 4 MiB it is a quote never closed
-LIST_SEPARATORS = re.compile(r"[|;,]")  # one character class: linear on any cell (a `\s*` either side was not)
+LIST_SEPARATORS = re.compile(r"[|;,]")  # no `\s*` around it: linear on any cell (spaces are stripped after)
 COLUMNS = {
     "first_name": "first_name",
     "last_name": "last_name",

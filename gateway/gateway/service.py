@@ -28,6 +28,7 @@ from gateway.identity import V1, IdentityApi
 from gateway.interactions_api import InteractionsApi
 from gateway.models import OutboxEvent
 from gateway.openapi import openapi_document
+from gateway.password_api import PasswordApi
 from gateway.plans_api import PlansApi
 from gateway.reports_api import ReportsApi
 from gateway.rpc import DeadlineServiceRpc
@@ -39,6 +40,7 @@ from gateway.web import WebApp
 
 class GatewayService(
     IdentityApi,
+    PasswordApi,
     AuditApi,
     ContactsApi,
     CompaniesApi,

@@ -14,6 +14,7 @@ from contacts.models import Base, Contact, ContactImport, OutboxEvent
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Conflict, ServiceUnavailable
 from crm_kernel.outbox import OutboxRecorder
+from crm_kernel.scope import Scope
 
 LATER = timedelta(seconds=1)
 
@@ -28,7 +29,13 @@ def run_import(engine, rows: int, batch: int = 100) -> dict:
     with Session(engine, expire_on_commit=False) as session:
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
         return importer.import_csv(
-            session, io.BytesIO(body.encode()), outbox=outbox, definitions={}, defaults={}, batch=batch
+            session,
+            io.BytesIO(body.encode()),
+            outbox=outbox,
+            definitions={},
+            defaults={},
+            batch=batch,
+            scope=Scope.system(),
         )
 
 
@@ -44,7 +51,7 @@ def the_import(engine) -> ContactImport:
 
 def undo(engine, import_id: str) -> dict:
     with Session(engine, expire_on_commit=False) as session:
-        return imports.undo(session, None, import_id, outbox=OutboxRecorder(OutboxEvent, {"actor": "u1"}))
+        return imports.undo(session, Scope.system(), import_id, outbox=OutboxRecorder(OutboxEvent, {"actor": "u1"}))
 
 
 def killed_after_its_last_batch(monkeypatch) -> None:

@@ -120,8 +120,8 @@ def live(db, scope: Scope | None, contact_id: str, expected_version: int | None 
 
 
 def seen_by(scope: Scope | None, record) -> bool:
-    """Whether the caller may see `record` (a contact or company already loaded)."""
-    return scope is None or scope.sees({"owner_id": record.owner_id, "department_id": record.department_id})
+    """Whether the caller may see `record` (a contact or company already loaded); no scope sees nothing."""
+    return scope is not None and scope.sees({"owner_id": record.owner_id, "department_id": record.department_id})
 
 
 def checked_input(db, scope: Scope | None, data: dict, partial: bool = False) -> dict:

@@ -96,7 +96,7 @@ def import_csv(
             raise
         # Over a limit, or broken part way (an unclosed quote): refused as a whole, so undone.
         try:
-            revert(session, session.get(ContactImport, record.id), outbox)
+            revert(session, session.get(ContactImport, record.id), outbox, Scope.system())  # its own rows, all of them
         finally:
             finish_import(session, record.id, report, "refused", exc.detail)
         exc.detail = f"{exc.detail} (import {record.id} refused after {report.progress()}; what it wrote is undone)"

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from contacts.models import UserReplica
 from crm_kernel.records import plausible_id
-from crm_kernel.scope import SYSTEM, Scope
+from crm_kernel.scope import NOBODY, SYSTEM, Scope
 
 OWNER_REFUSED = {"owner_id": ["not a user you may hand records to"]}
 
@@ -13,12 +13,14 @@ OWNER_REFUSED = {"owner_id": ["not a user you may hand records to"]}
 def placement_errors(scope: Scope | None, fields: dict) -> dict:
     """`department_id` refused when it is a department the caller may not put records in, or none at all
     from someone who is not an admin (a record with no department is seen by its owner and admins only)."""
+    scope = scope or Scope.nobody()
     department_id = fields.get("department_id")
-    if department_id and scope is not None and not scope.may_place(department_id):
+    if department_id and not scope.may_place(department_id):
         return {"department_id": ["not a department you may assign records to"]}
-    # A record in no department is out of every manager's sight: only an admin leaves one there.
+    # A record in no department is out of every manager's sight: only an admin leaves one there (and a
+    # user in no department, whose records have none to go to).
     nowhere = "department_id" in fields and department_id is None
-    if nowhere and scope is not None and scope.departments and not scope.unrestricted:
+    if nowhere and not scope.unrestricted and (scope.departments or scope.role == NOBODY):
         return {"department_id": ["only an admin may leave a record without a department"]}
     return {}
 
@@ -29,9 +31,10 @@ def refused_owners(session, scope: Scope | None, owner_ids: set) -> set[str]:
     Anyone may hand a record to themselves. Otherwise the owner must be an active user of the replica
     of the gateway's users (`users.py`) in a department the caller may place records in: an admin any
     active user, a manager a user of their subtree, an agent a user of their own department. A call
-    for no user (tooling, `Scope.system()`) is not restricted.
+    that says it acts for no user (`Scope.system()`) is not restricted; one with no scope hands nothing.
     """
-    if scope is None or scope.role == SYSTEM:
+    scope = scope or Scope.nobody()
+    if scope.role == SYSTEM:
         return set()
     wanted = {owner for owner in owner_ids if owner and owner != scope.user_id}
     if not wanted:

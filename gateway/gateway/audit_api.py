@@ -6,9 +6,9 @@ from crm_kernel.errors import NotFound
 from crm_kernel.http import api, query_args
 from crm_kernel.outbox import audit_trail
 from crm_kernel.schemas import StrictSchema, load
-from gateway.identity import V1
 from gateway.models import OutboxEvent
 from gateway.openapi import ERRORS, json_content
+from gateway.routing import V1
 
 # Which service records the events of each kind of entity (docs/events.md).
 ENTITY_SERVICES = {

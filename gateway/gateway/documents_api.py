@@ -1,11 +1,9 @@
 """`/api/v1/documents`: metadata over RPC, content streamed over the documents service's internal HTTP."""
 
-import requests
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from crm_kernel.config import env
-from crm_kernel.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from crm_kernel.errors import NotFound, PayloadTooLarge, ValidationFailed
 from crm_kernel.http import (
     api,
     content_disposition,
@@ -17,31 +15,10 @@ from crm_kernel.http import (
 )
 from crm_kernel.scope import Scope
 from crm_kernel.signing import signed_headers
-from documents.schemas import (
-    DocumentQuerySchema,
-    DocumentSchema,
-    GenerateSchema,
-    TransitionRequestSchema,
-    TransitionSchema,
-    VersionSchema,
-)
-from gateway.contacts_api import STAFF
-from gateway.identity import V1
-from gateway.interactions_api import action, read_only
-from gateway.openapi import ERRORS, ID_PARAM, json_content, page_of, query_parameters, ref
+from gateway.openapi import ERRORS, ID_PARAM, action, json_content, page_of, query_parameters, read_only, ref
+from gateway.routing import FORM_ALLOWANCE, STAFF, V1, internal_http, max_upload_bytes
 
 DOCUMENT_FIELDS = ("title", "kind", "contact_id", "deal_id", "ticket_id")
-FILTERS = ("kind", "status", "contact_id", "deal_id", "ticket_id", "created_from", "created_to")
-FORM_ALLOWANCE = 64 * 1024  # multipart boundaries and the metadata fields around the file
-_http = requests.Session()
-
-
-def documents_url() -> str:
-    return env("DOCUMENTS_URL", "http://127.0.0.1:8003").rstrip("/")
-
-
-def max_upload_bytes() -> int:
-    return int(env("CRM_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
 
 
 def safe_filename(name: str | None) -> str:
@@ -49,28 +26,8 @@ def safe_filename(name: str | None) -> str:
     return printable_name(name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
 
 
-class PassThroughProblem(BadRequest):
-    """A problem document from the documents service, returned to the client as it came."""
-
-    def __init__(self, response: requests.Response):
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"title": "Service error", "detail": response.text[:200]}
-        super().__init__(body.get("detail", ""), body.get("errors"))
-        self.status = response.status_code
-        self.title = body.get("title", "Error")
-
-
-def documents_http(method: str, path: str, **kwargs) -> requests.Response:
-    """A request to the documents service's internal HTTP; its problems pass through."""
-    try:
-        response = _http.request(method, documents_url() + path, timeout=(3, 60), **kwargs)
-    except requests.RequestException:
-        raise ServiceUnavailable("the documents service is not reachable") from None
-    if response.status_code >= 400:
-        raise PassThroughProblem(response)
-    return response
+def documents_http(method: str, path: str, **kwargs):
+    return internal_http("documents", method, path, timeout=(3, 60), **kwargs)
 
 
 def uploaded_file(request):
@@ -115,8 +72,6 @@ class DocumentsApi:
                 "unknown form fields", {name: ["unknown field"] for name in sorted(unknown, key=str)}
             )
         metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
-        if metadata.get("contact_id"):
-            self.contact_must_exist(metadata["contact_id"])
         self.records_must_exist(metadata)
         content = store_content(upload, self.internal_key, caller)
         # A crash from here to the commit leaves an unreferenced blob, never a document without content.
@@ -211,11 +166,11 @@ class DocumentsApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Document", schema=DocumentSchema)
-        spec.components.schema("DocumentVersion", schema=VersionSchema)
-        spec.components.schema("DocumentTransition", schema=TransitionSchema)
-        spec.components.schema("DocumentTransitionRequest", schema=TransitionRequestSchema)
-        spec.components.schema("DocumentGenerateRequest", schema=GenerateSchema)
+        spec.publish("Document", "documents", "DocumentSchema")
+        spec.publish("DocumentVersion", "documents", "VersionSchema")
+        spec.publish("DocumentTransition", "documents", "TransitionSchema")
+        spec.publish("DocumentTransitionRequest", "documents", "TransitionRequestSchema")
+        spec.publish("DocumentGenerateRequest", "documents", "GenerateSchema")
         tag, item = "documents", f"{V1}/documents/{{id}}"
         file_part = {"file": {"type": "string", "format": "binary"}}
         form = {name: {"type": "string"} for name in DOCUMENT_FIELDS}
@@ -224,7 +179,9 @@ class DocumentsApi:
             schema = {"type": "object", "required": ["file"], "properties": properties}
             return {"content": {"multipart/form-data": {"schema": schema}}}
 
-        filters = query_parameters(spec, DocumentQuerySchema(), ("created_at", "updated_at", "title"))
+        filters = query_parameters(
+            spec.contract_schema("documents", "DocumentQuerySchema"), ("created_at", "updated_at", "title")
+        )
         spec.path(
             path=f"{V1}/documents",
             operations={

@@ -5,11 +5,8 @@ import base64
 from werkzeug.wrappers import Response
 
 from crm_kernel.http import api, content_disposition, json_response, query_args
-from gateway.identity import V1
-from gateway.openapi import ERRORS
-from reporting.schemas import PERIOD_ERROR, PERIOD_PATTERN
-
-READERS = ("admin", "manager", "agent", "analyst")  # each sees the figures of what they may see
+from gateway.openapi import ERRORS, contract_value
+from gateway.routing import READERS, V1
 
 
 def _param(name: str, description: str, **schema) -> dict:
@@ -34,20 +31,29 @@ COMPARE_PARAMS = [
     _param("compare_from", "first day of the period to compare with", format="date"),
     _param("compare_to", "last day of the period to compare with", format="date"),
 ]
-REPORTS = {
-    "kpis": ("KPIs in total and per group", [*PERIOD_PARAMS, GROUP_PARAM, KPI_PARAM]),
-    "funnel": ("Conversion per stage and average time in stage of the deals created in the period", PERIOD_PARAMS),
-    "sla": ("Ticket response and resolution times and SLA compliance", [*PERIOD_PARAMS, GROUP_PARAM]),
-    "campaigns": ("Campaign responses and rates per kind", PERIOD_PARAMS),
-    "plan-vs-actual": (
-        "Each plan of the period with its actual and percentage",
-        [{**_param("period", PERIOD_ERROR, pattern=PERIOD_PATTERN), "required": True}, *PERIOD_PARAMS[2:]],
-    ),
-    "compare": (
-        "Two periods, or several departments or users (comma-separated ids), side by side",
-        [*PERIOD_PARAMS, *COMPARE_PARAMS, KPI_PARAM],
-    ),
-}
+
+
+def reports() -> dict:
+    """Each report's summary and query parameters."""
+    period = _param(
+        "period",
+        contract_value("reporting", "PERIOD_ERROR"),
+        pattern=contract_value("reporting", "PERIOD_PATTERN"),
+    )
+    return {
+        "kpis": ("KPIs in total and per group", [*PERIOD_PARAMS, GROUP_PARAM, KPI_PARAM]),
+        "funnel": ("Conversion per stage and average time in stage of the deals created in the period", PERIOD_PARAMS),
+        "sla": ("Ticket response and resolution times and SLA compliance", [*PERIOD_PARAMS, GROUP_PARAM]),
+        "campaigns": ("Campaign responses and rates per kind", PERIOD_PARAMS),
+        "plan-vs-actual": (
+            "Each plan of the period with its actual and percentage",
+            [{**period, "required": True}, *PERIOD_PARAMS[2:]],
+        ),
+        "compare": (
+            "Two periods, or several departments or users (comma-separated ids), side by side",
+            [*PERIOD_PARAMS, *COMPARE_PARAMS, KPI_PARAM],
+        ),
+    }
 
 
 def report_response(result: dict) -> Response:
@@ -92,7 +98,7 @@ class ReportsApi:
 
     @staticmethod
     def describe(spec):
-        for name, (summary, parameters) in REPORTS.items():
+        for name, (summary, parameters) in reports().items():
             content = {
                 "application/json": {"schema": {"type": "object"}},
                 "text/csv": {"schema": {"type": "string"}},

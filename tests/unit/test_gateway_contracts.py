@@ -45,7 +45,5 @@ def test_the_snapshot_is_valid_openapi():
 def test_nested_schemas_are_components_named_in_the_document():
     schemas = openapi()["components"]["schemas"]
     assert schemas["Merge"]["properties"]["target"] == {"$ref": "#/components/schemas/Contact"}
-    assert schemas["Interaction"]["properties"]["requirements"]["items"] == {
-        "$ref": "#/components/schemas/Requirement"
-    }
+    assert schemas["Interaction"]["properties"]["requirements"]["items"] == {"$ref": "#/components/schemas/Requirement"}
     assert "Requirement" in schemas and "ContactSchema" not in schemas

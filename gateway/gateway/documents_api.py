@@ -61,6 +61,17 @@ def store_content(upload, key: bytes, caller: Scope) -> dict:
     return {"filename": safe_filename(upload.filename), **stored}
 
 
+def records_must_exist(interactions, metadata: dict) -> None:
+    """The deal and the ticket a document is filed under exist for the caller (422 naming the field
+    otherwise, the same for one they may not see)."""
+    for field, read in (("deal_id", interactions.get_deal), ("ticket_id", interactions.get_ticket)):
+        if metadata.get(field):
+            try:
+                read(metadata[field])
+            except NotFound:
+                raise ValidationFailed(f"{field} names no record you may see", {field: ["unknown"]}) from None
+
+
 class DocumentsApi:
     @api("POST", f"{V1}/documents")
     def upload_document(self, request):
@@ -72,23 +83,13 @@ class DocumentsApi:
                 "unknown form fields", {name: ["unknown field"] for name in sorted(unknown, key=str)}
             )
         metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
-        self.records_must_exist(metadata)
+        records_must_exist(self.interactions, metadata)
         content = store_content(upload, self.internal_key, caller)
         # A crash from here to the commit leaves an unreferenced blob, never a document without content.
         document = self.documents.create_document(
             {**metadata, "title": metadata.get("title") or content["filename"], **content}
         )
         return entity_response(document, 201, f"{V1}/documents/{document['id']}")
-
-    def records_must_exist(self, metadata: dict) -> None:
-        """The deal and the ticket a document is filed under exist for the caller (422 naming the field
-        otherwise, the same for one they may not see)."""
-        for field, read in (("deal_id", self.interactions.get_deal), ("ticket_id", self.interactions.get_ticket)):
-            if metadata.get(field):
-                try:
-                    read(metadata[field])
-                except NotFound:
-                    raise ValidationFailed(f"{field} names no record you may see", {field: ["unknown"]}) from None
 
     @api("GET", f"{V1}/documents")
     def list_documents(self, request):

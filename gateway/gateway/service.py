@@ -14,6 +14,7 @@ from nameko.timer import timer
 
 from crm_kernel.config import env
 from crm_kernel.db import utcnow
+from crm_kernel.deadline_rpc import DeadlineServiceRpc
 from crm_kernel.errors import NotFound
 from crm_kernel.http import api
 from crm_kernel.outbox import Outbox
@@ -35,7 +36,6 @@ from gateway.openapi import openapi_document
 from gateway.plans_api import PlansApi
 from gateway.reports_api import ReportsApi
 from gateway.routing import V1
-from gateway.rpc import DeadlineServiceRpc
 from gateway.tasks_api import TasksApi
 from gateway.tickets_api import TicketsApi
 from gateway.timeline_api import TimelineApi

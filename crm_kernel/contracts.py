@@ -4,8 +4,9 @@
 of every marshmallow schema defined in the service's schema modules (`<service>.schemas`, and any
 `<service>.*_schemas`), keyed by class name, nested schemas as `#/components/schemas/<ClassName>`, and
 the named values beside them (enums, sort columns, patterns: upper-case names bound to text, numbers
-or lists of them). The gateway reads these files with `read`; a unit test regenerates every file and
-fails when a committed one differs.
+or lists of them). Each schema object states the kernel's own rules too: an id is at most
+`ID_LENGTH` characters (`StrictSchema` refuses a longer one). The gateway reads these files with
+`read`; a unit test regenerates every file and fails when a committed one differs.
 """
 
 import importlib
@@ -17,9 +18,10 @@ from pathlib import Path
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 from crm_kernel.config import ROOT
+from crm_kernel.schemas import ID_LENGTH, StrictSchema
 
 CONTRACTS_DIR = ROOT / "contracts"
 OPENAPI_VERSION = "3.0.3"
@@ -52,25 +54,43 @@ def _is_value(value) -> bool:
     return isinstance(value, tuple | list) and all(isinstance(item, str | int) for item in value)
 
 
+def schema_objects(classes: list[type[Schema]]) -> dict:
+    """The OpenAPI schema object of each of `classes`, keyed by class name; a nested schema is a
+    `$ref` to `#/components/schemas/<ClassName>` (and among the objects)."""
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: resolve_schema_cls(schema).__name__)
+    spec = APISpec(title="contract", version="1", openapi_version=OPENAPI_VERSION, plugins=[plugin])
+    for schema_cls in classes:
+        if schema_cls.__name__ not in spec.components.schemas:
+            spec.components.schema(schema_cls.__name__, schema=schema_cls)
+    objects = spec.to_dict()["components"]["schemas"]
+    for schema_cls in classes:
+        if issubclass(schema_cls, StrictSchema):
+            _state_id_lengths(schema_cls(), objects[schema_cls.__name__])
+    return objects
+
+
+def _state_id_lengths(schema: Schema, described: dict) -> None:
+    """`maxLength` on every id a client sends as plain text (lists of ids separated by commas, which
+    are checked id by id, are other fields)."""
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        is_id = key == "id" or key.endswith("_id")
+        if is_id and type(field) is fields.String and not field.dump_only:
+            stated = described["properties"][key]
+            stated["maxLength"] = min(stated.get("maxLength", ID_LENGTH), ID_LENGTH)
+
+
 def generate(service: str) -> dict:
     """The contract of `service` as its schema modules define it now."""
-    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: resolve_schema_cls(schema).__name__)
-    spec = APISpec(title=service, version="1", openapi_version=OPENAPI_VERSION, plugins=[plugin])
-    values = {}
+    classes, values = [], {}
     for module in schema_modules(service):
         for name, value in vars(module).items():
             defined_here = getattr(value, "__module__", None) == module.__name__
             if isinstance(value, type) and issubclass(value, Schema) and defined_here:
-                if name not in spec.components.schemas:
-                    spec.components.schema(name, schema=value)
+                classes.append(value)
             elif name.isupper() and _is_value(value):
                 values[name] = list(value) if isinstance(value, tuple | list) else value
-    return {
-        "service": service,
-        "openapi": OPENAPI_VERSION,
-        "schemas": spec.to_dict()["components"]["schemas"],
-        "values": values,
-    }
+    return {"service": service, "openapi": OPENAPI_VERSION, "schemas": schema_objects(classes), "values": values}
 
 
 def dumps(contract: dict) -> str:

@@ -19,6 +19,13 @@ from gateway.openapi import ERRORS, ID_PARAM, action, json_content, page_of, que
 from gateway.routing import FORM_ALLOWANCE, STAFF, V1, internal_http, max_upload_bytes
 
 DOCUMENT_FIELDS = ("title", "kind", "contact_id", "deal_id", "ticket_id")
+MAX_VERSION = 2**31 - 1
+
+
+def _form_field(described: dict) -> dict:
+    """A metadata field of the upload form as the contract states it: a string, never null (an empty
+    one is left out)."""
+    return {key: value for key, value in described.items() if key not in ("nullable", "default")}
 
 
 def safe_filename(name: str | None) -> str:
@@ -120,7 +127,7 @@ class DocumentsApi:
         wanted = request.args.get("version")
         if wanted is None:
             content = self.documents.get_document(document_id)
-        elif wanted.isascii() and wanted.isdigit() and 0 < int(wanted) < 2**31:
+        elif wanted.isascii() and wanted.isdigit() and 0 < int(wanted) <= MAX_VERSION:
             content = self.documents.get_version(document_id, int(wanted))
         else:
             raise ValidationFailed("version must be a version number", {"version": ["a positive integer"]})
@@ -174,7 +181,8 @@ class DocumentsApi:
         spec.publish("DocumentGenerateRequest", "documents", "GenerateSchema")
         tag, item = "documents", f"{V1}/documents/{{id}}"
         file_part = {"file": {"type": "string", "format": "binary"}}
-        form = {name: {"type": "string"} for name in DOCUMENT_FIELDS}
+        described = spec.contract_schema("documents", "DocumentSchema")["properties"]
+        form = {name: _form_field(described[name]) for name in DOCUMENT_FIELDS}
 
         def multipart(properties: dict) -> dict:
             schema = {"type": "object", "required": ["file"], "properties": properties}
@@ -222,7 +230,11 @@ class DocumentsApi:
             "Metadata, with ETag (the lock version); current_version numbers the content",
             ref("Document"),
         )
-        version_param = {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+        version_param = {
+            "name": "version",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+        }
         binary = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
         spec.path(
             path=f"{item}/content",

@@ -13,7 +13,7 @@ from gateway.auth import hash_password, issue_token, password_matches
 from gateway.callers import client_address, login_keys
 from gateway.identity import apply_changes, check_department_exists, check_parent, commit_or_conflict, load_or_404, page
 from gateway.models import Department, User
-from gateway.openapi import ERRORS, crud, json_content, marshmallow_schema, ref
+from gateway.openapi import ERRORS, crud, json_content, own_schema, ref
 from gateway.routing import V1, visible_to
 from gateway.schemas import DepartmentSchema, IdentityQuerySchema, TokenRequestSchema, UserSchema
 
@@ -168,10 +168,10 @@ class IdentityApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("TokenRequest", schema=TokenRequestSchema)
-        spec.components.schema("Department", schema=DepartmentSchema)
-        spec.components.schema("User", schema=UserSchema)
-        query = marshmallow_schema(spec, IdentityQuerySchema())
+        spec.components.schema("TokenRequest", own_schema(TokenRequestSchema))
+        spec.components.schema("Department", own_schema(DepartmentSchema))
+        spec.components.schema("User", own_schema(UserSchema))
+        query = own_schema(IdentityQuerySchema)
         token = {
             "type": "object",
             "properties": {

@@ -15,7 +15,6 @@ import sys
 from functools import cache
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 
 from crm_kernel import contracts
 
@@ -122,10 +121,10 @@ def page_of(name: str) -> dict:
     )
 
 
-def marshmallow_schema(spec: APISpec, schema) -> dict:
-    """The schema object of one of the gateway's own marshmallow schemas."""
-    (plugin,) = [p for p in spec.plugins if isinstance(p, MarshmallowPlugin)]
-    return plugin.converter.schema2jsonschema(schema)
+def own_schema(schema_cls) -> dict:
+    """The schema object of one of the gateway's own marshmallow schemas, described as the services'
+    contracts describe theirs."""
+    return contracts.schema_objects([schema_cls])[schema_cls.__name__]
 
 
 def query_parameters(schema: dict, sorts: tuple = ()) -> list[dict]:
@@ -225,7 +224,6 @@ def openapi_document(route_groups) -> dict:
         title="CRM platform API",
         version="1.0.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
         info={"description": "Contacts, interactions, documents and reports. Errors are application/problem+json."},
         servers=[{"url": "/"}],
     )

@@ -13,12 +13,25 @@ def _param(name: str, description: str, **schema) -> dict:
     return {"name": name, "in": "query", "description": description, "schema": {"type": "string", **schema}}
 
 
+DAY = r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"  # a date of 1970-2999
+ID = {"minLength": 1, "maxLength": 32}
+IDS = {"pattern": r"^[^,]{1,32}(,[^,]{1,32}){0,19}$"}  # up to 20 comma-separated ids
 PERIOD_PARAMS = [
-    _param("from", "first local day of the period, 1970-01-01 to 2999-12-31 (default: 29 days ago)", format="date"),
-    _param("to", "last local day of the period, inclusive, at most 2999-12-31 (default: today)", format="date"),
+    _param(
+        "from",
+        "first local day of the period, 1970-01-01 to 2999-12-31 (default: 29 days ago)",
+        format="date",
+        pattern=DAY,
+    ),
+    _param(
+        "to",
+        "last local day of the period, inclusive, at most 2999-12-31 (default: today)",
+        format="date",
+        pattern=DAY,
+    ),
     _param("tz", "IANA time zone the days are read in (default UTC)"),
-    _param("department_id", "a department, with every department below it"),
-    _param("user_id", "a user"),
+    _param("department_id", "a department, with every department below it", **ID),
+    _param("user_id", "a user", **ID),
     _param("format", "json (default), csv or png", enum=["json", "csv", "png"]),
 ]
 GROUP_PARAM = _param(
@@ -26,11 +39,15 @@ GROUP_PARAM = _param(
     "user, department (rolled up the tree), day (at most 366 days), week (ISO, at most 5 years) or month",
     enum=["user", "department", "day", "week", "month"],
 )
-KPI_PARAM = _param("kpi", "comma-separated KPI names (default: all)")
 COMPARE_PARAMS = [
-    _param("compare_from", "first day of the period to compare with", format="date"),
-    _param("compare_to", "last day of the period to compare with", format="date"),
+    _param("compare_from", "first day of the period to compare with", format="date", pattern=DAY),
+    _param("compare_to", "last day of the period to compare with", format="date", pattern=DAY),
 ]
+
+
+def kpi_param() -> dict:
+    names = "|".join(contract_value("reporting", "KPIS"))
+    return _param("kpi", "comma-separated KPI names (default: all)", pattern=f"^({names})(,({names}))*$")
 
 
 def reports() -> dict:
@@ -40,8 +57,13 @@ def reports() -> dict:
         contract_value("reporting", "PERIOD_ERROR"),
         pattern=contract_value("reporting", "PERIOD_PATTERN"),
     )
+    kpi = kpi_param()
+    compared = [
+        _param("department_id", "departments to compare (comma-separated, at most 20), or one to narrow to", **IDS),
+        _param("user_id", "users to compare (comma-separated, at most 20), or one to narrow to", **IDS),
+    ]
     return {
-        "kpis": ("KPIs in total and per group", [*PERIOD_PARAMS, GROUP_PARAM, KPI_PARAM]),
+        "kpis": ("KPIs in total and per group", [*PERIOD_PARAMS, GROUP_PARAM, kpi]),
         "funnel": ("Conversion per stage and average time in stage of the deals created in the period", PERIOD_PARAMS),
         "sla": ("Ticket response and resolution times and SLA compliance", [*PERIOD_PARAMS, GROUP_PARAM]),
         "campaigns": ("Campaign responses and rates per kind", PERIOD_PARAMS),
@@ -51,7 +73,7 @@ def reports() -> dict:
         ),
         "compare": (
             "Two periods, or several departments or users (comma-separated ids), side by side",
-            [*PERIOD_PARAMS, *COMPARE_PARAMS, KPI_PARAM],
+            [*PERIOD_PARAMS[:3], *compared, PERIOD_PARAMS[5], *COMPARE_PARAMS, kpi],
         ),
     }
 

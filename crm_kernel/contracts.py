@@ -90,7 +90,14 @@ def generate(service: str) -> dict:
                 classes.append(value)
             elif name.isupper() and _is_value(value):
                 values[name] = list(value) if isinstance(value, tuple | list) else value
-    return {"service": service, "openapi": OPENAPI_VERSION, "schemas": schema_objects(classes), "values": values}
+    # By name: the same contract however the service splits its schema modules.
+    classes.sort(key=lambda schema_cls: schema_cls.__name__)
+    return {
+        "service": service,
+        "openapi": OPENAPI_VERSION,
+        "schemas": schema_objects(classes),
+        "values": dict(sorted(values.items())),
+    }
 
 
 def dumps(contract: dict) -> str:

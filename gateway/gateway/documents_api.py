@@ -3,7 +3,7 @@
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from crm_kernel.errors import NotFound, PayloadTooLarge, ValidationFailed
+from crm_kernel.errors import PayloadTooLarge, ValidationFailed
 from crm_kernel.http import (
     api,
     content_disposition,
@@ -68,17 +68,6 @@ def store_content(upload, key: bytes, caller: Scope) -> dict:
     return {"filename": safe_filename(upload.filename), **stored}
 
 
-def records_must_exist(interactions, metadata: dict) -> None:
-    """The deal and the ticket a document is filed under exist for the caller (422 naming the field
-    otherwise, the same for one they may not see)."""
-    for field, read in (("deal_id", interactions.get_deal), ("ticket_id", interactions.get_ticket)):
-        if metadata.get(field):
-            try:
-                read(metadata[field])
-            except NotFound:
-                raise ValidationFailed(f"{field} names no record you may see", {field: ["unknown"]}) from None
-
-
 class DocumentsApi:
     @api("POST", f"{V1}/documents")
     def upload_document(self, request):
@@ -90,7 +79,6 @@ class DocumentsApi:
                 "unknown form fields", {name: ["unknown field"] for name in sorted(unknown, key=str)}
             )
         metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
-        records_must_exist(self.interactions, metadata)
         content = store_content(upload, self.internal_key, caller)
         # A crash from here to the commit leaves an unreferenced blob, never a document without content.
         document = self.documents.create_document(
@@ -106,14 +94,7 @@ class DocumentsApi:
     @api("POST", f"{V1}/documents/generate")
     def generate_document(self, request):
         self.auth.require(request, *STAFF)
-        body = json_body(request)
-        contact = {}
-        if isinstance(body.get("contact_id"), str):
-            try:
-                contact = self.contacts.get_contact(body["contact_id"])
-            except NotFound:
-                raise ValidationFailed("the contact does not exist", {"contact_id": ["unknown contact"]}) from None
-        document = self.documents.generate_document(body, contact)
+        document = self.documents.generate_document(json_body(request))
         return entity_response(document, 201, f"{V1}/documents/{document['id']}")
 
     @api("GET", f"{V1}/documents/<string:document_id>")

@@ -38,8 +38,8 @@ class CallContext:
         return self._data.get(ACTOR)
 
     @property
-    def scope(self) -> Scope | None:
-        """Whose records this call may see; None when no user is behind it (unrestricted)."""
+    def scope(self) -> Scope:
+        """Whose records this call may see; `Scope.nobody()` when the call carries no scope."""
         return Scope.from_context(self._data)
 
     def act_as(self, user_id: str) -> None:

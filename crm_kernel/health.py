@@ -3,13 +3,13 @@
 import json
 
 import pika
-from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from crm_kernel.config import amqp_uri, database_url
 from crm_kernel.db import get_engine
+from crm_kernel.http import route
 
 
 def broker_reachable(uri: str | None = None, timeout: float = 3.0) -> bool:
@@ -39,11 +39,11 @@ class Observable:
 
     name: str
 
-    @http("GET", "/healthz")
+    @route("GET", "/healthz")
     def healthz(self, request):
         return Response(json.dumps({"status": "ok"}), mimetype="application/json")
 
-    @http("GET", "/readyz")
+    @route("GET", "/readyz")
     def readyz(self, request):
         checks = {"database": database_reachable(self.name), "broker": broker_reachable()}
         ready = all(checks.values())
@@ -51,6 +51,6 @@ class Observable:
         headers = {} if ready else {"Retry-After": "5"}
         return Response(json.dumps(body), status=200 if ready else 503, headers=headers, mimetype="application/json")
 
-    @http("GET", "/metrics")
+    @route("GET", "/metrics")
     def metrics(self, request):
         return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)

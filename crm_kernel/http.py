@@ -8,12 +8,11 @@ import io
 import json
 import logging
 import unicodedata
-from functools import partial
 from urllib.parse import quote
 
-from eventlet.event import Event
 from nameko.exceptions import ContainerBeingKilled
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -39,24 +38,46 @@ def problem_response(status: int, title: str, detail: str = "", errors: dict | N
     )
 
 
-def call_context(request, request_id: str) -> dict:
+REQUEST_ID_KEY = "crm.request_id"  # where a request's id waits between the worker's context and the response
+
+
+def request_id(request) -> str:
+    """The caller's `X-Request-Id` when it is short and printable, else a new one; the same for one request."""
+    if REQUEST_ID_KEY not in request.environ:
+        given = request.headers.get("X-Request-Id", "")
+        request.environ[REQUEST_ID_KEY] = given if 0 < len(given) <= 64 and given.isprintable() else new_id()
+    return request.environ[REQUEST_ID_KEY]
+
+
+def call_context(request) -> dict:
     """What the worker's RPC calls carry: the request id, and the idempotency key the gateway set."""
-    context = {REQUEST_ID: request_id}
+    context = {REQUEST_ID: request_id(request)}
     if request.environ.get(ENVIRON_KEY):
         context[IDEMPOTENCY_KEY] = request.environ[ENVIRON_KEY]
     return context
 
 
-def _request_id(request) -> str:
-    given = request.headers.get("X-Request-Id", "")
-    return given if 0 < len(given) <= 64 and given.isprintable() else new_id()
+class ApiServer(WebServer):
+    """Nameko's web server, whose hook for a worker's context data gives it the call context."""
+
+    def context_data_from_headers(self, request):
+        return call_context(request)
 
 
-class ApiHandler(HttpRequestHandler):
+class Route(HttpRequestHandler):
+    """Nameko's `@http` on the server every route of a process shares (`ApiServer`): health and metrics."""
+
+    server = ApiServer()
+
+
+class ApiHandler(Route):
     """`@api(method, url)`: a route returns a Response, a dict/list (200), or `(status, body[, headers])`.
 
-    A service class may set `http_middleware = callable(request, serve) -> Response` to wrap every
-    one of its `@api` routes (the gateway uses it for rate limits, idempotency and headers).
+    Nameko's request handling with its extension points filled in: the call context from
+    `ApiServer`, results and errors (problem documents) through `response_from_result` and
+    `response_from_exception`. A service class may set `http_middleware = callable(request, serve) ->
+    Response` to wrap every one of its `@api` routes (the gateway uses it for rate limits,
+    idempotency and headers).
     """
 
     def __init__(self, method, url, expected_exceptions=(CrmError,), **kwargs):
@@ -64,29 +85,16 @@ class ApiHandler(HttpRequestHandler):
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
 
     def handle_request(self, request):
-        request.shallow = False
+        request.shallow = False  # the middleware may read the body before Nameko's handling starts
         middleware = getattr(self.container.service_cls, "http_middleware", None)
         if middleware is not None:
             return middleware(request, self.serve)
         return self.serve(request)
 
     def serve(self, request):
-        request_id = _request_id(request)
-        try:
-            args, kwargs = self.get_entrypoint_parameters(request)
-            self.check_signature(args, kwargs)
-            done = Event()
-            self.container.spawn_worker(
-                self,
-                args,
-                kwargs,
-                context_data=call_context(request, request_id),
-                handle_result=partial(self.handle_result, done),
-            )
-            response = self.response_from_result(done.wait())
-        except Exception as exc:
-            response = self.response_from_exception(exc)
-        response.headers["X-Request-Id"] = request_id
+        """Nameko's handling of `request`, the response labelled with the request id and counted."""
+        response = super().handle_request(request)
+        response.headers["X-Request-Id"] = request_id(request)
         HTTP_RESPONSES.labels(self.url, str(response.status_code)).inc()
         return response
 
@@ -121,6 +129,7 @@ class ApiHandler(HttpRequestHandler):
 
 
 api = ApiHandler.decorator
+route = Route.decorator
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -7,7 +7,9 @@ outside the scope reads as absent (404), never as forbidden.
 - admin: everything;
 - manager: records of their department and of every department below it;
 - agent: records they own or are assigned, and their department's shared records;
-- analyst: no records (reports only).
+- analyst: no records (reports only);
+- system (`Scope.system()`): everything, for the few calls that act for no user and say so;
+- nobody (`Scope.nobody()`): nothing; what a call that carries no scope gets.
 """
 
 import json
@@ -15,8 +17,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import false, or_
 
+from crm_kernel.departments import DepartmentTree
+
 SCOPE = "scope"
 SYSTEM = "system"  # the role of `Scope.system()`, which no user can hold
+NOBODY = "nobody"  # the role of `Scope.nobody()`, which no user can hold
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,22 @@ class Scope:
         return cls("system", SYSTEM, None)
 
     @classmethod
-    def from_context(cls, context_data: dict) -> "Scope | None":
-        """The caller's scope; None for a call without one (service to service, tooling): unrestricted."""
+    def nobody(cls) -> "Scope":
+        """Nothing: the scope of a call that carries none, so that forgetting one never shows everything."""
+        return cls("nobody", NOBODY, None)
+
+    @classmethod
+    def for_user(cls, user_id: str, role: str, department_id: str | None, tree: DepartmentTree) -> "Scope":
+        """A user's scope: a manager sees their department's subtree, anyone else their own department."""
+        if role == "manager":
+            return cls(user_id, role, department_id, tree.subtree(department_id))
+        return cls(user_id, role, department_id, (department_id,) if department_id else ())
+
+    @classmethod
+    def from_context(cls, context_data: dict) -> "Scope":
+        """The caller's scope; `Scope.nobody()` for a call that carries none."""
         raw = context_data.get(SCOPE)
-        if not raw:
-            return None
-        user_id, role, department_id, departments = json.loads(raw)
-        return cls(user_id, role, department_id, tuple(departments))
+        return cls.decode(raw) if raw else cls.nobody()
 
     @property
     def unrestricted(self) -> bool:
@@ -75,8 +89,10 @@ class Scope:
 def visible(
     stmt, model, scope: Scope | None, owners: tuple[str, ...] = ("owner_id",), department: str = "department_id"
 ):
-    """`stmt` restricted to the rows of `model` that `scope` may see."""
-    if scope is None or scope.unrestricted:
+    """`stmt` restricted to the rows of `model` that `scope` may see; no scope (None) sees nothing."""
+    if scope is None:
+        return stmt.where(false())
+    if scope.unrestricted:
         return stmt
     department_column = getattr(model, department)
     if scope.role == "manager":

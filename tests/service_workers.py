@@ -10,21 +10,23 @@ from crm_kernel.outbox import OutboxRecorder
 from crm_kernel.scope import SCOPE, Scope
 
 CALLER = {"actor": "u1", "request_id": "r1"}
+SYSTEM = Scope.system()
 
 
 class Workers:
     """Calls a service method the way Nameko does: a fresh worker and session per call, the session
     closed afterwards (so whatever the method did not commit is rolled back, as in `Database`).
-    `as_(scope)` calls the same service as the user of `scope`; by default no user is behind a call."""
+    `as_(scope)` calls the same service as the user of `scope`; by default (and `as_()`) a call is made
+    for no user and says so, with `Scope.system()`; `as_(Scope.nobody())` carries no scope at all."""
 
-    def __init__(self, service_cls, engine, outbox_model=None, scope: Scope | None = None, key: str | None = None):
+    def __init__(self, service_cls, engine, outbox_model=None, scope: Scope = SYSTEM, key: str | None = None):
         self.service_cls = service_cls
         self.engine = engine
         self.outbox_model = outbox_model
         self.scope = scope
         self.key = key
 
-    def as_(self, scope: Scope | None = None) -> "Workers":
+    def as_(self, scope: Scope = SYSTEM) -> "Workers":
         return Workers(self.service_cls, self.engine, self.outbox_model, scope, self.key)
 
     def with_key(self, key: str | None) -> "Workers":
@@ -32,7 +34,7 @@ class Workers:
         return Workers(self.service_cls, self.engine, self.outbox_model, self.scope, key)
 
     def worker(self, session, method: str = ""):
-        data = dict(CALLER) | ({SCOPE: self.scope.encode()} if self.scope else {})
+        data = dict(CALLER) | ({SCOPE: self.scope.encode()} if self.scope not in (None, Scope.nobody()) else {})
         dependencies = {"db": session, "context": CallContext(data)}
         if self.outbox_model is not None:
             dependencies["outbox"] = OutboxRecorder(self.outbox_model, dict(data))

@@ -33,6 +33,7 @@ from gateway.interactions_api import InteractionsApi
 from gateway.middleware import EdgeMiddleware
 from gateway.models import OutboxEvent
 from gateway.openapi import openapi_document
+from gateway.password_api import PasswordApi
 from gateway.plans_api import PlansApi
 from gateway.reports_api import ReportsApi
 from gateway.routing import V1
@@ -44,6 +45,7 @@ from gateway.web import WebApp
 # The groups of `/api/v1` routes, in the order the OpenAPI document describes them.
 ROUTE_GROUPS = (
     IdentityApi,
+    PasswordApi,
     AuditApi,
     ContactsApi,
     CompaniesApi,

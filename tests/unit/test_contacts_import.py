@@ -22,6 +22,7 @@ from contacts.schemas import ContactSchema
 from contacts.transfer import EXPORT_COLUMNS, export_rows
 from crm_kernel.errors import Conflict, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from crm_kernel.outbox import OutboxRecorder
+from crm_kernel.scope import Scope
 
 DEFINITIONS = {"size": {"type": "number", "required": False, "choices": []}}
 
@@ -48,6 +49,7 @@ def run_import(engine, text: str | bytes, definitions=DEFINITIONS, batch=1000, r
             defaults={"owner_id": "u1"},
             batch=batch,
             rules=rules,
+            scope=Scope.system(),
         )
 
 
@@ -241,7 +243,7 @@ def test_an_export_reimports_without_creating_anything(engine):
     run_import(engine, GOOD)
     params = {"q": None, "tag": None, "sort": "-created_at"}
 
-    exported = b"".join(export_rows(engine, params, ["size"])).decode()
+    exported = b"".join(export_rows(engine, params, ["size"], Scope.system())).decode()
 
     header, *lines = exported.splitlines()
     assert header.split(",") == [*EXPORT_COLUMNS, "attr.size"]
@@ -342,7 +344,15 @@ def test_a_checker_that_dies_stops_the_import_with_a_503_and_a_second_run_comple
 
     with Session(engine, expire_on_commit=False) as session, pytest.raises(ServiceUnavailable):
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
-        import_csv(session, Stream(body, kill_the_checker), outbox=outbox, definitions={}, defaults={}, batch=1000)
+        import_csv(
+            session,
+            Stream(body, kill_the_checker),
+            outbox=outbox,
+            definitions={},
+            defaults={},
+            batch=1000,
+            scope=Scope.system(),
+        )
 
     imported = len(stored(engine))
     assert imported % 1000 == 0 and imported < 6000  # whole batches with their events, not the rest
@@ -362,7 +372,15 @@ def test_a_small_upload_that_breaks_off_imports_nothing(engine, checked_where):
 
     with Session(engine, expire_on_commit=False) as session, pytest.raises(ConnectionAbortedError):
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
-        import_csv(session, Stream(body, break_off), outbox=outbox, definitions={}, defaults={}, batch=1000)
+        import_csv(
+            session,
+            Stream(body, break_off),
+            outbox=outbox,
+            definitions={},
+            defaults={},
+            batch=1000,
+            scope=Scope.system(),
+        )
 
     assert (len(stored(engine)), len(stored(engine, OutboxEvent))) == (0, 0)
 
@@ -389,7 +407,13 @@ def test_a_large_upload_that_breaks_off_keeps_its_whole_batches_and_no_partial_r
     with Session(engine, expire_on_commit=False) as session, pytest.raises(ConnectionAbortedError):
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
         import_csv(
-            session, Stream(body, break_off_after_two_batches), outbox=outbox, definitions={}, defaults={}, batch=1000
+            session,
+            Stream(body, break_off_after_two_batches),
+            outbox=outbox,
+            definitions={},
+            defaults={},
+            batch=1000,
+            scope=Scope.system(),
         )
 
     contacts = stored(engine)
@@ -429,7 +453,9 @@ def test_an_upload_slower_than_the_checker_reaches_it_whole_and_every_row_is_acc
 
     with Session(engine, expire_on_commit=False) as session:
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
-        report = import_csv(session, trickle, outbox=outbox, definitions={}, defaults={}, batch=1000)
+        report = import_csv(
+            session, trickle, outbox=outbox, definitions={}, defaults={}, batch=1000, scope=Scope.system()
+        )
 
     assert (report["rows"], report["created"], report["failed"]) == (20_000, 20_000, 0)
     assert len(stored(engine)) == 20_000
@@ -446,7 +472,7 @@ def undo(engine, import_id: str) -> dict:
     from contacts.imports import undo_import
 
     with Session(engine, expire_on_commit=False) as session:
-        return undo_import(session, import_id, OutboxRecorder(OutboxEvent, {"actor": "u2"}), None)
+        return undo_import(session, import_id, OutboxRecorder(OutboxEvent, {"actor": "u2"}), Scope.system())
 
 
 def test_undoing_an_import_deletes_what_it_created_and_restores_what_it_changed_unless_changed_since(engine):
@@ -551,7 +577,12 @@ def test_a_chunked_body_is_stopped_at_the_byte_limit_and_the_import_changes_noth
     with Session(engine, expire_on_commit=False) as session, pytest.raises(PayloadTooLarge, match="larger than"):
         outbox = OutboxRecorder(OutboxEvent, {"actor": "u1", "request_id": "r1"})
         import_csv(
-            session, BoundedStream(io.BytesIO(body), len(body) - 100), outbox=outbox, definitions={}, defaults={}
+            session,
+            BoundedStream(io.BytesIO(body), len(body) - 100),
+            outbox=outbox,
+            definitions={},
+            defaults={},
+            scope=Scope.system(),
         )
 
     assert [c for c in stored(engine) if c.deleted_at is None] == []

@@ -55,7 +55,8 @@ def by_department(reporting, scope) -> dict:
 def test_each_role_counts_exactly_the_records_it_may_see(reporting):
     assert contacts_created(reporting, ADMIN) == 6
     assert contacts_created(reporting, ANALYST) == 6
-    assert contacts_created(reporting, None) == 6  # a call with no user behind it (service to service)
+    assert contacts_created(reporting, Scope.system()) == 6  # a call for no user that says it sees everything
+    assert contacts_created(reporting, None) == 0  # a call that carries no scope sees nothing
     assert contacts_created(reporting, SALES_MANAGER) == 4
     assert contacts_created(reporting, SUPPORT_MANAGER) == 2
     assert contacts_created(reporting, BEA) == 2  # her own, not the department's shared one

@@ -5,8 +5,8 @@ from sqlalchemy import String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
+from crm_kernel.departments import DepartmentTree, subtree
 from crm_kernel.scope import Scope, visible
-from gateway.auth import subtree
 
 TREE = {"hq": None, "sales": "hq", "sales-berlin": "sales", "support": "hq"}
 
@@ -45,6 +45,24 @@ EXPECTED = {
 }
 
 
+def test_a_departments_ancestors_run_from_it_to_the_root():
+    assert DepartmentTree(TREE).ancestors("sales-berlin") == ["sales-berlin", "sales", "hq"]
+    assert DepartmentTree(TREE).ancestors(None) == []
+
+
+def test_a_cycle_in_the_tree_ends_the_walk():
+    looped = {"a": "b", "b": "a"}
+    assert set(subtree(looped, "a")) == {"a", "b"}
+    assert DepartmentTree(looped).ancestors("a") == ["a", "b"]
+
+
+def test_a_manager_sees_their_subtree_and_anyone_else_their_own_department():
+    tree = DepartmentTree(TREE)
+    assert set(Scope.for_user("m", "manager", "sales", tree).departments) == {"sales", "sales-berlin"}
+    assert Scope.for_user("a", "agent", "sales", tree).departments == ("sales",)
+    assert Scope.for_user("x", "analyst", None, tree).departments == ()
+
+
 def test_a_departments_subtree_holds_it_and_everything_below():
     assert set(subtree(TREE, "sales")) == {"sales", "sales-berlin"}
     assert set(subtree(TREE, "hq")) == set(TREE)
@@ -73,11 +91,23 @@ def test_the_rule_for_one_loaded_record_matches_the_query(who):
     assert seen == EXPECTED[who]
 
 
-def test_a_call_without_a_scope_is_unrestricted(session):
-    assert len(session.scalars(visible(select(Record.id), Record, None)).all()) == len(RECORDS)
+def test_a_call_without_a_scope_sees_nothing(session):
+    assert session.scalars(visible(select(Record.id), Record, None)).all() == []
+    assert session.scalars(visible(select(Record.id), Record, Scope.from_context({}))).all() == []
+
+
+def test_a_call_that_says_it_sees_everything_does(session):
+    assert len(session.scalars(visible(select(Record.id), Record, Scope.system())).all()) == len(RECORDS)
+
+
+def test_nobody_may_place_or_see_a_record():
+    nobody = Scope.from_context({})
+    assert nobody == Scope.nobody() and not nobody.unrestricted
+    assert not nobody.may_place("hq") and not nobody.may_place(None)
+    assert not any(nobody.sees(record) for record in RECORDS)
 
 
 def test_a_scope_survives_the_trip_through_message_headers():
     scope = SCOPES["sales manager"]
     assert Scope.from_context({"scope": scope.encode()}) == scope
-    assert Scope.from_context({}) is None
+    assert Scope.from_context({}) == Scope.nobody()

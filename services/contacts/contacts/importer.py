@@ -157,7 +157,7 @@ def import_csv(
         from contacts.imports import revert  # late: undoing is the imports module's, which imports this one
 
         try:
-            revert(session, session.get(ContactImport, record.id), outbox)
+            revert(session, session.get(ContactImport, record.id), outbox, Scope.system())  # its own rows, all of them
         finally:
             finish_import(session, record.id, report, "refused", exc.detail)
         exc.detail = f"{exc.detail} (import {record.id} refused after {report.progress()}; what it wrote is undone)"

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.events import event_consumer
 from crm_kernel.http import api
+from crm_kernel.idempotency import Idempotency, idempotent
 from crm_kernel.outbox import Outbox, consume_once
 from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
@@ -17,7 +18,14 @@ from crm_kernel.scope import visible
 from crm_kernel.service import ServiceBase
 from crm_kernel.signing import InternalKey, verified_scope
 from documents.generation import render_pdf
-from documents.models import Document, DocumentTransition, DocumentVersion, OutboxEvent, ProcessedEvent
+from documents.models import (
+    Document,
+    DocumentTransition,
+    DocumentVersion,
+    IdempotentWrite,
+    OutboxEvent,
+    ProcessedEvent,
+)
 from documents.schemas import (
     ContentSchema,
     DocumentQuerySchema,
@@ -47,14 +55,17 @@ class DocumentsService(ServiceBase):
     name = "documents"
     outbox = Outbox(OutboxEvent)
     internal_key = InternalKey()  # of the gateway's signed requests to /blobs
+    once = Idempotency(IdempotentWrite)  # uploads retried with their Idempotency-Key write once
 
     @rpc
+    @idempotent
     def create_document(self, data: dict) -> dict:
         """Record a document whose content was stored by `PUT /blobs` beforehand."""
         fields = load(DocumentSchema(), data)
         return self._create(fields)
 
     @rpc
+    @idempotent
     def generate_document(self, request: dict, contact: dict) -> dict:
         """Render a quote or contract for `contact` as PDF and store it as a new document."""
         fields = load(GenerateSchema(), request)
@@ -102,6 +113,7 @@ class DocumentsService(ServiceBase):
         return {"items": DocumentSchema(many=True).dump(rows), "next_cursor": next_cursor}
 
     @rpc
+    @idempotent
     def add_version(self, document_id: str, content: dict, expected_version: int | None = None) -> dict:
         """A new immutable version becomes current; a reviewed or signed document goes back to draft."""
         fields = load(ContentSchema(), content)
@@ -124,8 +136,7 @@ class DocumentsService(ServiceBase):
             from_status=from_status,
             to_status=to_status,
         )
-        self._commit()
-        return dumped
+        return self._commit_once(dumped)
 
     @rpc
     def list_versions(self, document_id: str) -> list[dict]:
@@ -239,8 +250,7 @@ class DocumentsService(ServiceBase):
         self.db.add(DocumentVersion(document_id=document.id, number=1, uploaded_by=self.context.actor, **content))
         dumped = DocumentSchema().dump(document)
         self.outbox.add(self.db, "document.created", dumped)
-        self._commit()
-        return dumped
+        return self._commit_once(dumped)
 
     def _check_stored(self, fields: dict) -> None:
         """A document never points at content that is not stored, whole, with the size it claims."""
@@ -284,6 +294,15 @@ class DocumentsService(ServiceBase):
     def _commit(self) -> None:
         try:
             self.db.commit()
+        except StaleDataError:
+            self.db.rollback()
+            raise PreconditionFailed("the document was changed meanwhile; read it again") from None
+
+    def _commit_once(self, answer: dict) -> dict:
+        """`_commit`, with `answer` recorded under the caller's Idempotency-Key in the same commit: a
+        retry whose first reply was lost gets this answer again instead of a second document."""
+        try:
+            return self.once.commit(self.db, answer)
         except StaleDataError:
             self.db.rollback()
             raise PreconditionFailed("the document was changed meanwhile; read it again") from None

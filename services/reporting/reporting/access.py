@@ -15,8 +15,8 @@ from reporting.models import Fact, Plan, User
 
 
 def sees_all(scope: Scope | None) -> bool:
-    """No user behind the call (service to service), an admin, or an analyst."""
-    return scope is None or scope.role in ("admin", "analyst")
+    """A call that says it sees everything (`Scope.system()`), an admin, or an analyst."""
+    return scope.unrestricted or scope.role == "analyst"
 
 
 def effective_department():
@@ -88,7 +88,7 @@ def visible_plans(stmt, scope: Scope | None):
 
 def check_plan_placement(session, scope: Scope | None, plan: dict) -> None:
     """422 naming the field when a plan would target a department or user outside the caller's scope."""
-    if scope is None or scope.role == "admin":
+    if scope.unrestricted:
         return
     manager = scope.role == "manager"  # the only other role that sets targets
     if plan.get("department_id") and not (manager and sees_department(scope, plan["department_id"])):

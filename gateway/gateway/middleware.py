@@ -1,4 +1,4 @@
-"""The gateway's HTTP middleware: every `@api` route, hardened for the public.
+"""`EdgeMiddleware`: the gateway's HTTP middleware, around every `@api` route, hardened for the public.
 
 Around the kernel's handling (problem documents, request ids): a rate limit per user (or per client
 address without a valid token), a bound on every body before it is read (and no body read at all
@@ -26,9 +26,8 @@ from crm_kernel.http import bound_body, is_chunked, max_json_bytes, problem_resp
 from crm_kernel.idempotency import ENVIRON_KEY, call_key
 from gateway.auth import bearer_token, secret_key, token_claims
 from gateway.callers import client_address
-from gateway.documents_api import FORM_ALLOWANCE, max_upload_bytes
-from gateway.identity import V1
 from gateway.models import IdempotencyRecord
+from gateway.routing import FORM_ALLOWANCE, V1, max_import_bytes, max_upload_bytes
 
 log = logging.getLogger(__name__)
 # What the gateway's own database raises when it is down or restarting: SQLAlchemy's errors, and the
@@ -45,10 +44,6 @@ REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
 NOT_KEPT = (401, 429)  # answers about the caller or the moment, not about the request
 LOGIN = f"{V1}/auth/token"  # the one route that reads a body from a caller without a token
 UPLOADS = re.compile(rf"^{V1}/documents(/[^/]+/versions)?$")
-
-
-def max_import_bytes() -> int:
-    return int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 
 
 def body_limit(request) -> int:
@@ -183,8 +178,9 @@ def _database_down(exc: Exception) -> Response:
     )
 
 
-class PublicApi:
-    """`http_middleware` of the gateway."""
+class EdgeMiddleware:
+    """The gateway's `http_middleware`: rate limits, body bounds, no body read without a valid token,
+    idempotency keys, security and CORS headers."""
 
     def __init__(self):
         self._sessions = None

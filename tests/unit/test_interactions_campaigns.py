@@ -25,7 +25,7 @@ def test_an_offer_is_sent_only_to_contacts_who_agreed_to_marketing_as_the_contac
     campaign = service.create_campaign({"name": "Spring", "offer": "10% off", "department_id": "d1"})
 
     with pytest.raises(ValidationFailed) as refused:
-        service.record_campaign_response(campaign["id"], {"contact_id": "c2", "kind": "sent"}, True)
+        service.record_campaign_response(campaign["id"], {"contact_id": "c2", "kind": "sent"})
     service.record_campaign_response(campaign["id"], {"contact_id": "c1", "kind": "sent"})
     service.record_campaign_response(campaign["id"], {"contact_id": "c1", "kind": "opened"})
     service.record_campaign_response(campaign["id"], {"contact_id": "c2", "kind": "converted"})

@@ -64,7 +64,7 @@ def test_reporting_counts_what_the_producers_really_publish(producers, reporting
     task = interactions.create_task({"title": "Call back", "assignee_id": "u1", **about})
     interactions.update_task(task["id"], {"status": "done"})
     campaign = interactions.create_campaign({"name": "Spring", "department_id": "d1"})
-    interactions.record_campaign_response(campaign["id"], {"contact_id": contact["id"], "kind": "opened"}, True)
+    interactions.record_campaign_response(campaign["id"], {"contact_id": contact["id"], "kind": "opened"})
 
     published = [row.payload for row in contacts.rows(ContactsOutbox, ContactsOutbox.id)]
     published += [row.payload for row in interactions.rows(InteractionsOutbox, InteractionsOutbox.id)]

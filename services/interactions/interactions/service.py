@@ -268,9 +268,8 @@ class InteractionsService(EventConsumers, ServiceBase):
         return campaigns.page(self.db, self.context.scope, query)
 
     @rpc
-    def record_campaign_response(self, campaign_id: str, data: dict, caller_consent: bool | None = None) -> dict:
-        """Record a contact's response. Consent is the contacts service's word, asked here:
-        `caller_consent` (a caller's own reading of it) is ignored."""
+    def record_campaign_response(self, campaign_id: str, data: dict) -> dict:
+        """Record a contact's response; an offer `sent` needs the contact's marketing consent."""
         recorded = campaigns.record_response(
             self.db, self.context.scope, campaign_id, data, events=self.outbox, contacts=self.contacts
         )

@@ -47,11 +47,9 @@ class DocumentsService(ServiceBase):
 
     @rpc
     @idempotent
-    def generate_document(self, request: dict, contact: dict | None = None) -> dict:
-        """Render a quote or contract for the contact of `request` as PDF and store it as a new document.
-
-        The contact is read from the contacts service, as the caller sees it; `contact` is not read.
-        """
+    def generate_document(self, request: dict) -> dict:
+        """Render a quote or contract as PDF for the contact of `request` (read from the contacts service,
+        as the caller sees it) and store it as a new document."""
         fields = load(GenerateSchema(), request)
         contact = documents.contact_of(self.contacts, fields["contact_id"], "the contact does not exist")
         scope, actor = self.context.scope, self.context.actor

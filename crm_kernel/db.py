@@ -6,7 +6,9 @@ connection and green threads queue for it cooperatively in the pool; WAL keeps r
 processes (the CLI, tests) out of the writer's way.
 """
 
+import logging
 import socket
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,12 +17,13 @@ import uuid_utils
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, Integer, String, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from crm_kernel.config import database_url, max_workers
 
+log = logging.getLogger(__name__)
 _engines: dict[str, Engine] = {}
 
 
@@ -168,4 +171,31 @@ class Database(DependencyProvider):
     def worker_teardown(self, worker_ctx):
         session = self.sessions.pop(worker_ctx, None)
         if session is not None:
+            close_safely(session)
+
+
+def close_safely(session: Session) -> None:
+    """Close `session`, discarding its connection when the database dropped it; never raises.
+
+    Closing rolls back an open transaction, and on a connection PostgreSQL has dropped (a restart, a
+    database that stopped accepting connections) that raises: pg8000's bare ConnectionResetError or
+    SQLAlchemy's InterfaceError. Raised from a dependency provider's `worker_teardown` it would make
+    Nameko kill the container and so the process, after the worker's own answer (a 503 when the
+    worker met the outage) was already sent. A failed close also leaves the connection checked out
+    of the pool for good, so it is invalidated and given back here.
+    """
+    try:
+        connections = [session.connection()] if session.in_transaction() else []
+    except Exception:
+        connections = []
+    try:
+        session.close()
+    except Exception as exc:
+        log.warning("closing a session failed, its connection is discarded: %s", type(exc).__name__)
+        for connection in connections:
+            with suppress(Exception):
+                connection.invalidate(exc)
+            with suppress(Exception):
+                connection.close()
+        with suppress(Exception):
             session.close()

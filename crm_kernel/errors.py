@@ -99,6 +99,10 @@ TRANSIENT_REMOTE_ERRORS = frozenset(
         "DisconnectionError",
         "TimeoutError",
         "ConnectionError",
+        # pg8000 lets a dropped socket's own error through unwrapped (seen at a PostgreSQL restart).
+        "ConnectionResetError",
+        "ConnectionAbortedError",
+        "BrokenPipeError",
     }
 )
 

@@ -51,8 +51,9 @@ async function problemOf(response) {
   return new Problem(response.status, doc);
 }
 
-/** Runs `send()` (which returns a Response) until it is not a 503/429, at most RETRIES times. */
-async function withRetries(send, signal) {
+/** Runs `send()` (which returns a Response) until it is not a 503/429, at most RETRIES times; a 429 is
+ *  answered at once with `throttled: false` (a lock on password guesses lasts minutes: say so, don't wait). */
+async function withRetries(send, signal, { throttled = true } = {}) {
   let retried = false;
   const wait = async (message, seconds) => {
     if (!retried) { retried = true; waiting += 1; }
@@ -69,7 +70,7 @@ async function withRetries(send, signal) {
         await wait(t('retry.offline', { seconds: 2, attempt, of: RETRIES }), 2);
         continue;
       }
-      if ((response.status === 503 || response.status === 429) && attempt < RETRIES && !signal?.aborted) {
+      if ((response.status === 503 || (response.status === 429 && throttled)) && attempt < RETRIES && !signal?.aborted) {
         const seconds = retryAfter(response);
         await wait(t(response.status === 503 ? 'retry.unavailable' : 'retry.limited', { seconds, attempt, of: RETRIES }), seconds);
         continue;
@@ -90,7 +91,8 @@ function signedOut(response, path) {
 
 /**
  * `api(method, path, {query, body, version, signal, raw})`: the parsed JSON (null for 204), or the
- * Response itself with `raw`; a Problem for any error status. `version` is sent as If-Match.
+ * Response itself with `raw`; a Problem for any error status. `version` is sent as If-Match;
+ * `retryThrottled: false` answers a 429 at once instead of waiting for it.
  */
 export async function api(method, path, options = {}) {
   const headers = { Accept: 'application/json' };
@@ -105,7 +107,8 @@ export async function api(method, path, options = {}) {
   if (method === 'POST') headers['Idempotency-Key'] = crypto.randomUUID();
   const target = url(path, options.query);
   const response = await withRetries(
-    () => fetch(target, { method, headers, body, signal: options.signal }), options.signal);
+    () => fetch(target, { method, headers, body, signal: options.signal }), options.signal,
+    { throttled: options.retryThrottled !== false });
   signedOut(response, path);
   if (!response.ok) throw await problemOf(response);
   if (options.raw) return response;

@@ -32,10 +32,10 @@ const NAV = [
 
 export const session = { me: null };
 
-/** Goes to `path` (with its query) without reloading the page. */
+/** Goes to `path` (with its query) without reloading the page; resolves once the page is drawn. */
 export function go(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path); else history.pushState(null, '', path);
-  route();
+  return route();
 }
 
 function home(me) {
@@ -43,7 +43,7 @@ function home(me) {
 }
 
 export async function signIn(email, password) {
-  const answer = await post('/auth/token', { email, password });
+  const answer = await post('/auth/token', { email, password }, { retryThrottled: false });
   setToken(answer.access_token);
   await loadMe();
 }
@@ -116,6 +116,13 @@ document.addEventListener('click', (event) => {
   document.getElementById('main').focus();
 });
 window.addEventListener('popstate', route);
+// A table's caption that says what its section's heading already says is shown once (read out still).
+new MutationObserver(() => {
+  for (const caption of document.querySelectorAll('#main caption:not(.sr-only)')) {
+    const heading = caption.closest('section')?.querySelector('h2');
+    if (heading && heading.textContent.trim() === caption.textContent.trim()) caption.classList.add('sr-only');
+  }
+}).observe(document.getElementById('main'), { childList: true, subtree: true });
 window.addEventListener('crm:signed-out', () => {
   session.me = null;
   if (location.pathname !== '/signin') go(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });

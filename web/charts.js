@@ -68,7 +68,7 @@ export function barChart(title, labels, series, { format = (v) => String(v ?? ''
       });
       const every = Math.ceil(labels.length / 12);
       if (i % every === 0) {
-        chart.append(svg('text', { x: left + i * slot + slot / 2, y: plot + 26, 'text-anchor': 'middle', fill: '#1b1f24' }, String(label).slice(-5)));
+        chart.append(svg('text', { x: left + i * slot + slot / 2, y: plot + 26, 'text-anchor': 'middle', fill: '#1b1f24' }, axisLabel(label)));
       }
     });
   }
@@ -83,4 +83,13 @@ export function barChart(title, labels, series, { format = (v) => String(v ?? ''
       h('button', { type: 'button', class: 'link', text: t('mgr.png'), 'aria-label': `${t('mgr.png')}: ${title}`,
         onclick: () => toPng(chart, `${file}.png`) })),
     chart, table(title, header, rows));
+}
+
+/** A bucket's label short enough for the axis: "W45" for 2026-W45, "11-30" for a day; a month stays whole.
+ *  The table beside the chart keeps the full labels. */
+export function axisLabel(label) {
+  const text = String(label);
+  const week = text.match(/^\d{4}-(W\d{2})$/);
+  if (week) return week[1];
+  return /^\d{4}-\d{2}-\d{2}/.test(text) ? text.slice(5, 10) : text.slice(0, 10);
 }

@@ -166,6 +166,26 @@ export function dateTime(iso, options = { dateStyle: 'medium', timeStyle: 'short
   return new Intl.DateTimeFormat(lang(), { ...options, timeZone: zone }).format(new Date(iso));
 }
 
+/** An amount with its currency in the user's language ("1,200.00 €", "1 200,00 €"); as sent when the
+ *  currency is not an ISO code the browser knows. */
+export function money(amount, currency) {
+  const value = Number(amount || 0);
+  try {
+    return new Intl.NumberFormat(lang(), { style: 'currency', currency: currency || 'EUR' }).format(value);
+  } catch {
+    return `${value.toFixed(2)} ${currency || ''}`.trim();
+  }
+}
+
+/** A file's size in the user's language: "32 B", "1.2 MB" ("32 Б", "1,2 МБ"). */
+export function fileSize(bytes) {
+  const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
+  let value = Number(bytes) || 0;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return new Intl.NumberFormat(lang(), { style: 'unit', unit: units[unit], unitDisplay: 'short', maximumFractionDigits: 1 }).format(value);
+}
+
 export const timeTag = (iso, options) => h('time', { datetime: iso, text: dateTime(iso, options) });
 
 /** The local calendar day (YYYY-MM-DD) of an instant in the user's zone. */

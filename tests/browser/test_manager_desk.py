@@ -39,7 +39,8 @@ def test_a_manager_approves_a_document_and_sees_the_won_deal_in_the_kpis(web, sy
     page.goto("/deals")
     expect(page.get_by_role("heading", name="Negotiation")).to_be_visible()
     web.check("deals")
-    page.get_by_label('Move "Three engines" to').select_option("won")
+    page.get_by_label('Move "Three engines" to').select_option("won")  # chosen: nothing moves yet
+    page.get_by_role("button", name='Move "Three engines"').click()
     expect(page.locator(".stage-won")).to_contain_text("Three engines")
     assert as_agent.get(system.url(f"{V1}/deals/{deal['id']}")).json()["stage"] == "won"
 

@@ -5,6 +5,7 @@ import uuid
 
 import pika
 import pytest
+from contacts_stub import ContactsStub
 from nameko import config
 from nameko.standalone.rpc import ClusterRpcClient
 from nameko.testing.services import entrypoint_waiter
@@ -34,6 +35,7 @@ def test_interactions_works_on_its_own_user_consuming_serving_and_publishing(
     seen = probe.queue_declare("", exclusive=True).method.queue
     probe.queue_bind(seen, "interactions.events", "ticket.created")
 
+    container_factory(ContactsStub).start()  # on the admin user: it answers whether a contact exists
     own = broker_user("interactions")
     monkeypatch.setenv("AMQP_URI", own)
     with config.patch({"AMQP_URI": own}):

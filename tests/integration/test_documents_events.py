@@ -36,9 +36,11 @@ def test_a_contact_merge_re_points_the_documents_of_the_sources_and_announces_it
     start, rabbit_config, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("DOCUMENTS_STORAGE_DIR", str(tmp_path / "blobs"))
-    (documents,) = start("documents")
+    documents, contacts = start("documents", "contacts")
+    with entrypoint_hook(contacts, "create_contact", context_data=system()) as create_contact:
+        source, other = create_contact({"first_name": "Ada"}), create_contact({"first_name": "Grace"})
     with entrypoint_hook(documents, "create_document", context_data=system()) as create:
-        moved, kept = new_document(create, "source"), new_document(create, "someone-else")
+        moved, kept = new_document(create, source["id"]), new_document(create, other["id"])
 
     connection = pika.BlockingConnection(pika.URLParameters(rabbit_config["AMQP_URI"]))
     channel = connection.channel()
@@ -51,7 +53,7 @@ def test_a_contact_merge_re_points_the_documents_of_the_sources_and_announces_it
         "actor": "u1",
         "request_id": "r1",
         "entity": {"id": "target"},
-        "source_ids": ["source"],
+        "source_ids": [source["id"]],
         "merge_id": new_id(),
     }
     with entrypoint_waiter(documents, "on_contact_merged", timeout=10):
@@ -59,7 +61,7 @@ def test_a_contact_merge_re_points_the_documents_of_the_sources_and_announces_it
 
     with entrypoint_hook(documents, "get_document", context_data=system()) as get:
         assert get(moved["id"])["contact_id"] == "target"
-        assert get(kept["id"])["contact_id"] == "someone-else"
+        assert get(kept["id"])["contact_id"] == other["id"]
     announced = None
     for method, _properties, payload in channel.consume(queue, inactivity_timeout=10):
         assert method is not None, "no document.updated arrived within 10 s"
@@ -67,4 +69,4 @@ def test_a_contact_merge_re_points_the_documents_of_the_sources_and_announces_it
         break
     connection.close()
     assert announced["entity"]["id"] == moved["id"]
-    assert announced["changes"] == {"contact_id": ["source", "target"]}
+    assert announced["changes"] == {"contact_id": [source["id"], "target"]}

@@ -3,6 +3,7 @@
 import json
 
 import pika
+from contacts_stub import ContactsStub
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
 from crm_kernel.db import new_id, utcnow
@@ -32,7 +33,8 @@ def test_a_created_contact_is_counted_by_reporting(start):
     assert report["fresh_as_of"] is not None
 
 
-def test_an_interaction_is_counted_by_reporting(start):
+def test_an_interaction_is_counted_by_reporting(start, container_factory):
+    container_factory(ContactsStub).start()
     interactions, reporting = start("interactions", "reporting")
     with (
         entrypoint_waiter(reporting, "on_interaction_created", timeout=10),

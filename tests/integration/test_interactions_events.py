@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime
 
 import pika
+from contacts_stub import ContactsStub
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
 from crm_kernel.outbox import make_event
@@ -29,7 +30,8 @@ def publish(uri: str, exchange: str, event: dict) -> None:
         connection.close()
 
 
-def test_after_a_merge_every_record_of_the_sources_points_at_the_target(start, rabbit_config):
+def test_after_a_merge_every_record_of_the_sources_points_at_the_target(start, rabbit_config, container_factory):
+    container_factory(ContactsStub).start()
     (interactions,) = start("interactions")
     with entrypoint_hook(interactions, "create_interaction", context_data=system()) as create_interaction:
         call = create_interaction({"contact_id": "source", "channel": "call", "occurred_at": "2026-03-10T10:00:00Z"})
@@ -53,7 +55,10 @@ def test_after_a_merge_every_record_of_the_sources_points_at_the_target(start, r
     }
 
 
-def test_a_departments_zone_and_hours_from_the_gateway_set_the_sla_clock(start, rabbit_config, clock):
+def test_a_departments_zone_and_hours_from_the_gateway_set_the_sla_clock(
+    start, rabbit_config, clock, container_factory
+):
+    container_factory(ContactsStub).start()
     (interactions,) = start("interactions")
     hours = {"sat": [["10:00", "11:00"]]}  # one hour a week, on Saturdays, in Tokyo
     department = {"id": "d-tokyo", "name": "Tokyo", "parent_id": None, "timezone": "Asia/Tokyo", "working_hours": hours}

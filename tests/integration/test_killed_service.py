@@ -1,7 +1,9 @@
 """A service process killed with SIGKILL: the RPCs sent while it is down wait in RabbitMQ and are
-served, each once, when it comes back."""
+served, each once, when it comes back; an import it was running fails once its lease passes."""
 
+import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -9,11 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import eventlet
+import eventlet.event
 import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcClient
 
 from crm_kernel.scope import SCOPE, Scope
+from crm_kernel.signing import signed_headers
 
 
 def system() -> dict:
@@ -93,3 +98,52 @@ def test_rpcs_sent_while_a_killed_service_is_down_are_served_once_when_it_is_bac
 
     assert [contact["first_name"] for contact in created] == names
     assert sorted(contact["first_name"] for contact in listed) == names  # each served once
+
+
+def test_an_import_whose_process_was_killed_fails_when_its_lease_passes_and_can_then_be_undone(
+    contacts_process, rabbit_config
+):
+    key = secrets.token_hex(32)
+    contacts_process.env.update(CRM_INTERNAL_KEY=key, CRM_IMPORT_LEASE_SECONDS="2", CRM_IMPORT_SWEEP_SECONDS="0.5")
+    contacts_process.start()
+    url = f"http://127.0.0.1:{contacts_process.port}"
+    release = eventlet.event.Event()
+
+    def a_file_still_uploading():
+        yield b"first_name,email\n" + b"".join(f"P{n},p{n}@example.com\n".encode() for n in range(100))
+        release.wait()  # the rest never comes before the process dies
+
+    def signed(path: str) -> dict:
+        return signed_headers(key.encode(), "POST", path, Scope.system()) | {"X-Actor": "u-importer"}
+
+    upload = eventlet.spawn(
+        requests.post, f"{url}/import", data=a_file_still_uploading(), headers=signed("/import"), timeout=60
+    )
+    with ClusterRpcClient(uri=rabbit_config["AMQP_URI"], timeout=30, context_data=system()) as cluster:
+        [running] = wait_for(lambda: cluster.contacts.list_imports({})["items"], "the import to be recorded")
+        contacts_process.kill()
+        release.send(True)
+        with contextlib.suppress(requests.RequestException):
+            upload.wait()
+        contacts_process.start()
+        failed = wait_for(
+            lambda: (found := cluster.contacts.get_import(running["id"]))["status"] != "running" and found,
+            "the sweep to take the import as interrupted",
+        )
+
+    path = f"/imports/{running['id']}/undo"
+    undone = requests.post(f"{url}{path}", headers=signed(path), timeout=60)
+
+    assert running["status"] == "running"
+    assert (failed["status"], failed["problem"].split(":")[0]) == ("failed", "interrupted")
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["status"] == "undone"
+
+
+def wait_for(probe, what: str, seconds: float = 60):
+    """What `probe` gives once it is truthy; fails naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (found := probe()):
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.2)
+    return found

@@ -12,6 +12,7 @@ from service_workers import Workers
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from contacts import contacts as contact_records
 from contacts.models import Contact, OutboxEvent
 from contacts.service import ContactsService
 from crm_kernel.errors import PreconditionFailed
@@ -24,17 +25,17 @@ def test_two_writers_of_the_same_version_one_wins_and_the_other_gets_412(databas
     engine = create_engine(database_url)
     contacts = Workers(ContactsService, engine, OutboxEvent)
     contact = contacts.create_contact({"first_name": "Ada", "emails": ["ada@example.com"]})
-    read, both_read, live_contact = [], Event(), ContactsService.live_contact
+    read, both_read, live_contact = [], Event(), contact_records.live
 
-    def read_then_wait_for_the_other(self, contact_id, expected_version=None):
-        found = live_contact(self, contact_id, expected_version)  # passes: both see version 1
+    def read_then_wait_for_the_other(db, scope, contact_id, expected_version=None):
+        found = live_contact(db, scope, contact_id, expected_version)  # passes: both see version 1
         read.append(found.version)
         if len(read) == 2:
             both_read.send(True)
         both_read.wait()
         return found
 
-    monkeypatch.setattr(ContactsService, "live_contact", read_then_wait_for_the_other)
+    monkeypatch.setattr(contact_records, "live", read_then_wait_for_the_other)
 
     def write(name):
         try:

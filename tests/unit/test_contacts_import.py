@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contacts import checker, importer
+from contacts.export import EXPORT_COLUMNS, export_rows
 from contacts.importer import ImportRules, import_csv
 from contacts.models import Base, Company, Contact, ContactImport, OutboxEvent
 from contacts.schemas import ContactSchema
-from contacts.transfer import EXPORT_COLUMNS, export_rows
 from crm_kernel.errors import Conflict, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from crm_kernel.outbox import OutboxRecorder
 from crm_kernel.scope import Scope
@@ -469,10 +469,10 @@ def test_a_checker_that_read_fewer_bytes_than_sent_or_lost_a_row_fails_the_impor
 
 
 def undo(engine, import_id: str) -> dict:
-    from contacts.imports import undo_import
+    from contacts import imports
 
     with Session(engine, expire_on_commit=False) as session:
-        return undo_import(session, import_id, OutboxRecorder(OutboxEvent, {"actor": "u2"}), Scope.system())
+        return imports.undo(session, Scope.system(), import_id, outbox=OutboxRecorder(OutboxEvent, {"actor": "u2"}))
 
 
 def test_undoing_an_import_deletes_what_it_created_and_restores_what_it_changed_unless_changed_since(engine):
@@ -546,8 +546,8 @@ def test_a_megabyte_cell_of_spaces_is_checked_in_linear_time():
 def test_checking_rows_in_process_leaves_the_event_loop_free_for_other_requests():
     import eventlet
 
-    from contacts.ahead import in_os_thread
     from contacts.rows import checked_batches, open_csv
+    from contacts.threads import in_os_thread
 
     body = ("first_name,phone\n" + "".join(f"P{n},+44 20 7{n:07d}\n" for n in range(3000))).encode()
     reader, header = open_csv(io.BytesIO(body))
@@ -570,7 +570,7 @@ def test_checking_rows_in_process_leaves_the_event_loop_free_for_other_requests(
 
 
 def test_a_chunked_body_is_stopped_at_the_byte_limit_and_the_import_changes_nothing(engine, checked_where):
-    from contacts.transfer import BoundedStream
+    from crm_kernel.http import BoundedStream
 
     body = many_rows(20_000)
 

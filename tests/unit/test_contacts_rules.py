@@ -2,8 +2,8 @@
 
 import pytest
 
+from contacts.custom_fields import from_text, validate_attributes
 from contacts.duplicates import merge_contacts, rank_duplicates
-from contacts.fields import from_text, validate_attributes
 from contacts.normalise import query_terms, search_key, search_text, to_e164
 from crm_kernel.errors import ValidationFailed
 

@@ -1,11 +1,13 @@
 """Contacts and companies the caller may not see stay invisible on every path: duplicates, merges,
 restores, and placing a company in another department."""
 
+import csv
 import io
 
 import pytest
 from sqlalchemy.orm import Session
 
+from contacts import export
 from contacts.importer import import_csv
 from contacts.models import Base, Company, Contact, OutboxEvent, UserReplica
 from contacts.service import ContactsService
@@ -188,3 +190,92 @@ def test_only_an_admin_takes_a_contact_out_of_every_department(contacts, contact
     assert list(refused.value.errors) == ["department_id"]
     assert contacts.as_(scope).get_contact(mine["id"])["department_id"] == "berlin"
     assert contacts.update_contact(mine["id"], {"department_id": None})["department_id"] is None  # an admin
+
+
+ADMIN = Scope("admin", "admin", "hq", ("hq", "sales", "berlin", "support"))
+
+
+def replicate_users(contacts) -> None:
+    for event in (
+        user_event("u-berlin", "berlin"),
+        user_event("u-support", "support"),
+        user_event("u-gone", "berlin"),
+    ):
+        contacts.on_user_created(event)
+    contacts.on_user_deleted(user_event("u-gone", "berlin", "user.deleted"))
+
+
+def owner_refused(call) -> bool:
+    with pytest.raises(ValidationFailed) as refused:
+        call()
+    return refused.value.errors == {"owner_id": ["not a user you may hand records to"]}
+
+
+def test_a_contact_goes_only_to_an_active_user_the_caller_may_place_records_for(contacts, contact_data):
+    replicate_users(contacts)
+    agent, manager, admin = contacts.as_(BERLIN_AGENT), contacts.as_(SALES_MANAGER), contacts.as_(ADMIN)
+    mine = agent.create_contact(contact_data(department_id="berlin", owner_id="a-berlin"))  # themselves
+
+    assert owner_refused(lambda: agent.create_contact(contact_data(department_id="berlin", owner_id="u-support")))
+    assert owner_refused(lambda: agent.update_contact(mine["id"], {"owner_id": "u-gone"}))
+    assert owner_refused(lambda: manager.update_contact(mine["id"], {"owner_id": "u-support"}))
+    assert owner_refused(lambda: admin.update_contact(mine["id"], {"owner_id": "0" * 32}))  # no such user
+    assert agent.update_contact(mine["id"], {"owner_id": "u-berlin"})["owner_id"] == "u-berlin"  # a colleague
+    assert admin.update_contact(mine["id"], {"owner_id": "u-support"})["owner_id"] == "u-support"
+    assert [(row.id, row.owner_id, row.version) for row in contacts.rows(Contact)] == [(mine["id"], "u-support", 3)]
+
+
+def test_a_company_goes_only_to_a_user_the_caller_may_place_records_for(contacts):
+    replicate_users(contacts)
+
+    assert owner_refused(
+        lambda: contacts.as_(BERLIN_AGENT).create_company(
+            {"name": "Acme", "department_id": "berlin", "owner_id": "u-support"}
+        )
+    )
+    company = contacts.as_(SALES_MANAGER).create_company(
+        {"name": "Acme", "department_id": "berlin", "owner_id": "u-berlin"}
+    )
+
+    assert [(row.id, row.owner_id) for row in contacts.rows(Company)] == [(company["id"], "u-berlin")]
+
+
+def test_an_import_hands_no_contact_to_a_user_nobody_knows(contacts, checked_where):
+    replicate_users(contacts)
+
+    report = import_as(contacts, ADMIN, "first_name,email,owner_id\nAda,ada@example.com,u-nobody\n")
+
+    assert report["errors"] == [{"line": 2, "errors": {"owner_id": ["not a user you may hand records to"]}}]
+    assert contacts.rows(Contact) == []
+
+
+@pytest.mark.parametrize("scope", [BERLIN_AGENT, SALES_MANAGER])
+def test_only_an_admin_moves_a_contact_out_of_every_department(contacts, contact_data, scope):
+    contact = contacts.as_(scope).create_contact(contact_data(department_id="berlin"))
+
+    with pytest.raises(ValidationFailed) as refused:
+        contacts.as_(scope).update_contact(contact["id"], {"department_id": None})
+    with pytest.raises(ValidationFailed) as created:
+        contacts.as_(scope).create_contact(contact_data(department_id=None))
+    moved = contacts.as_(ADMIN).update_contact(contact["id"], {"department_id": None})
+
+    assert refused.value.errors == {"department_id": ["only an admin may leave a record without a department"]}
+    assert "department_id" in created.value.errors
+    assert moved["department_id"] is None
+    assert [(row.id, row.department_id) for row in contacts.rows(Contact)] == [(contact["id"], None)]
+
+
+def test_an_export_names_no_company_the_caller_may_not_see(contacts, contact_data):
+    hidden = contacts.as_(SUPPORT_AGENT).create_company({"name": "Hidden Ltd", "department_id": "support"})
+    own = contacts.as_(BERLIN_AGENT).create_company({"name": "Own GmbH", "department_id": "berlin"})
+    for company in (hidden, own):
+        contacts.create_contact(contact_data(department_id="berlin", company_id=company["id"]))
+
+    def exported(scope) -> dict:
+        with Session(contacts.engine) as session:
+            params = export.checked_query(session, {"sort": "created_at"})
+        body = b"".join(export.export_rows(contacts.engine, params, [], scope)).decode()
+        return {row["company_id"]: row["company"] for row in csv.DictReader(io.StringIO(body))}
+
+    assert exported(BERLIN_AGENT) == {hidden["id"]: "", own["id"]: "Own GmbH"}
+    assert exported(ADMIN) == {hidden["id"]: "Hidden Ltd", own["id"]: "Own GmbH"}

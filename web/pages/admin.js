@@ -1,7 +1,7 @@
 // Administration (admins): users and roles, departments with their time zones and working hours,
 // SLA policies, custom contact fields, and the audit log of any record.
 import { all, del, get, patch, post } from '../api.js';
-import { t } from '../i18n.js';
+import { lang, t } from '../i18n.js';
 import { ask, clear, clearErrors, describe, field, h, input, notice, select, showError, table, timeTag, userName, values } from '../ui.js';
 import { PRIORITIES } from './tickets.js';
 
@@ -86,7 +86,7 @@ async function departments(box) {
     const names = new Map(items.map((d) => [d.id, d.name]));
     clear(list, table(t('adm.departments'), [t('field.name'), t('field.parent'), t('field.timezone'), t('field.working_hours')],
       items.map((d) => [d.name, names.get(d.parent_id) || '', d.timezone,
-        Object.entries(d.working_hours || {}).map(([day, spans]) => `${day} ${spans.map((s) => s.join('-')).join(', ')}`).join('; ')])));
+        hoursText(d.working_hours)])));
   };
   box.append(createForm(t('adm.new_department'), [
     field(t('field.name'), input('name', { required: true })),
@@ -148,4 +148,16 @@ async function audit(box) {
     } catch (error) { showError(form, error); }
   });
   box.append(h('section', { class: 'card wide' }, h('h2', { text: t('adm.audit') }), form, result));
+}
+
+// 2024-01-01 was a Monday: the weekday names in the user's language come from Intl.
+const WEEK = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+const dayName = (day) => new Intl.DateTimeFormat(lang(), { weekday: 'short', timeZone: 'UTC' })
+  .format(new Date(Date.UTC(2024, 0, 1 + WEEK.indexOf(day))));
+
+/** A week of working hours in words: the working days only ("Mon 09:00-17:00; ..."), or around the clock. */
+function hoursText(hours) {
+  const days = WEEK.filter((day) => (hours?.[day] || []).length);
+  if (!days.length) return t('adm.around_clock');
+  return days.map((day) => `${dayName(day)} ${hours[day].map((span) => span.join('-')).join(', ')}`).join('; ');
 }

@@ -5,7 +5,7 @@ import { go, session } from '../app.js';
 import { get, patch, post, Problem } from '../api.js';
 import { t } from '../i18n.js';
 import {
-  clear, clearErrors, describe, field, h, input, keepDraft, notice, select, showError, timeTag, userName, values,
+  clear, clearErrors, describe, field, h, input, keepDraft, money, notice, select, showError, timeTag, userName, values,
 } from '../ui.js';
 import { contactBody, contactLabel } from './contacts.js';
 import { dealForm } from './deals.js';
@@ -190,28 +190,44 @@ function openTicket(box, call) {
   form.elements.subject.focus();
 }
 
+// The merge just made on this card, kept in the tab across the re-render that shows the merged
+// contact (its e-mails, phones, version and timeline), so its undo button is still offered there.
+const MERGED = 'crm.merged';
+
 async function renderDuplicates(box, id) {
   clear(box, h('h2', { id: 'dup-title', text: t('dup.title') }));
+  const last = JSON.parse(sessionStorage.getItem(MERGED) || 'null');
+  if (last && last.target === id) {
+    const undo = h('button', { type: 'button', text: t('dup.undo'), onclick: async () => {
+      try {
+        await post(`/contacts/merges/${last.merge_id}/undo`, {});
+        sessionStorage.removeItem(MERGED);
+        go(`/contacts/${id}`, { replace: true });
+      } catch (error) { box.append(notice(describe(error), 'error')); }
+    } });
+    box.append(notice(t('dup.merged', { name: last.name }), 'ok'), h('div', { class: 'actions' }, undo));
+  } else if (last) {
+    sessionStorage.removeItem(MERGED); // another card: that merge's undo is offered no longer
+  }
   let found;
   try { found = (await get(`/contacts/${id}/duplicates`)).items; } catch (error) { box.append(notice(describe(error), 'error')); return; }
-  if (!found.length) { box.append(h('p', { class: 'muted', text: t('dup.none') })); return; }
+  if (!found.length) {
+    if (!(last && last.target === id)) box.append(h('p', { class: 'muted', text: t('dup.none') }));
+    return;
+  }
   const list = h('ul', { class: 'results' });
   for (const candidate of found) {
     const other = await get(`/contacts/${candidate.id}`).catch(() => ({ id: candidate.id }));
-    const merge = async () => {
+    const merge = async (event) => {
       try {
         const merged = await post(`/contacts/${id}/merge`, { source_ids: [candidate.id] });
-        const undo = h('button', { type: 'button', text: t('dup.undo'), onclick: async () => {
-          try { await post(`/contacts/merges/${merged.merge_id}/undo`, {}); go(`/contacts/${id}`, { replace: true }); } catch (error) {
-            box.append(notice(describe(error), 'error'));
-          }
-        } });
-        clear(box, h('h2', { id: 'dup-title', text: t('dup.title') }), notice(t('dup.merged', { name: contactLabel(other) }), 'ok'), undo);
-        undo.focus();
-      } catch (error) { box.append(notice(describe(error), 'error')); }
+        sessionStorage.setItem(MERGED, JSON.stringify({ target: id, merge_id: merged.merge_id, name: contactLabel(other) }));
+        await go(`/contacts/${id}`, { replace: true });
+        document.querySelector('#main section[aria-labelledby="dup-title"] button')?.focus();
+      } catch (error) { event.target.after(notice(describe(error), 'error')); }
     };
     list.append(h('li', {}, h('a', { href: `/contacts/${candidate.id}`, text: contactLabel(other) }),
-      h('span', { class: 'muted', text: ` ${Math.round(candidate.score)} · ${(candidate.reasons || []).join(', ')} ` }),
+      h('span', { class: 'muted', text: ` ${Math.round(candidate.score)}% · ${(candidate.reasons || []).join(', ')} ` }),
       h('button', { type: 'button', text: t('dup.merge'), 'aria-label': `${t('dup.merge')}: ${contactLabel(other)}`, onclick: merge })));
   }
   box.append(list);
@@ -220,7 +236,7 @@ async function renderDuplicates(box, id) {
 const SUMMARY = {
   interaction: (e) => `${t(`channel.${e.channel}`)} · ${e.subject || ''}${e.outcome ? ` → ${e.outcome}` : ''}`,
   ticket: (e) => `${e.subject} · ${t(`status.${e.status}`)}`,
-  deal: (e) => `${e.title} · ${e.amount || ''} ${e.currency || ''} · ${t(`stage.${e.stage}`)}`,
+  deal: (e) => `${e.title} · ${money(e.amount, e.currency)} · ${t(`stage.${e.stage}`)}`,
   task: (e) => `${e.title} · ${e.status}`,
   document: (e) => `${e.title || e.filename} · ${t(`doc.${e.status}`)}`,
 };

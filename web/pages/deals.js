@@ -2,7 +2,7 @@
 // "move to" menu); lost asks for the reason; each deal shows its stage history on demand.
 import { all, get, post } from '../api.js';
 import { t } from '../i18n.js';
-import { ask, clear, describe, field, h, input, notice, select, showError, timeTag, userName, values } from '../ui.js';
+import { ask, clear, describe, field, h, input, money, notice, select, showError, timeTag, userName, values } from '../ui.js';
 import { departmentOptions } from './tickets.js';
 
 export const STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'];
@@ -24,7 +24,7 @@ export async function render(main, { query }) {
     field(t('field.department'), select('department_id', await departmentOptions(), { value: query.get('department_id') || '' })),
     h('div', { class: 'actions' }, h('button', { type: 'submit', text: t('action.filter') })));
   const board = h('div', { class: 'board' });
-  main.append(h('h1', { text: t('nav.deals') }), filters, status, board);
+  main.append(h('h1', { text: t('nav.deals') }), h('p', { class: 'hint', text: t('deal.drag') }), filters, status, board);
 
   const move = async (deal, stage) => {
     const body = { stage };
@@ -42,17 +42,19 @@ export async function render(main, { query }) {
   };
 
   const card = (deal) => {
+    // Choosing a stage moves nothing yet: arrow keys walk a closed <select>'s options, each a change.
     const menu = select('stage', [['', t('deal.move_to')], ...nextStages(deal.stage).map((s) => [s, t(`stage.${s}`)])],
       { 'aria-label': t('deal.move_label', { title: deal.title }) });
-    menu.addEventListener('change', () => { if (menu.value) move(deal, menu.value); });
+    const moveButton = h('button', { type: 'button', text: t('deal.move'), 'aria-label': t('deal.move_button', { title: deal.title }),
+      onclick: () => { if (menu.value) move(deal, menu.value); else menu.focus(); } });
     const history = h('div', { class: 'history' });
     const node = h('li', { class: 'deal', draggable: 'true', dataset: { id: deal.id } },
       h('strong', { text: deal.title }),
-      h('span', { class: 'amount', text: `${deal.amount || '0'} ${deal.currency || ''}` }),
+      h('span', { class: 'amount', text: money(deal.amount, deal.currency) }),
       h('a', { href: `/contacts/${deal.contact_id}`, text: t('deal.contact') }),
       h('span', { class: 'muted', text: userName(deal.owner_id) }),
       deal.lost_reason ? h('span', { class: 'muted', text: deal.lost_reason }) : null,
-      nextStages(deal.stage).length ? menu : null,
+      nextStages(deal.stage).length ? h('div', { class: 'move' }, menu, moveButton) : null,
       h('button', { type: 'button', class: 'link', text: t('deal.history'), 'aria-expanded': 'false', onclick: async (event) => {
         const open = event.target.getAttribute('aria-expanded') === 'true';
         event.target.setAttribute('aria-expanded', String(!open));
@@ -78,7 +80,7 @@ export async function render(main, { query }) {
       for (const d of here) sums[d.currency || ''] = (sums[d.currency || ''] || 0) + Number(d.amount || 0);
       const column = h('section', { class: `column stage-${stage}`, 'aria-labelledby': `col-${stage}` },
         h('h2', { id: `col-${stage}` }, t(`stage.${stage}`), h('span', { class: 'count', text: ` ${here.length}` })),
-        h('p', { class: 'muted', text: Object.entries(sums).map(([c, v]) => `${v.toFixed(2)} ${c}`).join(' · ') }),
+        h('p', { class: 'muted', text: Object.entries(sums).map(([c, v]) => money(v, c)).join(' · ') }),
         h('ul', { class: 'cards' }, here.map(card)));
       column.addEventListener('dragover', (event) => { event.preventDefault(); column.classList.add('over'); });
       column.addEventListener('dragleave', () => column.classList.remove('over'));

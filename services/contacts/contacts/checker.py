@@ -25,8 +25,8 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from contacts.ahead import read_ahead
 from contacts.rows import check_header, checked_batches, open_csv, read_up_to
+from contacts.threads import read_ahead
 from crm_kernel.errors import ServiceUnavailable, ValidationFailed
 
 CHUNK = 64 * 1024

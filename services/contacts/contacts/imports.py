@@ -1,34 +1,88 @@
-"""Imports as records: listed with their reports, read one by one, and undone as a whole."""
+"""Imports as records: listed with their reports, read one by one, undone as a whole, and the lease
+that tells a running import from one whose process is gone."""
 
-from sqlalchemy import select, update
+from datetime import datetime, timedelta
 
-from contacts.models import Company, Contact, ContactImport, ContactImportChange
+from sqlalchemy import func, or_, select, update
+
+from contacts import companies
+from contacts.models import Contact, ContactImport, ContactImportChange
 from contacts.schemas import ContactSchema
+from crm_kernel import records
+from crm_kernel.config import env
 from crm_kernel.db import utcnow
 from crm_kernel.errors import Conflict, NotFound
 from crm_kernel.pagination import keyset_page
+from crm_kernel.schemas import PageQuerySchema, load
 from crm_kernel.scope import Scope, visible
 
 UNDO_BATCH = 1000
 LISTED = 1000  # contacts that could not be undone, listed in full; beyond that only counted
 IMPORT_SORTS = ("created_at",)
+INTERRUPTED = "interrupted: the process running it stopped (its lease passed); what it committed stays, undo it"
+
+
+def lease() -> timedelta:
+    """How long a running import's claim lasts without a batch committed (`CRM_IMPORT_LEASE_SECONDS`).
+
+    Longer than any pause between two batches (reading 4,000 rows of a slow upload, one batch's writes),
+    so a live import never loses it; short enough that a killed one is soon undoable."""
+    return timedelta(seconds=int(env("CRM_IMPORT_LEASE_SECONDS", "600")))
+
+
+def renew_lease(session, import_id: str, report: dict) -> bool:
+    """Record the import's progress and extend its lease, in the caller's transaction; False when the
+    import is no longer running (a sweep took it as interrupted): then nothing more may be written."""
+    renewed = session.execute(
+        update(ContactImport)
+        .where(ContactImport.id == import_id, ContactImport.status == "running")
+        .values(report=report, lease_until=utcnow() + lease())
+    ).rowcount
+    return renewed == 1
+
+
+def expire_interrupted(session, now: datetime | None = None) -> int:
+    """Mark failed every running import whose lease has passed (or, recorded before leases, whose
+    creation is a lease ago); how many. One conditional UPDATE: safe with any number of replicas
+    sweeping at once, and an import that renews its lease in time is never touched."""
+    now = now or utcnow()
+    expired = session.execute(
+        update(ContactImport)
+        .where(
+            ContactImport.status == "running",
+            or_(
+                ContactImport.lease_until < now,
+                ContactImport.lease_until.is_(None) & (ContactImport.created_at < now - lease()),
+            ),
+        )
+        .values(status="failed", problem=INTERRUPTED, finished_at=func.coalesce(ContactImport.finished_at, now))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return expired
 
 
 def visible_import(session, import_id: str, scope: Scope | None) -> ContactImport:
     """The import, when the caller may see it (who ran it, their managers, admins); else 404."""
-    found = None
-    if isinstance(import_id, str) and 0 < len(import_id) <= 32 and import_id.isalnum():
-        stmt = select(ContactImport).where(ContactImport.id == import_id)
-        found = session.scalars(visible(stmt, ContactImport, scope, owners=("actor",))).first()
-    if found is None:
-        raise NotFound(f"import {import_id} not found")
-    return found
+    return records.visible_or_404(session, ContactImport, import_id, scope, noun="import", owners=("actor",))
 
 
-def list_imports(session, scope: Scope | None, *, limit: int, cursor: str | None) -> dict:
+def get(session, scope: Scope | None, import_id: str) -> dict:
+    return describe(visible_import(session, import_id, scope))
+
+
+def listed(session, scope: Scope | None, query: dict) -> dict:
+    """The imports the caller may see (theirs; their departments' for a manager), newest first."""
+    params = load(PageQuerySchema(), {k: v for k, v in query.items() if k in ("limit", "cursor")})
     stmt = visible(select(ContactImport), ContactImport, scope, owners=("actor",))
     rows, next_cursor = keyset_page(
-        session, stmt, ContactImport, limit=limit, cursor=cursor, sort="-created_at", sortable=IMPORT_SORTS
+        session,
+        stmt,
+        ContactImport,
+        limit=params["limit"],
+        cursor=params["cursor"],
+        sort="-created_at",
+        sortable=IMPORT_SORTS,
     )
     return {"items": [describe(row, summary=True) for row in rows], "next_cursor": next_cursor}
 
@@ -54,7 +108,7 @@ def describe(record: ContactImport, summary: bool = False) -> dict:
     }
 
 
-def undo_import(session, import_id: str, outbox, scope: Scope | None) -> dict:
+def undo(session, scope: Scope | None, import_id: str, *, outbox) -> dict:
     """Undo what the import did to contacts nobody has changed since: the contacts it created are deleted
     (softly, as `DELETE /contacts/{id}`), the fields it changed get their earlier values back. A contact
     changed, merged or deleted since is left as it is and listed with the reason. Commits a batch at a
@@ -62,6 +116,8 @@ def undo_import(session, import_id: str, outbox, scope: Scope | None) -> dict:
     record = visible_import(session, import_id, scope)
     if scope is not None and scope.role == "agent" and record.actor != scope.user_id:
         raise NotFound(f"import {import_id} not found")  # an agent undoes their own imports only
+    if record.status == "running" and expire_interrupted(session):
+        session.refresh(record)
     if record.status == "running":
         raise Conflict(f"import {import_id} is still running; undo it when it has finished")
     if record.undone_at is not None or record.status == "undoing":
@@ -152,11 +208,6 @@ def _restore(session, contact: Contact, before: dict, schema: ContactSchema) -> 
     for name, value in before.items():
         setattr(contact, name, value)
     after = schema.dump(contact)
-    contact.refresh_search_text(_company_name(session, contact.company_id))
+    contact.refresh_search_text(companies.live_name(session, contact.company_id))
     contact.updated_at = utcnow()
-    return {name: [dumped[name], after[name]] for name in before if dumped[name] != after[name]}
-
-
-def _company_name(session, company_id: str | None) -> str | None:
-    company = session.get(Company, company_id) if company_id else None
-    return company.name if company is not None and company.deleted_at is None else None
+    return records.changes(dumped, after, before)

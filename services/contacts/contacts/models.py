@@ -215,6 +215,8 @@ class ContactImport(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undo_report: Mapped[dict | None] = mapped_column(JSON)
+    # A running import's claim, renewed with every batch it commits; past it, its process is taken as gone.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ContactImportChange(Base):

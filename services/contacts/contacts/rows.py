@@ -9,8 +9,8 @@ import io
 import itertools
 import re
 
-from contacts.access import placement_errors
-from contacts.fields import from_text, validate_attributes
+from contacts.custom_fields import from_text, validate_attributes
+from contacts.placement import placement_errors
 from contacts.schemas import ContactSchema
 from crm_kernel.errors import ValidationFailed
 from crm_kernel.schemas import load
@@ -18,7 +18,7 @@ from crm_kernel.scope import Scope
 
 SNIFF_BYTES = 64 * 1024
 csv.field_size_limit(4 * 1024 * 1024)  # a long note is a cell; past 4 MiB it is a quote never closed
-LIST_SEPARATORS = re.compile(r"[|;,]")  # one character class: linear on any cell (a `\s*` either side was not)
+LIST_SEPARATORS = re.compile(r"[|;,]")  # no `\s*` around it: linear on any cell (spaces are stripped after)
 COLUMNS = {
     "first_name": "first_name",
     "last_name": "last_name",

@@ -2,11 +2,11 @@
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from contacts.fields import FIELD_TYPES
 from contacts.normalise import to_e164
 from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, TimeZone, UTCDateTime
 
 KEY = r"^[a-z][a-z0-9_]{0,99}$"
+FIELD_TYPES = ("text", "number", "date", "choice", "bool")
 
 
 class Phone(fields.String):

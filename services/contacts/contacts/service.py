@@ -1,241 +1,195 @@
-"""The contacts service: the customer base.
+"""The contacts service: the customer base. Entrypoints only; each parses the call, takes the caller's
+scope, calls one function of an entity module (contacts, companies, custom_fields, merging, imports,
+importer, export, users) and returns what it gives."""
 
-Entrypoints by idea: contacts here; companies, custom field definitions, duplicates and merges,
-and CSV import/export in their own mixins.
-"""
+from nameko.timer import timer
+from werkzeug.wrappers import Response
 
-from sqlalchemy import select
-from sqlalchemy.orm import lazyload
-from sqlalchemy.orm.exc import StaleDataError
-
-from contacts.access import placement_errors
-from contacts.companies import CompaniesRpc
-from contacts.definitions import FieldDefinitionsRpc
-from contacts.duplicates import rank_duplicates
-from contacts.fields import validate_attributes
-from contacts.imports import describe, list_imports, visible_import
-from contacts.merging import MergingRpc
-from contacts.models import Company, Contact, ContactKey, IdempotentWrite, OutboxEvent, ProcessedEvent, contact_keys
-from contacts.schemas import (
-    CONTACT_SORTS,
-    ContactQuerySchema,
-    ContactSchema,
-    DuplicateSchema,
-    HistoryEntrySchema,
-)
-from contacts.search import contacts_matching
-from contacts.transfer import TransferHttp
-from contacts.users import UserReplicas
-from crm_kernel.db import utcnow
-from crm_kernel.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from contacts import companies, contacts, custom_fields, export, importer, imports, merging, users
+from contacts.models import IdempotentWrite, OutboxEvent, ProcessedEvent
+from crm_kernel.config import env
+from crm_kernel.events import consumer
+from crm_kernel.http import api, body_stream, bound_body, query_args
 from crm_kernel.idempotency import Idempotency, idempotent
-from crm_kernel.outbox import Outbox, audit_trail
-from crm_kernel.pagination import keyset_page
+from crm_kernel.outbox import Outbox
 from crm_kernel.rpc import rpc
-from crm_kernel.schemas import PageQuerySchema, load
-from crm_kernel.scope import visible
+from crm_kernel.scope import Scope
 from crm_kernel.service import ServiceBase
-from crm_kernel.signing import InternalKey
-
-ON_DUPLICATE = ("report", "reject")
-COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
+from crm_kernel.signing import InternalKey, verified_scope
 
 
-class ContactsService(CompaniesRpc, FieldDefinitionsRpc, MergingRpc, TransferHttp, UserReplicas, ServiceBase):
+class ContactsService(ServiceBase):
     name = "contacts"
     outbox = Outbox(OutboxEvent)
-    internal_key = InternalKey()  # of the gateway's signed requests to /import and /export
+    internal_key = InternalKey()  # of the gateway's signed requests to /import, /imports/<id>/undo, /export
     once = Idempotency(IdempotentWrite)
     processed_events = ProcessedEvent  # events applied, for `consumer`
+
+    # Contacts
 
     @rpc
     @idempotent
     def create_contact(self, data: dict, on_duplicate: str = "report") -> dict:
         """Create a contact; the answer lists existing contacts it may duplicate (`?on_duplicate=reject`: 409)."""
-        if on_duplicate not in ON_DUPLICATE:
-            raise ValidationFailed("on_duplicate is report or reject", {"on_duplicate": ["report or reject"]})
-        fields = self.contact_input(data)
-        duplicates = self.find_duplicates(fields)
-        if duplicates and on_duplicate == "reject":
-            raise Conflict(
-                "this contact may already exist",
-                {"duplicates": [f"{d['id']}: {', '.join(d['reasons'])}" for d in duplicates]},
-            )
-        contact = Contact(**fields)
-        contact.refresh_search_text(self.company_name(contact.company_id))
-        self.db.add(contact)
-        self.db.flush()
-        dumped = ContactSchema().dump(contact)
-        self.outbox.add(self.db, "contact.created", dumped)
-        return self.once.commit(self.db, {**dumped, "duplicates": DuplicateSchema(many=True).dump(duplicates)})
+        scope = self.context.scope
+        return contacts.create(self.db, scope, data, outbox=self.outbox, once=self.once, on_duplicate=on_duplicate)
 
     @rpc
     def get_contact(self, contact_id: str) -> dict:
-        return ContactSchema().dump(self.live_contact(contact_id))
+        return contacts.get(self.db, self.context.scope, contact_id)
 
     @rpc
     def update_contact(self, contact_id: str, changes: dict, expected_version: int | None = None) -> dict:
-        contact = self.live_contact(contact_id, expected_version)
-        fields = self.contact_input(changes, partial=True)
-        before = ContactSchema().dump(contact)
-        for name, value in fields.items():
-            setattr(contact, name, value)
-        after = ContactSchema().dump(contact)
-        changed = {name: [before[name], after[name]] for name in fields if before[name] != after[name]}
-        if not changed:
-            return before
-        contact.refresh_search_text(self.company_name(contact.company_id))
-        contact.updated_at = utcnow()
-        self.flush_or_stale(contact_id)
-        dumped = ContactSchema().dump(contact)
-        self.outbox.add(self.db, "contact.updated", dumped, changes=changed)
-        self.db.commit()
-        return dumped
+        scope = self.context.scope
+        return contacts.update(
+            self.db, scope, contact_id, changes, outbox=self.outbox, expected_version=expected_version
+        )
 
     @rpc
     def delete_contact(self, contact_id: str, expected_version: int | None = None) -> None:
-        """Soft delete: the contact leaves lists and reads, its history stays, and it can be restored."""
-        contact = self.live_contact(contact_id, expected_version)
-        contact.deleted_at = utcnow()
-        self.flush_or_stale(contact_id)
-        self.outbox.add(self.db, "contact.deleted", ContactSchema().dump(contact))
-        self.db.commit()
+        scope = self.context.scope
+        contacts.delete(self.db, scope, contact_id, outbox=self.outbox, expected_version=expected_version)
 
     @rpc
     def restore_contact(self, contact_id: str) -> dict:
-        contact = self.find(Contact, contact_id)
-        if contact is None or not self.in_scope(contact):
-            raise NotFound(f"contact {contact_id} not found")
-        if contact.merged_into:
-            raise Conflict(f"contact {contact_id} was merged into {contact.merged_into}; undo that merge instead")
-        if contact.deleted_at is None:
-            return ContactSchema().dump(contact)
-        contact.deleted_at = None
-        contact.updated_at = utcnow()
-        self.flush_or_stale(contact_id)
-        dumped = ContactSchema().dump(contact)
-        self.outbox.add(self.db, "contact.restored", dumped)
-        self.db.commit()
-        return dumped
+        return contacts.restore(self.db, self.context.scope, contact_id, outbox=self.outbox)
 
     @rpc
     def contact_history(self, contact_id: str) -> dict:
-        """Every change of a contact (deleted ones too), newest first: who, when, which fields, old and new."""
-        contact = self.find(Contact, contact_id)
-        if contact is None or not self.in_scope(contact):
-            raise NotFound(f"contact {contact_id} not found")
-        trail = audit_trail(self.db, OutboxEvent, "contact", contact_id, limit=500)
-        return {"items": HistoryEntrySchema(many=True).dump(trail)}
+        return contacts.history(self.db, self.context.scope, contact_id)
 
     @rpc
     def list_contacts(self, query: dict) -> dict:
-        params = load(ContactQuerySchema(), query)
-        stmt = contacts_matching(self.db, params).options(lazyload(Contact.key_rows))  # a list shows no keys
-        rows, next_cursor = keyset_page(
-            self.db,
-            visible(stmt, Contact, self.context.scope),
-            Contact,
-            limit=params["limit"],
-            cursor=params["cursor"],
-            sort=params["sort"],
-            sortable=CONTACT_SORTS,
-        )
-        return {"items": ContactSchema(many=True).dump(rows), "next_cursor": next_cursor}
-
-    @rpc
-    def list_imports(self, query: dict) -> dict:
-        """The imports the caller may see (theirs; their departments' for a manager), newest first."""
-        params = load(PageQuerySchema(), {k: v for k, v in query.items() if k in ("limit", "cursor")})
-        return list_imports(self.db, self.context.scope, limit=params["limit"], cursor=params["cursor"])
-
-    @rpc
-    def get_import(self, import_id: str) -> dict:
-        return describe(visible_import(self.db, import_id, self.context.scope))
+        return contacts.listed(self.db, self.context.scope, query)
 
     @rpc
     def contact_duplicates(self, contact_id: str) -> dict:
-        contact = ContactSchema().dump(self.live_contact(contact_id))
-        return {"items": self.find_duplicates(contact)}
+        return contacts.duplicates_of(self.db, self.context.scope, contact_id)
 
-    # Shared by the entrypoints of every mixin.
+    @rpc
+    def merge_contacts(self, target_id: str, data: dict) -> dict:
+        scope, actor = self.context.scope, self.context.actor
+        return merging.merge(self.db, scope, target_id, data, outbox=self.outbox, actor=actor)
 
-    def contact_input(self, data: dict, partial: bool = False) -> dict:
-        """The fields of `data` checked at once, so one answer names every bad field: the wire format,
-        custom fields against their definitions, the company against this database."""
-        errors = {}
-        try:
-            fields = load(ContactSchema(), data, partial=partial)
-        except ValidationFailed as exc:
-            errors, fields = dict(exc.errors), {}
-        attributes = data.get("attributes", None if partial else {}) if isinstance(data, dict) else None
-        if isinstance(attributes, dict) and "attributes" not in errors:
-            try:
-                fields["attributes"] = validate_attributes(self.field_definitions(), attributes, enforce_required=True)
-            except ValidationFailed as exc:
-                errors.update(exc.errors)
-        company_id = data.get("company_id") if isinstance(data, dict) else None
-        if isinstance(company_id, str) and "company_id" not in errors and not self.company_visible(company_id):
-            errors["company_id"] = ["unknown company"]  # the same words for a company the caller may not see
-        errors.update(self.placement_errors(fields))
-        if errors:
-            raise ValidationFailed(f"invalid fields: {', '.join(sorted(errors))}", errors)
-        return fields
+    @rpc
+    def undo_merge(self, merge_id: str) -> dict:
+        return merging.undo(self.db, self.context.scope, merge_id, outbox=self.outbox)
 
-    def placement_errors(self, fields: dict) -> dict:
-        return placement_errors(self.context.scope, fields)
+    # Companies
 
-    def company_visible(self, company_id: str) -> bool:
-        """Whether a live company with this id exists for the caller (outside their scope it does not)."""
-        company = self.find(Company, company_id)
-        return company is not None and company.deleted_at is None and self.in_scope(company)
+    @rpc
+    def create_company(self, data: dict) -> dict:
+        return companies.create(self.db, self.context.scope, data, outbox=self.outbox)
 
-    def company_name(self, company_id: str | None) -> str | None:
-        """The name of a live company, None when there is none."""
-        company = self.find(Company, company_id) if company_id else None
-        return company.name if company is not None and company.deleted_at is None else None
+    @rpc
+    def get_company(self, company_id: str) -> dict:
+        return companies.get(self.db, self.context.scope, company_id)
 
-    def find_duplicates(self, contact: dict) -> list[dict]:
-        """Live contacts that may be the same person as `contact`, by e-mail, phone or name at its company;
-        only those the caller may see (a duplicate in another office must not reveal its customer)."""
+    @rpc
+    def update_company(self, company_id: str, changes: dict, expected_version: int | None = None) -> dict:
         scope = self.context.scope
-        keys = contact_keys(contact.get("emails") or [], contact.get("phones") or [])
-        candidates = {}
-        if keys:
-            stmt = select(Contact).join(ContactKey).where(ContactKey.key.in_(keys), Contact.deleted_at.is_(None))
-            candidates.update((c.id, c) for c in self.db.scalars(visible(stmt, Contact, scope)).unique())
-        if contact.get("company_id"):
-            stmt = (
-                select(Contact)
-                .where(Contact.company_id == contact["company_id"], Contact.deleted_at.is_(None))
-                .limit(COMPANY_CANDIDATES)
-            )
-            candidates.update((c.id, c) for c in self.db.scalars(visible(stmt, Contact, scope)))
-        return rank_duplicates(contact, ContactSchema(many=True).dump(candidates.values()))
+        return companies.update(
+            self.db, scope, company_id, changes, outbox=self.outbox, expected_version=expected_version
+        )
 
-    def find(self, model, entity_id):
-        """The row of `model` with this id, or None; an id no row can have (NUL, too long) is simply not found."""
-        if not (isinstance(entity_id, str) and 0 < len(entity_id) <= 32 and entity_id.isprintable()):
-            return None  # PostgreSQL refuses NUL in text: that must be a 404, not a database error
-        return self.db.get(model, entity_id)
-
-    def in_scope(self, record) -> bool:
-        """Whether the caller may see `record` (a contact or company); outside the scope it does not exist."""
+    @rpc
+    def delete_company(self, company_id: str, expected_version: int | None = None) -> None:
         scope = self.context.scope
-        return scope is None or scope.sees({"owner_id": record.owner_id, "department_id": record.department_id})
+        companies.delete(self.db, scope, company_id, outbox=self.outbox, expected_version=expected_version)
 
-    def live_contact(self, contact_id: str, expected_version: int | None = None) -> Contact:
-        contact = self.find(Contact, contact_id)
-        if contact is None or contact.deleted_at is not None or not self.in_scope(contact):
-            raise NotFound(f"contact {contact_id} not found")
-        if expected_version is not None and contact.version != expected_version:
-            raise PreconditionFailed(
-                f"contact {contact_id} is at version {contact.version}, not {expected_version}; read it again"
-            )
-        return contact
+    @rpc
+    def restore_company(self, company_id: str) -> dict:
+        return companies.restore(self.db, self.context.scope, company_id, outbox=self.outbox)
 
-    def flush_or_stale(self, entity_id: str) -> None:
-        try:
-            self.db.flush()
-        except StaleDataError:
-            self.db.rollback()
-            raise PreconditionFailed(f"{entity_id} was changed meanwhile; read it again") from None
+    @rpc
+    def list_companies(self, query: dict) -> dict:
+        return companies.listed(self.db, self.context.scope, query)
+
+    # Custom field definitions (the gateway lets admins write them)
+
+    @rpc
+    def create_field_definition(self, data: dict) -> dict:
+        return custom_fields.create(self.db, data, outbox=self.outbox)
+
+    @rpc
+    def list_field_definitions(self) -> dict:
+        return custom_fields.listed(self.db)
+
+    @rpc
+    def get_field_definition(self, key: str) -> dict:
+        return custom_fields.get(self.db, key)
+
+    @rpc
+    def update_field_definition(self, key: str, changes: dict) -> dict:
+        return custom_fields.update(self.db, key, changes, outbox=self.outbox)
+
+    @rpc
+    def delete_field_definition(self, key: str) -> None:
+        custom_fields.delete(self.db, key, outbox=self.outbox)
+
+    # CSV import and export: internal HTTP, for bodies too large for RPC messages
+
+    @api("POST", "/import")
+    def import_contacts(self, request):
+        scope = signed_caller(request, self.internal_key, self.context)
+        rules = importer.rules_from(query_args(request))
+        bound_body(request, importer.max_bytes())
+        return importer.import_csv(
+            self.db,
+            body_stream(request),
+            outbox=self.outbox,
+            definitions=custom_fields.definitions(self.db),
+            defaults=importer.defaults_from(request.headers),
+            scope=scope,
+            rules=rules,
+        )
+
+    @api("POST", "/imports/<import_id>/undo")
+    def undo_contact_import(self, request, import_id):
+        """Undo an import as a whole (a large one takes longer than an RPC may: hence HTTP)."""
+        scope = signed_caller(request, self.internal_key, self.context)
+        return imports.undo(self.db, scope, import_id, outbox=self.outbox)
+
+    @api("GET", "/export")
+    def export_contacts(self, request):
+        """The filtered contacts as CSV, streamed a page at a time."""
+        scope = verified_scope(request, self.internal_key)
+        params = export.checked_query(self.db, query_args(request))
+        keys = sorted(custom_fields.definitions(self.db))
+        rows = export.export_rows(self.db.get_bind(), params, keys, scope)
+        return Response(rows, mimetype="text/csv", direct_passthrough=True)
+
+    @rpc
+    def list_imports(self, query: dict) -> dict:
+        return imports.listed(self.db, self.context.scope, query)
+
+    @rpc
+    def get_import(self, import_id: str) -> dict:
+        return imports.get(self.db, self.context.scope, import_id)
+
+    @timer(interval=float(env("CRM_IMPORT_SWEEP_SECONDS", "60")), eager=True)
+    def fail_interrupted_imports(self) -> None:
+        """At start and every minute: an import whose process is gone (its lease passed) becomes failed."""
+        imports.expire_interrupted(self.db)
+
+    # The replica of the gateway's users (the owner rule reads it)
+
+    @consumer("gateway", "user.created")
+    def on_user_created(self, event):
+        users.replicate(self.db, event)
+
+    @consumer("gateway", "user.updated")
+    def on_user_updated(self, event):
+        users.replicate(self.db, event)
+
+    @consumer("gateway", "user.deleted")
+    def on_user_deleted(self, event):
+        users.replicate(self.db, event, deleted=True)
+
+
+def signed_caller(request, key, context) -> Scope:
+    """The scope of a request the gateway signed; the caller it names acts from now on."""
+    scope = verified_scope(request, key)
+    if request.headers.get("X-Actor"):
+        context.act_as(request.headers["X-Actor"])
+    return scope

@@ -1,27 +1,11 @@
-"""Who the users are, as far as contacts needs: each user's department, from the gateway's events.
-
-Each handler is applied once per `event_id` and is redelivered until it succeeds.
-"""
+"""Who the users are, as far as contacts needs: each user's department and whether they are active,
+replicated from the gateway's `user.*` events (the consumers are in `service.py`). The owner rule
+(`placement.refused_owners`) reads it."""
 
 from contacts.models import UserReplica
-from crm_kernel.events import consumer
 
 
-class UserReplicas:
-    @consumer("gateway", "user.created")
-    def on_user_created(self, event):
-        replicate_user(self.db, event)
-
-    @consumer("gateway", "user.updated")
-    def on_user_updated(self, event):
-        replicate_user(self.db, event)
-
-    @consumer("gateway", "user.deleted")
-    def on_user_deleted(self, event):
-        replicate_user(self.db, event, deleted=True)
-
-
-def replicate_user(db, event: dict, deleted: bool = False) -> None:
+def replicate(db, event: dict, deleted: bool = False) -> None:
     entity = event["entity"]
     user = db.get(UserReplica, entity["id"]) or UserReplica(id=entity["id"])
     user.department_id = entity.get("department_id")

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crm_kernel.db import Entity, UTCDateTime, new_id, utcnow
+from crm_kernel.idempotency import IdempotentWriteMixin
 from crm_kernel.outbox import OutboxMixin, ProcessedEventMixin
 
 
@@ -71,3 +72,7 @@ class DocumentTransition(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class IdempotentWrite(IdempotentWriteMixin, Base):
+    """The answer of an upload made with an Idempotency-Key, committed with the document (migration 0003)."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from contacts.ahead import read_ahead
+from contacts.threads import read_ahead
 
 
 def test_every_item_arrives_in_order():

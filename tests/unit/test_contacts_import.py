@@ -561,7 +561,7 @@ def test_checking_rows_in_process_leaves_the_event_loop_free_for_other_requests(
 
     ticker = eventlet.spawn(another_request)
     checking.append(True)
-    [(rows, failures)] = list(in_os_thread(checked_batches(reader, header, {}, {}, None, 5000)))
+    [(rows, failures)] = list(in_os_thread(checked_batches(reader, header, {}, {}, Scope.system(), 5000)))
     checking.append(False)
     ticker.wait()
 

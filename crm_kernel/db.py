@@ -64,7 +64,10 @@ def _connect_without_nagle(_dialect, _record, cargs: tuple, cparams: dict):
     if cparams.get("unix_sock") is not None:
         return None
     address = (cparams.get("host") or "localhost", int(cparams.get("port") or 5432))
-    sock = socket.create_connection(address, cparams.get("timeout"), cparams.get("source_address"))
+    try:
+        sock = socket.create_connection(address, cparams.get("timeout"), cparams.get("source_address"))
+    except OSError as exc:  # as pg8000 reports it, so SQLAlchemy sees a database that is not reachable
+        raise pg8000.InterfaceError(f"cannot connect to {address[0]}:{address[1]}: {exc}") from exc
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if cparams.get("tcp_keepalive", True):

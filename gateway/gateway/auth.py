@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from crm_kernel.config import database_url, env, var_dir
 from crm_kernel.context import ACTOR
 from crm_kernel.db import get_engine, utcnow
+from crm_kernel.departments import DepartmentTree
 from crm_kernel.errors import Forbidden, Unauthorized
 from crm_kernel.scope import SCOPE, Scope
 from crm_kernel.secrets import required_secret
@@ -52,21 +53,6 @@ def secret_key() -> str:
 
 def token_ttl() -> int:
     return int(env("CRM_TOKEN_TTL_SECONDS", "3600"))
-
-
-def subtree(parents: dict[str, str | None], root: str | None) -> tuple[str, ...]:
-    """`root` and every department below it, from a map of department -> parent."""
-    if root is None:
-        return ()
-    children: dict[str | None, list[str]] = {}
-    for department, parent in parents.items():
-        children.setdefault(parent, []).append(department)
-    found, stack = [], [root]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(children.get(current, ()))
-    return tuple(found)
 
 
 def issue_token(user, key: str) -> dict:
@@ -140,12 +126,10 @@ class Authenticator:
             user = session.get(User, claims["sub"])
             if user is None or not user.active or claims.get("gen", 0) != user.token_generation:
                 raise Unauthorized("the token has been revoked; ask for a new one at POST /api/v1/auth/token")
+            tree = DepartmentTree({})  # only a manager's scope reaches below their own department
             if user.role == "manager":
-                parents = dict(session.execute(select(Department.id, Department.parent_id)).all())
-                departments = subtree(parents, user.department_id)
-            else:
-                departments = (user.department_id,) if user.department_id else ()
-        return Scope(user.id, user.role, user.department_id, departments)
+                tree = DepartmentTree(dict(session.execute(select(Department.id, Department.parent_id)).all()))
+        return Scope.for_user(user.id, user.role, user.department_id, tree)
 
 
 class Auth(DependencyProvider):

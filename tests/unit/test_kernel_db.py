@@ -2,10 +2,13 @@
 
 import socket
 
+import pg8000
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from crm_kernel.db import _connect_without_nagle, get_engine
+from crm_kernel.http import database_unavailable
 
 
 def test_a_pg8000_engine_connects_through_the_kernel(postgres):
@@ -39,6 +42,14 @@ def test_a_unix_socket_is_left_to_pg8000():
     assert _connect_without_nagle(None, None, (), {"unix_sock": "/run/postgresql/.s.PGSQL.5432"}) is None
 
 
-def test_a_refused_connection_is_an_error_and_leaves_no_socket_open():
-    with pytest.raises(OSError):
+def test_a_refused_connection_is_pg8000s_interface_error_so_it_reads_as_a_database_down():
+    with pytest.raises(pg8000.InterfaceError, match="cannot connect to 127.0.0.1:9"):
         _connect_without_nagle(None, None, (), {"user": "x", "host": "127.0.0.1", "port": 9, "timeout": 5})
+
+
+def test_an_engine_whose_database_is_gone_raises_what_the_http_layer_calls_unavailable():
+    engine = get_engine("postgresql+pg8000://nobody@127.0.0.1:9/none")
+
+    with pytest.raises(DBAPIError) as raised, engine.connect():
+        pass
+    assert database_unavailable(raised.value)

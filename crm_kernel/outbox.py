@@ -1,4 +1,4 @@
-"""The transactional outbox, and idempotent consumption of what it publishes.
+"""The transactional outbox (consumers apply what it publishes once: `crm_kernel.events.consumer`).
 
 A service records an event in the same session (and so the same commit) as the change it
 announces. A relay in the same process publishes recorded events in order, with publisher
@@ -64,23 +64,6 @@ def make_event(event_type: str, entity: dict, context: dict, *, at: datetime | N
         "entity": entity,
         **extra,
     }
-
-
-def consume_once(session: Session, model, event: dict) -> bool:
-    """Mark `event` as applied in `session`; False when it was applied before (a redelivery)."""
-    if session.get(model, event["event_id"]) is not None:
-        return False
-    session.add(model(event_id=event["event_id"], type=event["type"]))
-    return True
-
-
-def apply_once(session: Session, model, event: dict, change, service: str) -> None:
-    """What every event handler does: `change(event)` unless the event was applied before, commit,
-    and record how late the event arrived (`service`'s lag metric)."""
-    if consume_once(session, model, event):
-        change(event)
-    session.commit()
-    metrics.observe_event_lag(service, event)
 
 
 def relay_batch(session: Session, model, publish, limit: int = 100) -> int:

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from contacts.models import Contact, OutboxEvent, ProcessedEvent
+from contacts.models import Contact, OutboxEvent
 from crm_kernel.db import get_engine
 from crm_kernel.migrations import upgrade
-from crm_kernel.outbox import OutboxRecorder, audit_trail, backlog, consume_once, relay_batch
+from crm_kernel.outbox import OutboxRecorder, audit_trail, backlog, relay_batch
 
 
 @pytest.fixture
@@ -85,14 +85,6 @@ def test_a_publish_that_fails_keeps_the_batch_for_the_next_round(session):
     again = []
     relay_batch(session, OutboxEvent, again.append)
     assert [event["entity"]["first_name"] for event in again] == ["a", "b"]
-
-
-def test_an_event_is_applied_once_however_often_it_arrives(session):
-    event = {"event_id": "e" * 32, "type": "contact.created"}
-    assert consume_once(session, ProcessedEvent, event) is True
-    session.commit()
-    assert consume_once(session, ProcessedEvent, event) is False
-    assert count(session, ProcessedEvent) == 1
 
 
 def test_timestamps_come_back_in_utc_whatever_zone_they_were_given_in(session):

@@ -12,13 +12,16 @@ from contacts.models import Contact, OutboxEvent
 from contacts.service import ContactsService
 from crm_kernel.migrations import upgrade
 from crm_kernel.outbox import OutboxRecorder
+from crm_kernel.scope import Scope
 
 
 def import_body(contacts, body: str) -> dict:
     """Import the CSV `body` as the `/import` route does, in a session of its own."""
     with Session(contacts.engine, expire_on_commit=False) as session:
         outbox = OutboxRecorder(OutboxEvent, dict(CALLER))
-        return import_csv(session, io.BytesIO(body.encode()), outbox=outbox, definitions={}, defaults={})
+        return import_csv(
+            session, io.BytesIO(body.encode()), outbox=outbox, definitions={}, defaults={}, scope=Scope.system()
+        )
 
 
 @pytest.fixture

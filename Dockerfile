@@ -17,6 +17,7 @@ RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements.txt \
     && /opt/venv/bin/pip uninstall --yes pip \
     && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 COPY config.yaml /app/config.yaml
+COPY contracts /app/contracts
 COPY crm_kernel /app/crm_kernel
 COPY gateway /app/gateway
 COPY services /app/services

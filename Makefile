@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gateway:$(CURDIR)/services/contacts:$(CURDIR)/services/interactions:$(CURDIR)/services/documents:$(CURDIR)/services/reporting
 
-.PHONY: help venv run test lint format migrate bench chaos clean deploy-check image
+.PHONY: help venv run test lint format migrate bench chaos clean deploy-check image contracts
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -50,3 +50,7 @@ deploy-check: venv  ## check Dockerfile, compose and Kubernetes files (no Docker
 
 image:  ## build the container image crm-platform:dev (needs Docker)
 	docker build -t crm-platform:dev .
+
+contracts: venv  ## regenerate contracts/<service>.json from the services' schemas, then the OpenAPI snapshot
+	$(PY) -m crm_kernel.contracts contacts interactions documents reporting
+	$(PY) -m gateway.openapi

@@ -38,6 +38,7 @@ from contacts.service import ContactsService  # noqa: E402
 from crm_kernel.context import CallContext  # noqa: E402
 from crm_kernel.migrations import upgrade  # noqa: E402
 from crm_kernel.outbox import OutboxRecorder  # noqa: E402
+from crm_kernel.scope import SCOPE, Scope  # noqa: E402
 
 PG = dict(
     user=os.environ.get("CRM_BENCH_PG_USER", "postgres"),
@@ -98,7 +99,9 @@ def bench_import(engine, rows: int, batch: int) -> dict:
     started = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session, Upload(rows) as upload:
         outbox = OutboxRecorder(OutboxEvent, dict(CALLER))
-        report = import_csv(session, upload, outbox=outbox, definitions={}, defaults={}, batch=batch)
+        report = import_csv(
+            session, upload, outbox=outbox, definitions={}, defaults={}, batch=batch, scope=Scope.system()
+        )
     seconds = time.perf_counter() - started
     marks = [*upload.marks[: -(-rows // 100_000)], time.perf_counter()]  # the last step ends with the import
     pairs = enumerate(itertools.pairwise(marks))
@@ -129,9 +132,8 @@ def bench_search(engine, queries: int) -> dict:
     }
     timings: dict[str, list[float]] = {kind: [] for kind in kinds}
     with Session(engine) as session:
-        worker = worker_factory(
-            ContactsService, db=session, outbox=OutboxRecorder(OutboxEvent, {}), context=CallContext({})
-        )
+        context = CallContext({SCOPE: Scope.system().encode()})
+        worker = worker_factory(ContactsService, db=session, outbox=OutboxRecorder(OutboxEvent, {}), context=context)
         for n in range(queries):
             kind = list(kinds)[n % len(kinds)]
             q = kinds[kind]()

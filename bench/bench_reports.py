@@ -102,7 +102,7 @@ def time_reports(engine, runs: int) -> dict:
     timings: dict = {shape: [] for shape in shapes}
     for _ in range(runs):
         for role, group_by in shapes:
-            context = CallContext({SCOPE: MANAGER.encode()} if role == "manager" else {})
+            context = CallContext({SCOPE: (MANAGER if role == "manager" else Scope.system()).encode()})
             with Session(engine) as session:
                 worker = worker_factory(ReportingService, db=session, context=context)
                 started = time.perf_counter()
@@ -116,7 +116,7 @@ def time_loading(engine) -> dict:
     """What the reports did before they were counted in SQL, up to its first step only: every fact
     of the month loaded as a dict (`ReportingService._facts`, as an admin), counted in Python."""
     with Session(engine) as session:
-        worker = worker_factory(ReportingService, db=session, context=CallContext({}))
+        worker = worker_factory(ReportingService, db=session, context=CallContext({SCOPE: Scope.system().encode()}))
         params = worker._load_query(ReportQuerySchema(), dict(MONTH))
         before, started = rss_mb(), time.perf_counter()
         facts = worker._facts(params, KPIS)

@@ -9,7 +9,6 @@ caller's transaction.
 import csv
 import io
 import json
-import socket
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
@@ -62,16 +61,3 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         cursor.execute(f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv)', stream=buffer)
     finally:
         cursor.close()
-
-
-def without_nagle(session: Session) -> None:
-    """Send small protocol messages at once on this session's PostgreSQL connection.
-
-    pg8000 flushes COPY data, CopyDone and Sync as separate small writes; with Nagle's algorithm on,
-    each statement then waits for the server's delayed ACK (about 40 ms), which dominated imports.
-    """
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        raw = getattr(connection.connection.dbapi_connection, "_usock", None)
-        if isinstance(raw, socket.socket):
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

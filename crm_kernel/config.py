@@ -1,7 +1,10 @@
 """Configuration from the environment, with defaults that make `make run` work on a laptop."""
 
 import os
+from functools import cache
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
@@ -41,6 +44,18 @@ def database_url(service: str) -> str:
     return url
 
 
+def broker_password(service: str) -> str | None:
+    """`<SERVICE>_BROKER_PASSWORD`: the password of the service's own RabbitMQ user, where it has one."""
+    return os.environ.get(f"{service.upper()}_BROKER_PASSWORD") or None
+
+
 def rpc_timeout() -> float:
     """Seconds the gateway waits for a service before answering 503."""
     return float(env("CRM_RPC_TIMEOUT", "10"))
+
+
+@cache
+def services() -> dict[str, str]:
+    """The system's services, name -> Nameko class (`module:Class`), as `config.yaml` lists them."""
+    with open(ROOT / "config.yaml") as file:
+        return dict(yaml.safe_load(file)["SERVICES"])

@@ -3,6 +3,12 @@
 Nameko copies a worker's context data into the headers of every RPC request and event it sends, and
 back into the context data of the worker that receives them; this module names the keys and exposes
 them to log records.
+
+One word for one thing: the object that says who calls and what they may see is the call's *scope*
+(`crm_kernel.scope.Scope`: user id, role, department, the departments they see), read as
+`context.scope`; a call that carries none gets `Scope.nobody()`. The *actor* is only the acting
+user's id, as every event records it. Older names for the scope elsewhere (the gateway's
+`principal`, the tests' `CALLER`) are the same object.
 """
 
 import logging

@@ -7,10 +7,12 @@ processes (the CLI, tests) out of the writer's way.
 """
 
 import logging
+import socket
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pg8000
 import uuid_utils
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, Integer, String, create_engine, event
@@ -51,6 +53,28 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
+def _connect_without_nagle(_dialect, _record, cargs: tuple, cparams: dict):
+    """A pg8000 connection over a TCP socket that sends small messages at once.
+
+    pg8000 writes COPY data, CopyDone and Sync as separate small writes; with Nagle's algorithm on,
+    each statement then waited for the server's delayed ACK (about 40 ms), which dominated imports.
+    libpq sets TCP_NODELAY on every connection; pg8000 does not, but its public `Connection` takes a
+    connected socket (`sock`), which `pg8000.connect` does not pass on: so the connection is made here.
+    """
+    if cparams.get("unix_sock") is not None:
+        return None
+    address = (cparams.get("host") or "localhost", int(cparams.get("port") or 5432))
+    sock = socket.create_connection(address, cparams.get("timeout"), cparams.get("source_address"))
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if cparams.get("tcp_keepalive", True):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return pg8000.Connection(*cargs, **cparams, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
 def _create_engine(url: str) -> Engine:
     # hide_parameters: an error's message (logged, sometimes shown) never carries the values bound to
     # the query: passwords' hashes, e-mails, a contact's fields.
@@ -59,9 +83,12 @@ def _create_engine(url: str) -> Engine:
         # a pool smaller than that opened and closed an overflow connection under load (py-spy of
         # GET /contacts/{id}: 2.6% of the contacts process in connecting, BENCHMARKS.md).
         pool_size = max_workers() + 2
-        return create_engine(
+        engine = create_engine(
             url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, pool_timeout=10, hide_parameters=True
         )
+        if engine.dialect.driver == "pg8000":
+            event.listen(engine, "do_connect", _connect_without_nagle)
+        return engine
     if url in ("sqlite://", "sqlite:///:memory:"):
         engine = create_engine(
             url, poolclass=StaticPool, connect_args={"check_same_thread": False}, hide_parameters=True
@@ -161,7 +188,7 @@ def close_safely(session: Session) -> None:
     try:
         session.close()
     except Exception as exc:
-        log.warning("a database connection was lost; discarded at the end of the worker: %s", type(exc).__name__)
+        log.warning("closing a session failed, its connection is discarded: %s", type(exc).__name__)
         for connection in connections:
             with suppress(Exception):
                 connection.invalidate(exc)

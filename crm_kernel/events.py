@@ -34,7 +34,9 @@ from prometheus_client import Counter
 from sqlalchemy import select
 
 from crm_kernel import metrics
+from crm_kernel.bulk import insert_rows
 from crm_kernel.config import amqp_uri, env
+from crm_kernel.db import utcnow
 from crm_kernel.errors import is_transient_failure
 from crm_kernel.rpc import BROKER_ERRORS
 
@@ -131,13 +133,17 @@ def _apply_once(service, method, events: list[dict], batch: bool) -> None:
         if event["event_id"] not in seen:
             seen.add(event["event_id"])  # the same event twice in one batch is applied once
             fresh.append(event)
-            db.add(model(event_id=event["event_id"], type=event["type"]))
     if fresh:
         if batch:
             method(service, fresh)
         else:
             for event in fresh:
                 method(service, event)
+        # After the change, which may first take its locks (reporting's per-entity locks), and in one
+        # statement (a batch's rows one INSERT each would cost more than applying them).
+        now = utcnow()
+        rows = [{"event_id": event["event_id"], "type": event["type"], "processed_at": now} for event in fresh]
+        insert_rows(db, model.__table__, rows)
     db.commit()
     for event in events:
         metrics.observe_event_lag(service.name, event)

@@ -8,9 +8,9 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import engine_from_config, pool
 
-from crm_kernel.config import database_url
+from crm_kernel.config import broker_password, database_url, services
 
-SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
+SERVICES = tuple(services())  # in config.yaml's order
 
 
 def alembic_config(service: str, url: str | None = None) -> Config:
@@ -49,12 +49,17 @@ def run_migrations(target_metadata, include_name=None) -> None:
 
 
 def prepare(service: str) -> None:
-    """Everything a service needs before it starts: its schema at head, its event queues declared."""
-    from crm_kernel.topology import declare_event_queues, service_class
+    """Everything a service needs before it starts: its schema at head, its event queues declared,
+    and its own RabbitMQ user when `<SERVICE>_BROKER_PASSWORD` gives it a password (as `AMQP_URI`'s
+    administrator; without one the service shares `AMQP_URI`'s user, as locally)."""
+    from crm_kernel.topology import create_broker_user, declare_event_queues, service_class
 
     upgrade(service)
     queues = declare_event_queues(service_class(service))
     print(f"{service}: database at head, {len(queues)} event queues declared")
+    password = broker_password(service)
+    if password:
+        print(f"{service}: RabbitMQ user {create_broker_user(service_class(service), password)} ready")
 
 
 if __name__ == "__main__":

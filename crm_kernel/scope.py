@@ -10,6 +10,9 @@ outside the scope reads as absent (404), never as forbidden.
 - analyst: no records (reports only);
 - system (`Scope.system()`): everything, for the few calls that act for no user and say so;
 - nobody (`Scope.nobody()`): nothing; what a call that carries no scope gets.
+
+Reports count records and follow the same rules (`sees_all_figures`, `sees_figures_of`), except that
+an analyst counts every record; plans are set by admins and managers (`may_set_target`).
 """
 
 import json
@@ -84,6 +87,24 @@ class Scope:
             mine = any(record.get(owner) == self.user_id for owner in owners)
             return mine or (self.department_id is not None and record.get(department) == self.department_id)
         return False
+
+    @property
+    def sees_all_figures(self) -> bool:
+        """Reports count records: an admin, an analyst (whose job is reports) or the system counts them all."""
+        return self.unrestricted or self.role == "analyst"
+
+    def sees_figures_of(self, department_id: str | None, user_id: str | None = None) -> bool:
+        """Whether reports show the caller the figures of `department_id` (where their records may be
+        placed), or of the user `user_id` of that department (their own; a manager's subtree's)."""
+        if self.sees_all_figures:
+            return True
+        if user_id is not None:
+            return user_id == self.user_id or (self.role == "manager" and department_id in self.departments)
+        return self.may_place(department_id)
+
+    def may_set_target(self, department_id: str | None, user_id: str | None = None) -> bool:
+        """Plans: an admin sets targets for anyone, a manager for whose figures they see, nobody else."""
+        return self.unrestricted or (self.role == "manager" and self.sees_figures_of(department_id, user_id))
 
 
 def visible(

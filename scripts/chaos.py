@@ -5,8 +5,8 @@ converge, and no answer may be a 5xx other than 503 with `Retry-After`.
 Everything runs on loopback against a private RabbitMQ node and a private PostgreSQL cluster
 (scripts/private_infra.py), never the shared ones: two launchers (scripts/run_local.py, each
 supervising its processes) give two replicas of every service and of the gateway. A load generator
-creates contacts and interactions through both gateways, every POST with an `Idempotency-Key` and
-retried with it. Exit status 1 when a check fails.
+creates contacts, interactions, tickets, deals, document uploads and a CSV import through both
+gateways, every POST with an `Idempotency-Key` and retried with it. Exit status 1 when a check fails.
 
     python scripts/chaos.py                    # every scenario, 20 s outages, writes RELIABILITY.md
     python scripts/chaos.py --short            # one short pass of each (what tests/chaos runs)
@@ -15,6 +15,7 @@ retried with it. Exit status 1 when a check fails.
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -122,9 +123,9 @@ class Cluster:
                     return False
         return True
 
-    def pids(self, service: str) -> list[int]:
-        """The live processes of `service`, one per replica (children of the launchers)."""
-        launchers = {launcher.pid for launcher in self.launchers}
+    def pids(self, service: str, replica: int | None = None) -> list[int]:
+        """The live processes of `service`, one per replica (children of the launchers), or of one replica."""
+        launchers = {launcher.pid for launcher in self.launchers[replica : None if replica is None else replica + 1]}
         found = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             with contextlib.suppress(OSError, ValueError, IndexError):
@@ -133,8 +134,8 @@ class Cluster:
                     found.append(int(stat.parent.name))
         return sorted(found)
 
-    def signal(self, service: str, signum: int, replicas: int | None = None) -> list[int]:
-        pids = self.pids(service)[:replicas]
+    def signal(self, service: str, signum: int, replicas: int | None = None, replica: int | None = None) -> list[int]:
+        pids = self.pids(service, replica)[:replicas]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
@@ -232,6 +233,43 @@ class Rehearsal:
     def poison_event(self):
         self.poisoned = publish_poison_event(self.infra.rabbit.uri)
 
+    def gateway_kill_upload(self):
+        """An upload streamed slowly to the first gateway, which is SIGKILLed when half of it is sent."""
+        self.cut_upload = f"cut-upload-{uuid.uuid4().hex[:8]}"
+        size = 4 * 1024 * 1024
+        boundary = uuid.uuid4().hex
+        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n{self.cut_upload}\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nquote\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.txt"\r\n'
+                "Content-Type: text/plain\r\n\r\n").encode()  # fmt: skip
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        connection = http.client.HTTPConnection("127.0.0.1", self.cluster.bases[0], timeout=30)
+        connection.putrequest("POST", "/api/v1/documents")
+        for name, value in {
+            "Authorization": f"Bearer {self.token}",
+            "Idempotency-Key": uuid.uuid4().hex,
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + size + len(tail)),
+        }.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        connection.send(head)
+        chunk = b"cut off mid-upload\n" * 3449  # about 64 KiB
+        sent = 0
+        try:
+            while sent < size // 2:
+                connection.send(chunk)
+                sent += len(chunk)
+                time.sleep(0.01)  # slow enough that the gateway is still streaming when it dies
+            self.cluster.signal("gateway", signal.SIGKILL, replica=0)
+            while sent < size:
+                connection.send(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the connection died with the gateway: what a client of a killed gateway sees
+        finally:
+            connection.close()
+
     SCENARIOS = {
         "replica-kill": (replica_kill, "one replica of every service and of the gateway SIGKILLed"),
         "service-down": (service_down, "every replica of interactions frozen (SIGSTOP) for the outage"),
@@ -240,7 +278,9 @@ class Rehearsal:
         "postgres-restart": (postgres_restart, "PostgreSQL restarted (fast shutdown)"),
         "database-down": (database_down, "the contacts database refusing connections for the outage"),
         "poison-event": (poison_event, "an event reporting cannot apply published once"),
+        "gateway-kill-upload": (gateway_kill_upload, "a gateway SIGKILLed with an upload half streamed through it"),
     }
+    KILLS = {"replica-kill": len(SERVICES), "gateway-kill-upload": 1}  # exits a scenario causes itself
 
     def run(self, name: str) -> dict:
         fault, _ = self.SCENARIOS[name]
@@ -261,13 +301,16 @@ class Rehearsal:
         row["bad_answers"] = load.bad[:5]
         row["unacknowledged"] = len(load.unacked)
         row["stuck_keys"] = len(load.stuck)
+        row["in_progress_409"] = load.in_progress
         # Exits the scenario did not cause itself (replica-kill kills one process of each kind).
-        row["process_exits"] = self.cluster.exits() - exits_before - (len(SERVICES) if name == "replica-kill" else 0)
+        row["process_exits"] = self.cluster.exits() - exits_before - self.KILLS.get(name, 0)
         row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
         row["ready_after_s"] = ready_after
         row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
         row["reporting_converged_after_s"] = wait_seconds(lambda: self._converged(), 120)
         row["dead_lettered"] = self._dead_lettered()
+        if name == "gateway-kill-upload":
+            row.update(self._after_cut_upload())
         row["failures"] = failures(row)
         self.rows.append(row)
         return row
@@ -281,6 +324,31 @@ class Rehearsal:
             return reporting_totals(self.cluster.gateways[0], self.token) == (contacts, interactions)
         except requests.RequestException:
             return False
+
+    def _after_cut_upload(self) -> dict:
+        """No document of the cut upload; the blobs nothing references are found by `documents.collect`
+        and, once deleted, none is left; every acknowledged document's content reads back whole."""
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {self.token}"
+        gateway = self.cluster.gateways[-1]
+        documents = pages(http, f"{gateway}/api/v1/documents", {"limit": 200})
+        half = [d["id"] for d in documents if d["title"] == self.cut_upload]
+        unreadable = [d["id"] for d in documents if http.get(f"{gateway}/api/v1/documents/{d['id']}/content",
+                                                               timeout=30).status_code != 200]  # fmt: skip
+        found = self._collect("--grace-hours", "0")
+        self._collect("--grace-hours", "0", "--delete")
+        return {"half_documents": half, "unreadable_documents": unreadable, "orphaned_blobs": found,
+                "orphans_left": self._collect("--grace-hours", "0")}  # fmt: skip
+
+    def _collect(self, *args: str) -> int:
+        """`python -m documents.collect` on the cluster's database and blobs; the blobs it found."""
+        env = dict(self.cluster.env, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        done = subprocess.run([sys.executable, "-m", "documents.collect", *args], env=env,
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+        print(done.stdout[-2000:], done.stderr[-2000:], flush=True)
+        summary = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else ""
+        words = summary.split()
+        return int(words[2]) if summary.startswith("would delete") else (int(words[1]) if words else -1)
 
     def _dead_lettered(self) -> int:
         from crm_kernel.deadletters import list_parked
@@ -313,19 +381,25 @@ def failures(row: dict) -> list[str]:
         found.append("not every /readyz answered 200 again")
     if row["scenario"] == "poison-event" and row["dead_lettered"] < 1:
         found.append("the poison event was not parked")
+    if row.get("half_documents"):
+        found.append(f"{len(row['half_documents'])} documents of the upload cut off")
+    if row.get("unreadable_documents"):
+        found.append(f"{len(row['unreadable_documents'])} documents whose content does not read back")
+    if row.get("orphans_left", 0) != 0:
+        found.append(f"orphaned blobs left after collection: {row['orphans_left']}")
     return found
 
 
 def table(rows: list[dict]) -> str:
     head = ("scenario", "sent", "acked", "client errors", "read back", "lost", "dup", "unacked", "stuck keys",
-            "other exits", "ready after s", "p99 back after s", "reporting converged s", "dead-lettered",
-            "result")  # fmt: skip
+            "409 in progress", "orphaned blobs", "other exits", "ready after s", "p99 back after s",
+            "reporting converged s", "dead-lettered", "result")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        errors = {k: v for k, v in row["statuses"].items() if k != "201"}
+        errors = {k: v for k, v in row["statuses"].items() if k not in ("200", "201")}
         cells = (row["scenario"], row["sent"], row["acked_writes"], ", ".join(f"{k}: {v}" for k, v in errors.items())
                  or "none", row["read_back"], len(row["lost"]), len(row["duplicates"]), row["unacknowledged"],
-                 row["stuck_keys"], row.get("process_exits"),
+                 row["stuck_keys"], row.get("in_progress_409"), row.get("orphaned_blobs"), row.get("process_exits"),
                  row["ready_after_s"], row["p99_back_after_s"], row["reporting_converged_after_s"],
                  row["dead_lettered"], "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")

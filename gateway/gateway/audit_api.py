@@ -6,9 +6,9 @@ from crm_kernel.errors import NotFound
 from crm_kernel.http import api, query_args
 from crm_kernel.outbox import audit_trail
 from crm_kernel.schemas import StrictSchema, load
-from gateway.identity import V1
 from gateway.models import OutboxEvent
-from gateway.openapi import ERRORS, json_content
+from gateway.openapi import ERRORS, json_content, own_schema, query_parameters
+from gateway.routing import V1
 
 # Which service records the events of each kind of entity (docs/events.md).
 ENTITY_SERVICES = {
@@ -65,16 +65,7 @@ class AuditApi:
                 "department_id": {"type": "string", "nullable": True},
             },
         }
-        parameters = [
-            {
-                "name": "entity",
-                "in": "query",
-                "required": True,
-                "schema": {"type": "string", "enum": sorted(ENTITY_SERVICES)},
-            },
-            {"name": "id", "in": "query", "required": True, "schema": {"type": "string"}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-        ]
+        parameters = query_parameters(own_schema(AuditQuerySchema))
         page = {"type": "object", "properties": {"items": {"type": "array", "items": entry}}}
         spec.path(
             path=f"{V1}/audit",

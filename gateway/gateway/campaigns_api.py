@@ -1,17 +1,8 @@
 """`/api/v1/campaigns`: offers to contacts who agreed to marketing, and how they responded."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.contacts_api import STAFF
-from gateway.identity import V1, check_owner
-from gateway.interactions_api import action, read_only
-from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, ref
-from interactions.sales_schemas import (
-    CAMPAIGN_SORTS,
-    RESPONSE_KINDS,
-    CampaignQuerySchema,
-    CampaignSchema,
-    ResponseSchema,
-)
+from gateway.openapi import ID_PARAM, PAGE_PARAMS, action, contract_value, crud, read_only, ref
+from gateway.routing import STAFF, V1, check_owner
 
 
 class CampaignsApi:
@@ -52,30 +43,24 @@ class CampaignsApi:
     def record_campaign_response(self, request, campaign_id):
         caller = self.auth.require(request, *STAFF)
         data = json_body(request)
-        self.interactions.get_campaign(campaign_id)  # a campaign the caller may not see is a 404 first
-        consent = False
-        if isinstance(data.get("contact_id"), str):
-            consent = bool(self.contact_consent(data["contact_id"]))
         data.setdefault("user_id", caller.user_id)
         check_owner(self.db, caller, data, "user_id")  # a response is recorded by a user the caller may see
-        return 201, self.interactions.record_campaign_response(campaign_id, data, consent)
+        return 201, self.interactions.record_campaign_response(campaign_id, data)
 
     @api("GET", f"{V1}/campaigns/<string:campaign_id>/responses")
     def list_campaign_responses(self, request, campaign_id):
         self.auth.require(request, *STAFF)
         return self.interactions.list_campaign_responses(campaign_id, query_args(request))
 
-    def contact_consent(self, contact_id: str) -> bool:
-        """Whether the contact agreed to marketing, as the contacts service says now (422 when unknown)."""
-        self.contact_must_exist(contact_id)
-        return self.contacts.get_contact(contact_id).get("marketing_consent", False)
-
     @staticmethod
     def describe(spec):
-        spec.components.schema("Campaign", schema=CampaignSchema)
-        spec.components.schema("CampaignResponse", schema=ResponseSchema)
-        crud(spec, f"{V1}/campaigns", "Campaign", "campaigns", query=CampaignQuerySchema(), sorts=CAMPAIGN_SORTS)
+        spec.publish("Campaign", "interactions", "CampaignSchema")
+        spec.publish("CampaignResponse", "interactions", "ResponseSchema")
+        query = spec.contract_schema("interactions", "CampaignQuerySchema")
+        sorts = tuple(contract_value("interactions", "CAMPAIGN_SORTS"))
+        crud(spec, f"{V1}/campaigns", "Campaign", "campaigns", query=query, sorts=sorts)
         item = f"{V1}/campaigns/{{id}}/responses"
+        kinds = contract_value("interactions", "RESPONSE_KINDS")
         action(
             spec,
             item,
@@ -90,10 +75,10 @@ class CampaignsApi:
             "properties": {
                 "items": {"type": "array", "items": ref("CampaignResponse")},
                 "next_cursor": {"type": "string", "nullable": True},
-                "counts": {"type": "object", "properties": {kind: {"type": "integer"} for kind in RESPONSE_KINDS}},
+                "counts": {"type": "object", "properties": {kind: {"type": "integer"} for kind in kinds}},
             },
         }
-        kind = {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(RESPONSE_KINDS)}}
+        kind = {"name": "kind", "in": "query", "schema": {"type": "string", "enum": kinds}}
         read_only(
             spec,
             item,

@@ -1,10 +1,8 @@
 """`/api/v1/companies`: the organisations contacts work for (contacts service)."""
 
-from contacts.schemas import COMPANY_SORTS, CompanyQuerySchema, CompanySchema
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.contacts_api import STAFF
-from gateway.identity import V1, check_owner
-from gateway.openapi import crud, ref
+from gateway.openapi import action, contract_value, crud, ref
+from gateway.routing import STAFF, V1, check_owner
 
 
 class CompaniesApi:
@@ -48,8 +46,8 @@ class CompaniesApi:
 
     @staticmethod
     def describe(spec):
-        from gateway.interactions_api import action  # imported late: interactions_api imports this package
-
-        spec.components.schema("Company", schema=CompanySchema)
-        crud(spec, f"{V1}/companies", "Company", "companies", query=CompanyQuerySchema(), sorts=COMPANY_SORTS)
+        spec.publish("Company", "contacts", "CompanySchema")
+        query = spec.contract_schema("contacts", "CompanyQuerySchema")
+        sorts = tuple(contract_value("contacts", "COMPANY_SORTS"))
+        crud(spec, f"{V1}/companies", "Company", "companies", query=query, sorts=sorts)
         action(spec, f"{V1}/companies/{{id}}/restore", "companies", "Undo a delete", None, ref("Company"))

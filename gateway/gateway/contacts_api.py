@@ -1,67 +1,29 @@
-"""`/api/v1/contacts` and `/api/v1/contact-fields`: the gateway's routes to the contacts service.
+"""`/api/v1/contacts`, `/contact-fields`: the contacts service's routes; CSV import and export stream
+over its internal HTTP."""
 
-JSON goes over RPC; CSV import and export stream over the contacts service's internal HTTP.
-"""
-
-import requests
 from werkzeug.wrappers import Response
 
-from contacts.schemas import (
-    CONTACT_SORTS,
-    ContactQuerySchema,
-    ContactSchema,
-    DuplicateSchema,
-    FieldDefinitionSchema,
-    HistoryEntrySchema,
-    MergeRequestSchema,
-    MergeSchema,
-)
-from crm_kernel.config import env
-from crm_kernel.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from crm_kernel.errors import NotFound, PayloadTooLarge
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
 from crm_kernel.signing import signed_headers
-from gateway.identity import V1, check_owner
-from gateway.openapi import ERRORS, PAGE_PARAMS, crud, json_content, query_parameters, ref
-
-STAFF = ("admin", "manager", "agent")
-LIST_FILTERS = (
-    "q",
-    "tag",
-    "company_id",
-    "owner_id",
-    "department_id",
-    "marketing_consent",
-    "created_from",
-    "created_to",
-    "updated_from",
-    "updated_to",
+from gateway.openapi import (
+    ERRORS,
+    PAGE_PARAMS,
+    action,
+    contract_value,
+    crud,
+    json_content,
+    query_parameters,
+    read_only,
+    ref,
 )
-_http = requests.Session()
+from gateway.routing import STAFF, V1, in_chunks, internal_http, max_import_bytes
 
 
-def contacts_url() -> str:
-    return env("CONTACTS_URL", "http://127.0.0.1:8001").rstrip("/")
-
-
-def contacts_http(method: str, path: str, headers: dict, **kwargs) -> requests.Response:
-    """A request to the contacts service's internal HTTP; its problem documents pass through."""
-    from gateway.documents_api import PassThroughProblem  # the one pass-through of internal problems
-
-    try:
-        # urllib3 sends a body under the connect timeout: it must outlast the service's pauses between
-        # reads (a batch being written), or a large upload is cut off as "not reachable".
-        response = _http.request(method, contacts_url() + path, headers=headers, timeout=(60, 3600), **kwargs)
-    except requests.RequestException:
-        raise ServiceUnavailable("the contacts service is not reachable") from None
-    if response.status_code >= 400:
-        raise PassThroughProblem(response)
-    return response
-
-
-def in_chunks(stream, size: int = 64 * 1024):
-    """A request body as 64 KiB pieces for `requests` to send on (iterating a stream would give lines)."""
-    while chunk := stream.read(size):
-        yield chunk
+def contacts_http(method: str, path: str, headers: dict, **kwargs):
+    # urllib3 sends a body under the connect timeout: it must outlast the service's pauses between
+    # reads (a batch being written), or a large upload is cut off as "not reachable".
+    return internal_http("contacts", method, path, headers=headers, timeout=(60, 3600), **kwargs)
 
 
 class ContactsApi:
@@ -71,7 +33,6 @@ class ContactsApi:
         data = json_body(request)
         data.setdefault("owner_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
-        check_owner(self.db, caller, data)
         contact = self.contacts.create_contact(data, request.args.get("on_duplicate", "report"))
         duplicates = contact.pop("duplicates")
         response = entity_response(contact, 201, f"{V1}/contacts/{contact['id']}")
@@ -88,10 +49,8 @@ class ContactsApi:
 
     @api("PATCH", f"{V1}/contacts/<string:contact_id>")
     def update_contact(self, request, contact_id):
-        caller = self.auth.require(request, *STAFF)
-        changes = json_body(request)
-        check_owner(self.db, caller, changes)
-        return entity_response(self.contacts.update_contact(contact_id, changes, expected_version(request)))
+        self.auth.require(request, *STAFF)
+        return entity_response(self.contacts.update_contact(contact_id, json_body(request), expected_version(request)))
 
     @api("DELETE", f"{V1}/contacts/<string:contact_id>")
     def delete_contact(self, request, contact_id):
@@ -133,8 +92,6 @@ class ContactsApi:
     def import_contacts(self, request):
         """The CSV body streams through to the contacts service, never held whole here."""
         caller = self.auth.require(request, *STAFF)
-        from gateway.http import max_import_bytes  # late: the middleware's module imports the routes
-
         max_bytes = max_import_bytes()
         if (request.content_length or 0) > max_bytes:
             raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes; split it")
@@ -220,27 +177,20 @@ class ContactsApi:
         self.contacts.delete_field_definition(key)
         return 204, ""
 
-    def contact_must_exist(self, contact_id: str, field: str = "contact_id") -> None:
-        """For records that point at a contact: an unknown one is bad input naming `field`."""
-        try:
-            self.contacts.get_contact(contact_id)
-        except NotFound:
-            raise ValidationFailed(f"contact {contact_id} does not exist", {field: ["unknown contact"]}) from None
-
     @staticmethod
     def describe(spec):
-        from gateway.interactions_api import action, read_only  # late: interactions_api imports this module
-
         for name, schema in [
-            ("Contact", ContactSchema),
-            ("Duplicate", DuplicateSchema),
-            ("ContactField", FieldDefinitionSchema),
-            ("HistoryEntry", HistoryEntrySchema),
-            ("MergeRequest", MergeRequestSchema),
-            ("Merge", MergeSchema),
+            ("Contact", "ContactSchema"),
+            ("Duplicate", "DuplicateSchema"),
+            ("ContactField", "FieldDefinitionSchema"),
+            ("HistoryEntry", "HistoryEntrySchema"),
+            ("MergeRequest", "MergeRequestSchema"),
+            ("Merge", "MergeSchema"),
         ]:
-            spec.components.schema(name, schema=schema)
-        crud(spec, f"{V1}/contacts", "Contact", "contacts", query=ContactQuerySchema(), sorts=CONTACT_SORTS)
+            spec.publish(name, "contacts", schema)
+        query = spec.contract_schema("contacts", "ContactQuerySchema")
+        sorts = tuple(contract_value("contacts", "CONTACT_SORTS"))
+        crud(spec, f"{V1}/contacts", "Contact", "contacts", query=query, sorts=sorts)
         on_duplicate = {
             "name": "on_duplicate",
             "in": "query",
@@ -316,7 +266,7 @@ class ContactsApi:
         read_only(spec, f"{V1}/contacts/imports/{{id}}", "contacts", "One import with its report", the_import)
         action(spec, f"{V1}/contacts/imports/{{id}}/undo", "contacts", "Undo an import as a whole", None, the_import)
         paging = ("limit", "cursor")  # an export is every page
-        filters = [p for p in query_parameters(spec, ContactQuerySchema(), CONTACT_SORTS) if p["name"] not in paging]
+        filters = [p for p in query_parameters(query, sorts) if p["name"] not in paging]
         spec.path(
             path=f"{V1}/contacts/export",
             operations={

@@ -1,11 +1,8 @@
 """`/api/v1/deals`: the sales pipeline, its transitions and the replayable history of each deal."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.contacts_api import STAFF
-from gateway.identity import V1, check_owner
-from gateway.interactions_api import action, read_only
-from gateway.openapi import crud, ref
-from interactions.sales_schemas import DEAL_SORTS, DealQuerySchema, DealSchema, DealTransitionSchema, StageChangeSchema
+from gateway.openapi import action, contract_value, crud, read_only, ref
+from gateway.routing import STAFF, V1, check_owner
 
 
 class DealsApi:
@@ -13,8 +10,6 @@ class DealsApi:
     def create_deal(self, request):
         caller = self.auth.require(request, *STAFF)
         data = json_body(request)
-        if isinstance(data.get("contact_id"), str):
-            self.contact_must_exist(data["contact_id"])
         data.setdefault("owner_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
         check_owner(self.db, caller, data, "owner_id")
@@ -31,8 +26,6 @@ class DealsApi:
         caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
         check_owner(self.db, caller, changes, "owner_id")
-        if isinstance(changes.get("contact_id"), str):
-            self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_deal(deal_id, changes, expected_version(request)))
 
     @api("DELETE", f"{V1}/deals/<string:deal_id>")
@@ -59,10 +52,12 @@ class DealsApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Deal", schema=DealSchema)
-        spec.components.schema("DealTransition", schema=DealTransitionSchema)
-        spec.components.schema("DealStageChange", schema=StageChangeSchema)
-        crud(spec, f"{V1}/deals", "Deal", "deals", query=DealQuerySchema(), sorts=DEAL_SORTS)
+        spec.publish("Deal", "interactions", "DealSchema")
+        spec.publish("DealTransition", "interactions", "DealTransitionSchema")
+        spec.publish("DealStageChange", "interactions", "StageChangeSchema")
+        query = spec.contract_schema("interactions", "DealQuerySchema")
+        sorts = tuple(contract_value("interactions", "DEAL_SORTS"))
+        crud(spec, f"{V1}/deals", "Deal", "deals", query=query, sorts=sorts)
         item = f"{V1}/deals/{{id}}"
         action(
             spec,

@@ -1,11 +1,9 @@
 """`/api/v1/documents`: metadata over RPC, content streamed over the documents service's internal HTTP."""
 
-import requests
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from crm_kernel.config import env
-from crm_kernel.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from crm_kernel.errors import PayloadTooLarge, ValidationFailed
 from crm_kernel.http import (
     api,
     content_disposition,
@@ -17,31 +15,17 @@ from crm_kernel.http import (
 )
 from crm_kernel.scope import Scope
 from crm_kernel.signing import signed_headers
-from documents.schemas import (
-    DocumentQuerySchema,
-    DocumentSchema,
-    GenerateSchema,
-    TransitionRequestSchema,
-    TransitionSchema,
-    VersionSchema,
-)
-from gateway.contacts_api import STAFF
-from gateway.identity import V1
-from gateway.interactions_api import action, read_only
-from gateway.openapi import ERRORS, ID_PARAM, json_content, page_of, query_parameters, ref
+from gateway.openapi import ERRORS, ID_PARAM, action, json_content, page_of, query_parameters, read_only, ref
+from gateway.routing import FORM_ALLOWANCE, STAFF, V1, internal_http, max_upload_bytes
 
 DOCUMENT_FIELDS = ("title", "kind", "contact_id", "deal_id", "ticket_id")
-FILTERS = ("kind", "status", "contact_id", "deal_id", "ticket_id", "created_from", "created_to")
-FORM_ALLOWANCE = 64 * 1024  # multipart boundaries and the metadata fields around the file
-_http = requests.Session()
+MAX_VERSION = 2**31 - 1
 
 
-def documents_url() -> str:
-    return env("DOCUMENTS_URL", "http://127.0.0.1:8003").rstrip("/")
-
-
-def max_upload_bytes() -> int:
-    return int(env("CRM_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
+def _form_field(described: dict) -> dict:
+    """A metadata field of the upload form as the contract states it: a string, never null (an empty
+    one is left out)."""
+    return {key: value for key, value in described.items() if key not in ("nullable", "default")}
 
 
 def safe_filename(name: str | None) -> str:
@@ -49,28 +33,8 @@ def safe_filename(name: str | None) -> str:
     return printable_name(name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
 
 
-class PassThroughProblem(BadRequest):
-    """A problem document from the documents service, returned to the client as it came."""
-
-    def __init__(self, response: requests.Response):
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"title": "Service error", "detail": response.text[:200]}
-        super().__init__(body.get("detail", ""), body.get("errors"))
-        self.status = response.status_code
-        self.title = body.get("title", "Error")
-
-
-def documents_http(method: str, path: str, **kwargs) -> requests.Response:
-    """A request to the documents service's internal HTTP; its problems pass through."""
-    try:
-        response = _http.request(method, documents_url() + path, timeout=(3, 60), **kwargs)
-    except requests.RequestException:
-        raise ServiceUnavailable("the documents service is not reachable") from None
-    if response.status_code >= 400:
-        raise PassThroughProblem(response)
-    return response
+def documents_http(method: str, path: str, **kwargs):
+    return internal_http("documents", method, path, timeout=(3, 60), **kwargs)
 
 
 def uploaded_file(request):
@@ -115,25 +79,12 @@ class DocumentsApi:
                 "unknown form fields", {name: ["unknown field"] for name in sorted(unknown, key=str)}
             )
         metadata = {name: request.form[name] for name in DOCUMENT_FIELDS if request.form.get(name)}
-        if metadata.get("contact_id"):
-            self.contact_must_exist(metadata["contact_id"])
-        self.records_must_exist(metadata)
         content = store_content(upload, self.internal_key, caller)
         # A crash from here to the commit leaves an unreferenced blob, never a document without content.
         document = self.documents.create_document(
             {**metadata, "title": metadata.get("title") or content["filename"], **content}
         )
         return entity_response(document, 201, f"{V1}/documents/{document['id']}")
-
-    def records_must_exist(self, metadata: dict) -> None:
-        """The deal and the ticket a document is filed under exist for the caller (422 naming the field
-        otherwise, the same for one they may not see)."""
-        for field, read in (("deal_id", self.interactions.get_deal), ("ticket_id", self.interactions.get_ticket)):
-            if metadata.get(field):
-                try:
-                    read(metadata[field])
-                except NotFound:
-                    raise ValidationFailed(f"{field} names no record you may see", {field: ["unknown"]}) from None
 
     @api("GET", f"{V1}/documents")
     def list_documents(self, request):
@@ -143,14 +94,7 @@ class DocumentsApi:
     @api("POST", f"{V1}/documents/generate")
     def generate_document(self, request):
         self.auth.require(request, *STAFF)
-        body = json_body(request)
-        contact = {}
-        if isinstance(body.get("contact_id"), str):
-            try:
-                contact = self.contacts.get_contact(body["contact_id"])
-            except NotFound:
-                raise ValidationFailed("the contact does not exist", {"contact_id": ["unknown contact"]}) from None
-        document = self.documents.generate_document(body, contact)
+        document = self.documents.generate_document(json_body(request))
         return entity_response(document, 201, f"{V1}/documents/{document['id']}")
 
     @api("GET", f"{V1}/documents/<string:document_id>")
@@ -164,7 +108,7 @@ class DocumentsApi:
         wanted = request.args.get("version")
         if wanted is None:
             content = self.documents.get_document(document_id)
-        elif wanted.isascii() and wanted.isdigit() and 0 < int(wanted) < 2**31:
+        elif wanted.isascii() and wanted.isdigit() and 0 < int(wanted) <= MAX_VERSION:
             content = self.documents.get_version(document_id, int(wanted))
         else:
             raise ValidationFailed("version must be a version number", {"version": ["a positive integer"]})
@@ -211,20 +155,23 @@ class DocumentsApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Document", schema=DocumentSchema)
-        spec.components.schema("DocumentVersion", schema=VersionSchema)
-        spec.components.schema("DocumentTransition", schema=TransitionSchema)
-        spec.components.schema("DocumentTransitionRequest", schema=TransitionRequestSchema)
-        spec.components.schema("DocumentGenerateRequest", schema=GenerateSchema)
+        spec.publish("Document", "documents", "DocumentSchema")
+        spec.publish("DocumentVersion", "documents", "VersionSchema")
+        spec.publish("DocumentTransition", "documents", "TransitionSchema")
+        spec.publish("DocumentTransitionRequest", "documents", "TransitionRequestSchema")
+        spec.publish("DocumentGenerateRequest", "documents", "GenerateSchema")
         tag, item = "documents", f"{V1}/documents/{{id}}"
         file_part = {"file": {"type": "string", "format": "binary"}}
-        form = {name: {"type": "string"} for name in DOCUMENT_FIELDS}
+        described = spec.contract_schema("documents", "DocumentSchema")["properties"]
+        form = {name: _form_field(described[name]) for name in DOCUMENT_FIELDS}
 
         def multipart(properties: dict) -> dict:
             schema = {"type": "object", "required": ["file"], "properties": properties}
             return {"content": {"multipart/form-data": {"schema": schema}}}
 
-        filters = query_parameters(spec, DocumentQuerySchema(), ("created_at", "updated_at", "title"))
+        filters = query_parameters(
+            spec.contract_schema("documents", "DocumentQuerySchema"), ("created_at", "updated_at", "title")
+        )
         spec.path(
             path=f"{V1}/documents",
             operations={
@@ -264,7 +211,11 @@ class DocumentsApi:
             "Metadata, with ETag (the lock version); current_version numbers the content",
             ref("Document"),
         )
-        version_param = {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+        version_param = {
+            "name": "version",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+        }
         binary = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
         spec.path(
             path=f"{item}/content",

@@ -1,29 +1,8 @@
 """`/api/v1/interactions`: the gateway's routes to the interactions service."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.contacts_api import STAFF
-from gateway.identity import V1, check_owner
-from gateway.openapi import ERRORS, ID_PARAM, crud, json_content, ref
-from interactions.schemas import INTERACTION_SORTS, InteractionQuerySchema, InteractionSchema
-
-
-def action(spec, path: str, tag: str, summary: str, body: dict | None, response: dict, status: str = "200") -> None:
-    """Describe one POST on an item (a transition, a comment, ...) in the OpenAPI document."""
-    operation = {
-        "tags": [tag],
-        "summary": summary,
-        "parameters": ID_PARAM,
-        "responses": {status: {"description": summary, **json_content(response)}, **ERRORS},
-    }
-    if body is not None:
-        operation["requestBody"] = json_content(body)
-    spec.path(path=path, operations={"post": operation})
-
-
-def read_only(spec, path: str, tag: str, summary: str, response: dict, parameters=ID_PARAM) -> None:
-    operation = {"tags": [tag], "summary": summary, "parameters": parameters}
-    operation["responses"] = {"200": {"description": summary, **json_content(response)}, **ERRORS}
-    spec.path(path=path, operations={"get": operation})
+from gateway.openapi import contract_value, crud
+from gateway.routing import STAFF, V1, check_owner
 
 
 class InteractionsApi:
@@ -31,8 +10,6 @@ class InteractionsApi:
     def create_interaction(self, request):
         caller = self.auth.require(request, *STAFF)
         data = json_body(request)
-        if isinstance(data.get("contact_id"), str):
-            self.contact_must_exist(data["contact_id"])
         data.setdefault("user_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
         check_owner(self.db, caller, data, "user_id")
@@ -49,8 +26,6 @@ class InteractionsApi:
         caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
         check_owner(self.db, caller, changes, "user_id")
-        if isinstance(changes.get("contact_id"), str):
-            self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_interaction(interaction_id, changes, expected_version(request)))
 
     @api("DELETE", f"{V1}/interactions/<string:interaction_id>")
@@ -66,15 +41,7 @@ class InteractionsApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Interaction", schema=InteractionSchema)
-        crud(
-            spec,
-            f"{V1}/interactions",
-            "Interaction",
-            "interactions",
-            query=InteractionQuerySchema(),
-            sorts=INTERACTION_SORTS,
-        )
-
-
-__all__ = ["InteractionsApi", "action", "read_only", "ref"]
+        spec.publish("Interaction", "interactions", "InteractionSchema")
+        query = spec.contract_schema("interactions", "InteractionQuerySchema")
+        sorts = tuple(contract_value("interactions", "INTERACTION_SORTS"))
+        crud(spec, f"{V1}/interactions", "Interaction", "interactions", query=query, sorts=sorts)

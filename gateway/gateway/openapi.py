@@ -1,11 +1,22 @@
-"""`GET /api/v1/openapi.json`: the contract, built from the same marshmallow schemas that validate.
+"""`GET /api/v1/openapi.json`: the contract, built from the services' published contracts.
 
-Each route module of the gateway describes its own paths in a `describe(spec)` static method, next
-to the routes themselves; this module holds the shared pieces and puts the document together.
+Each route module describes its own paths in a `describe(spec)` static method, next to the routes
+themselves; the schemas of the services' resources come from `contracts/<service>.json` (written by
+`python -m crm_kernel.contracts <service>` from the schemas that validate), never from their code.
+This module holds the shared pieces and puts the document together.
+
+`python -m gateway.openapi` writes the document to `contracts/openapi.json`, the committed snapshot a
+unit test compares the live document with.
 """
 
+import copy
+import json
+import sys
+from functools import cache
+
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+
+from crm_kernel import contracts
 
 PROBLEM = {
     "type": "object",
@@ -41,10 +52,57 @@ PAGE_PARAMS = [
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
     {"name": "sort", "in": "query", "schema": {"type": "string"}},
 ]
+REF_PREFIX = "#/components/schemas/"
+SNAPSHOT = contracts.CONTRACTS_DIR / "openapi.json"
+
+
+@cache
+def _contract(service: str) -> dict:
+    return contracts.read(service)
+
+
+def contract_value(service: str, name: str):
+    """A named value (an enum, the sort columns, a pattern) of `service`'s contract."""
+    return _contract(service)["values"][name]
+
+
+class Spec(APISpec):
+    """The document being built: apispec's, plus the schemas of the services' contracts."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.published: dict[tuple[str, str], str] = {}  # (service, schema class) -> component name
+
+    def contract_schema(self, service: str, class_name: str) -> dict:
+        """A copy of the schema object of `class_name` in `service`'s contract; the schemas it nests
+        are components under the name they have in this document (by default their class name
+        without `Schema`)."""
+        schema = copy.deepcopy(_contract(service)["schemas"][class_name])
+        self._name_nested(service, schema)
+        return schema
+
+    def publish(self, name: str, service: str, class_name: str) -> None:
+        """Make `class_name` of `service`'s contract the component `name`."""
+        self.published[(service, class_name)] = name
+        self.components.schema(name, self.contract_schema(service, class_name))
+
+    def _name_nested(self, service: str, node) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self._name_nested(service, item)
+        elif isinstance(node, dict):
+            target = node.get("$ref")
+            if isinstance(target, str) and target.startswith(REF_PREFIX):
+                class_name = target.removeprefix(REF_PREFIX)
+                if (service, class_name) not in self.published:
+                    self.publish(class_name.removesuffix("Schema"), service, class_name)
+                node["$ref"] = REF_PREFIX + self.published[(service, class_name)]
+            for value in node.values():
+                self._name_nested(service, value)
 
 
 def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": f"{REF_PREFIX}{name}"}
 
 
 def json_content(schema: dict) -> dict:
@@ -63,34 +121,44 @@ def page_of(name: str) -> dict:
     )
 
 
-def query_parameters(spec: APISpec, schema, sorts: tuple = ()) -> list[dict]:
-    """The query parameters of a list, from the marshmallow schema that validates them (enums, formats,
-    ranges and lengths as the service enforces them), `sort` limited to `sorts` (either direction)."""
-    (plugin,) = [p for p in spec.plugins if isinstance(p, MarshmallowPlugin)]
-    parameters = plugin.converter.schema2parameters(schema, location="query")
-    for parameter in parameters:
-        described = parameter["schema"]
+def own_schema(schema_cls) -> dict:
+    """The schema object of one of the gateway's own marshmallow schemas, described as the services'
+    contracts describe theirs."""
+    return contracts.schema_objects([schema_cls])[schema_cls.__name__]
+
+
+def query_parameters(schema: dict, sorts: tuple = ()) -> list[dict]:
+    """The query parameters of a list, from the schema object of the query schema that validates
+    them (enums, formats, ranges and lengths as the service enforces them), `sort` limited to `sorts`
+    (either direction)."""
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, described in schema["properties"].items():
+        if described.get("readOnly"):
+            continue
+        described = copy.deepcopy(described)
+        parameter = {"in": "query", "name": name}
+        for moved in ("description", "deprecated"):
+            if moved in described:
+                parameter[moved] = described.pop(moved)
+        parameter["schema"] = described
+        parameter["required"] = name in required
         described.pop("nullable", None)  # a query parameter is absent, never null
         if described.get("default") is None:
             described.pop("default", None)
         if "enum" in described:
             described["enum"] = [value for value in described["enum"] if value is not None]
-        if parameter["name"] == "sort" and sorts:
-            described["enum"] = [f"{direction}{name}" for name in sorts for direction in ("", "-")]
+        if name == "sort" and sorts:
+            described["enum"] = [f"{direction}{column}" for column in sorts for direction in ("", "-")]
+        parameters.append(parameter)
     return parameters
 
 
-def crud(
-    spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, filters=(), query=None, sorts=()
-) -> None:
-    """The five CRUD operations of a resource; `query` (a marshmallow schema) describes the list's
-    parameters as the service validates them, else `filters` are plain strings."""
+def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, query=None, sorts=()) -> None:
+    """The five CRUD operations of a resource; `query` (a schema object) describes the list's
+    parameters as the service validates them, else they are the page's."""
     item = f"{path}/{{id}}"
-    id_param = ID_PARAM
-    if query is not None:
-        list_params = query_parameters(spec, query, sorts)
-    else:
-        list_params = PAGE_PARAMS + [{"name": f, "in": "query", "schema": {"type": "string"}} for f in filters]
+    list_params = query_parameters(query, sorts) if query is not None else PAGE_PARAMS
     spec.path(
         path=path,
         operations={
@@ -109,7 +177,7 @@ def crud(
     operations = {
         "get": {
             "tags": [tag],
-            "parameters": id_param,
+            "parameters": ID_PARAM,
             "responses": {"200": {"description": "With ETag", **json_content(ref(name))}, **ERRORS},
         }
     }
@@ -117,34 +185,68 @@ def crud(
         if_match = {"name": "If-Match", "in": "header", "schema": {"type": "string"}}
         operations["patch"] = {
             "tags": [tag],
-            "parameters": [*id_param, if_match],
+            "parameters": [*ID_PARAM, if_match],
             "requestBody": json_content(ref(name)),
             "responses": {"200": {"description": "Changed", **json_content(ref(name))}, **ERRORS},
         }
     if delete:
         operations["delete"] = {
             "tags": [tag],
-            "parameters": id_param,
+            "parameters": ID_PARAM,
             "responses": {"204": {"description": "Deleted"}, **ERRORS},
         }
     spec.path(path=item, operations=operations)
 
 
-def openapi_document(service_cls) -> dict:
-    """The document for every `describe(spec)` found on the classes `service_cls` is made of."""
-    spec = APISpec(
+def action(spec, path: str, tag: str, summary: str, body: dict | None, response: dict, status: str = "200") -> None:
+    """Describe one POST on an item (a transition, a comment, ...)."""
+    operation = {
+        "tags": [tag],
+        "summary": summary,
+        "parameters": ID_PARAM,
+        "responses": {status: {"description": summary, **json_content(response)}, **ERRORS},
+    }
+    if body is not None:
+        operation["requestBody"] = json_content(body)
+    spec.path(path=path, operations={"post": operation})
+
+
+def read_only(spec, path: str, tag: str, summary: str, response: dict, parameters=ID_PARAM) -> None:
+    """Describe one GET."""
+    operation = {"tags": [tag], "summary": summary, "parameters": parameters}
+    operation["responses"] = {"200": {"description": summary, **json_content(response)}, **ERRORS}
+    spec.path(path=path, operations={"get": operation})
+
+
+def openapi_document(route_groups) -> dict:
+    """The document for the `describe(spec)` of each of `route_groups`, in that order."""
+    spec = Spec(
         title="CRM platform API",
         version="1.0.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
         info={"description": "Contacts, interactions, documents and reports. Errors are application/problem+json."},
         servers=[{"url": "/"}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Problem", PROBLEM)
-    for cls in reversed(service_cls.__mro__):
-        if "describe" in vars(cls):
-            cls.describe(spec)
+    for group in route_groups:
+        group.describe(spec)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]
     return document
+
+
+def snapshot_text(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    from gateway.service import openapi  # the service's routes import this module
+
+    SNAPSHOT.write_text(snapshot_text(openapi()), encoding="utf-8")
+    print(f"wrote {SNAPSHOT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

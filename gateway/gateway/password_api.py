@@ -18,9 +18,10 @@ from crm_kernel.http import api, json_body
 from crm_kernel.schemas import StrictSchema, load
 from gateway import throttle
 from gateway.auth import hash_password, password_matches
-from gateway.identity import V1, commit_or_conflict, load_or_404
+from gateway.identity import commit_or_conflict, load_or_404
 from gateway.models import User
-from gateway.openapi import ERRORS, json_content, ref
+from gateway.openapi import ERRORS, json_content, own_schema, ref
+from gateway.routing import V1
 from gateway.schemas import UserSchema
 
 MIN_LENGTH = 12  # as for the passwords an administrator sets (UserSchema)
@@ -94,7 +95,7 @@ class PasswordApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("PasswordChange", schema=PasswordChangeSchema)
+        spec.components.schema("PasswordChange", own_schema(PasswordChangeSchema))
         responses = {
             "204": {"description": "Changed; every token of the user, the caller's too, is revoked: sign in again"},
             **ERRORS,

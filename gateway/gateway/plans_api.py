@@ -1,12 +1,10 @@
 """`/api/v1/plans`: targets per department or user and period, kept by the reporting service."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.identity import V1
 from gateway.openapi import crud
-from reporting.schemas import PlanQuerySchema, PlanSchema
+from gateway.routing import READERS, V1
 
 PLANNERS = ("admin", "manager")
-READERS = ("admin", "manager", "agent", "analyst")  # an agent reads the plans set for them
 
 
 class PlansApi:
@@ -40,5 +38,6 @@ class PlansApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Plan", schema=PlanSchema)
-        crud(spec, f"{V1}/plans", "Plan", "plans", query=PlanQuerySchema(), sorts=("created_at", "period", "metric"))
+        spec.publish("Plan", "reporting", "PlanSchema")
+        query = spec.contract_schema("reporting", "PlanQuerySchema")
+        crud(spec, f"{V1}/plans", "Plan", "plans", query=query, sorts=("created_at", "period", "metric"))

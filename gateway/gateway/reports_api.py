@@ -5,23 +5,33 @@ import base64
 from werkzeug.wrappers import Response
 
 from crm_kernel.http import api, content_disposition, json_response, query_args
-from gateway.identity import V1
-from gateway.openapi import ERRORS
-from reporting.schemas import PERIOD_ERROR, PERIOD_PATTERN
-
-READERS = ("admin", "manager", "agent", "analyst")  # each sees the figures of what they may see
+from gateway.openapi import ERRORS, contract_value
+from gateway.routing import READERS, V1
 
 
 def _param(name: str, description: str, **schema) -> dict:
     return {"name": name, "in": "query", "description": description, "schema": {"type": "string", **schema}}
 
 
+DAY = r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"  # a date of 1970-2999
+ID = {"minLength": 1, "maxLength": 32}
+IDS = {"pattern": r"^[^,]{1,32}(,[^,]{1,32}){0,19}$"}  # up to 20 comma-separated ids
 PERIOD_PARAMS = [
-    _param("from", "first local day of the period, 1970-01-01 to 2999-12-31 (default: 29 days ago)", format="date"),
-    _param("to", "last local day of the period, inclusive, at most 2999-12-31 (default: today)", format="date"),
+    _param(
+        "from",
+        "first local day of the period, 1970-01-01 to 2999-12-31 (default: 29 days ago)",
+        format="date",
+        pattern=DAY,
+    ),
+    _param(
+        "to",
+        "last local day of the period, inclusive, at most 2999-12-31 (default: today)",
+        format="date",
+        pattern=DAY,
+    ),
     _param("tz", "IANA time zone the days are read in (default UTC)"),
-    _param("department_id", "a department, with every department below it"),
-    _param("user_id", "a user"),
+    _param("department_id", "a department, with every department below it", **ID),
+    _param("user_id", "a user", **ID),
     _param("format", "json (default), csv or png", enum=["json", "csv", "png"]),
 ]
 GROUP_PARAM = _param(
@@ -29,25 +39,43 @@ GROUP_PARAM = _param(
     "user, department (rolled up the tree), day (at most 366 days), week (ISO, at most 5 years) or month",
     enum=["user", "department", "day", "week", "month"],
 )
-KPI_PARAM = _param("kpi", "comma-separated KPI names (default: all)")
 COMPARE_PARAMS = [
-    _param("compare_from", "first day of the period to compare with", format="date"),
-    _param("compare_to", "last day of the period to compare with", format="date"),
+    _param("compare_from", "first day of the period to compare with", format="date", pattern=DAY),
+    _param("compare_to", "last day of the period to compare with", format="date", pattern=DAY),
 ]
-REPORTS = {
-    "kpis": ("KPIs in total and per group", [*PERIOD_PARAMS, GROUP_PARAM, KPI_PARAM]),
-    "funnel": ("Conversion per stage and average time in stage of the deals created in the period", PERIOD_PARAMS),
-    "sla": ("Ticket response and resolution times and SLA compliance", [*PERIOD_PARAMS, GROUP_PARAM]),
-    "campaigns": ("Campaign responses and rates per kind", PERIOD_PARAMS),
-    "plan-vs-actual": (
-        "Each plan of the period with its actual and percentage",
-        [{**_param("period", PERIOD_ERROR, pattern=PERIOD_PATTERN), "required": True}, *PERIOD_PARAMS[2:]],
-    ),
-    "compare": (
-        "Two periods, or several departments or users (comma-separated ids), side by side",
-        [*PERIOD_PARAMS, *COMPARE_PARAMS, KPI_PARAM],
-    ),
-}
+
+
+def kpi_param() -> dict:
+    names = "|".join(contract_value("reporting", "KPIS"))
+    return _param("kpi", "comma-separated KPI names (default: all)", pattern=f"^({names})(,({names}))*$")
+
+
+def reports() -> dict:
+    """Each report's summary and query parameters."""
+    period = _param(
+        "period",
+        contract_value("reporting", "PERIOD_ERROR"),
+        pattern=contract_value("reporting", "PERIOD_PATTERN"),
+    )
+    kpi = kpi_param()
+    compared = [
+        _param("department_id", "departments to compare (comma-separated, at most 20), or one to narrow to", **IDS),
+        _param("user_id", "users to compare (comma-separated, at most 20), or one to narrow to", **IDS),
+    ]
+    return {
+        "kpis": ("KPIs in total and per group", [*PERIOD_PARAMS, GROUP_PARAM, kpi]),
+        "funnel": ("Conversion per stage and average time in stage of the deals created in the period", PERIOD_PARAMS),
+        "sla": ("Ticket response and resolution times and SLA compliance", [*PERIOD_PARAMS, GROUP_PARAM]),
+        "campaigns": ("Campaign responses and rates per kind", PERIOD_PARAMS),
+        "plan-vs-actual": (
+            "Each plan of the period with its actual and percentage",
+            [{**period, "required": True}, *PERIOD_PARAMS[2:]],
+        ),
+        "compare": (
+            "Two periods, or several departments or users (comma-separated ids), side by side",
+            [*PERIOD_PARAMS[:3], *compared, PERIOD_PARAMS[5], *COMPARE_PARAMS, kpi],
+        ),
+    }
 
 
 def report_response(result: dict) -> Response:
@@ -92,7 +120,7 @@ class ReportsApi:
 
     @staticmethod
     def describe(spec):
-        for name, (summary, parameters) in REPORTS.items():
+        for name, (summary, parameters) in reports().items():
             content = {
                 "application/json": {"schema": {"type": "object"}},
                 "text/csv": {"schema": {"type": "string"}},

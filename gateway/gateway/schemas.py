@@ -42,11 +42,26 @@ def _minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+INTERVAL = {
+    "type": "array",
+    "items": {"type": "string", "pattern": HHMM.pattern},
+    "minItems": 2,
+    "maxItems": 2,
+}
+# How the OpenAPI document states `check_working_hours` (order and overlaps are in the description).
+WORKING_HOURS = {
+    "description": "per weekday a list of [start, end] intervals in HH:MM, start before end, not overlapping; "
+    f"at least {MIN_WEEKLY_MINUTES} minutes a week, or none",
+    "properties": {day: {"type": "array", "items": INTERVAL} for day in WEEKDAYS},
+    "additionalProperties": False,
+}
+
+
 class DepartmentSchema(EntitySchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     parent_id = fields.String(allow_none=True, load_default=None)
     timezone = TimeZone(load_default="UTC")
-    working_hours = fields.Dict(load_default=lambda: dict(DEFAULT_WORKING_HOURS))
+    working_hours = fields.Dict(load_default=lambda: dict(DEFAULT_WORKING_HOURS), metadata=WORKING_HOURS)
 
     @validates("working_hours")
     def _working_hours(self, value, **kwargs):

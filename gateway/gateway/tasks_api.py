@@ -1,11 +1,8 @@
 """`/api/v1/tasks`: who does what by when; overdue lists per assignee and department."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.contacts_api import STAFF
-from gateway.identity import V1, check_owner
-from gateway.interactions_api import read_only
-from gateway.openapi import crud, page_of, query_parameters
-from interactions.sales_schemas import TASK_SORTS, OverdueQuerySchema, TaskQuerySchema, TaskSchema
+from gateway.openapi import contract_value, crud, page_of, query_parameters, read_only
+from gateway.routing import STAFF, V1, check_owner
 
 
 class TasksApi:
@@ -13,8 +10,6 @@ class TasksApi:
     def create_task(self, request):
         caller = self.auth.require(request, *STAFF)
         data = json_body(request)
-        if isinstance(data.get("contact_id"), str):
-            self.contact_must_exist(data["contact_id"])
         data.setdefault("assignee_id", caller.user_id)
         data.setdefault("department_id", caller.department_id)
         check_owner(self.db, caller, data, "assignee_id")
@@ -37,8 +32,6 @@ class TasksApi:
         caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
         check_owner(self.db, caller, changes, "assignee_id")
-        if isinstance(changes.get("contact_id"), str):
-            self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_task(task_id, changes, expected_version(request)))
 
     @api("DELETE", f"{V1}/tasks/<string:task_id>")
@@ -54,13 +47,15 @@ class TasksApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Task", schema=TaskSchema)
-        crud(spec, f"{V1}/tasks", "Task", "tasks", query=TaskQuerySchema(), sorts=TASK_SORTS)
+        spec.publish("Task", "interactions", "TaskSchema")
+        query = spec.contract_schema("interactions", "TaskQuerySchema")
+        sorts = tuple(contract_value("interactions", "TASK_SORTS"))
+        crud(spec, f"{V1}/tasks", "Task", "tasks", query=query, sorts=sorts)
         read_only(
             spec,
             f"{V1}/tasks/overdue",
             "tasks",
             "Open tasks past their due time, most overdue first",
             page_of("Task")["content"]["application/json"]["schema"],
-            query_parameters(spec, OverdueQuerySchema(), ("due_at",)),
+            query_parameters(spec.contract_schema("interactions", "OverdueQuerySchema"), ("due_at",)),
         )

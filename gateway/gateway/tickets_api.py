@@ -1,19 +1,8 @@
 """`/api/v1/tickets` and `/api/v1/sla-policies`: requests and complaints, and their SLA targets."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.contacts_api import STAFF
-from gateway.identity import V1, check_owner
-from gateway.interactions_api import action, read_only
-from gateway.openapi import ID_PARAM, PAGE_PARAMS, crud, page_of, ref
-from interactions.schemas import (
-    TICKET_SORTS,
-    CommentSchema,
-    SlaPolicyQuerySchema,
-    SlaPolicySchema,
-    TicketQuerySchema,
-    TicketSchema,
-    TicketTransitionSchema,
-)
+from gateway.openapi import ID_PARAM, PAGE_PARAMS, action, contract_value, crud, page_of, read_only, ref
+from gateway.routing import STAFF, V1, check_owner
 
 
 class TicketsApi:
@@ -21,8 +10,6 @@ class TicketsApi:
     def create_ticket(self, request):
         caller = self.auth.require(request, *STAFF)
         data = json_body(request)
-        if isinstance(data.get("contact_id"), str):
-            self.contact_must_exist(data["contact_id"])
         data.setdefault("department_id", caller.department_id)
         check_owner(self.db, caller, data, "assignee_id")
         ticket = self.interactions.create_ticket(data)
@@ -38,8 +25,6 @@ class TicketsApi:
         caller = self.auth.require(request, *STAFF)
         changes = json_body(request)
         check_owner(self.db, caller, changes, "assignee_id")
-        if isinstance(changes.get("contact_id"), str):
-            self.contact_must_exist(changes["contact_id"])
         return entity_response(self.interactions.update_ticket(ticket_id, changes, expected_version(request)))
 
     @api("DELETE", f"{V1}/tickets/<string:ticket_id>")
@@ -104,11 +89,13 @@ class TicketsApi:
 
     @staticmethod
     def describe(spec):
-        spec.components.schema("Ticket", schema=TicketSchema)
-        spec.components.schema("TicketComment", schema=CommentSchema)
-        spec.components.schema("TicketTransition", schema=TicketTransitionSchema)
-        spec.components.schema("SlaPolicy", schema=SlaPolicySchema)
-        crud(spec, f"{V1}/tickets", "Ticket", "tickets", query=TicketQuerySchema(), sorts=TICKET_SORTS)
+        spec.publish("Ticket", "interactions", "TicketSchema")
+        spec.publish("TicketComment", "interactions", "CommentSchema")
+        spec.publish("TicketTransition", "interactions", "TicketTransitionSchema")
+        spec.publish("SlaPolicy", "interactions", "SlaPolicySchema")
+        query = spec.contract_schema("interactions", "TicketQuerySchema")
+        sorts = tuple(contract_value("interactions", "TICKET_SORTS"))
+        crud(spec, f"{V1}/tickets", "Ticket", "tickets", query=query, sorts=sorts)
         item = f"{V1}/tickets/{{id}}"
         action(
             spec,
@@ -136,6 +123,5 @@ class TicketsApi:
             ref("TicketTransition"),
             ref("Ticket"),
         )
-        crud(
-            spec, f"{V1}/sla-policies", "SlaPolicy", "sla-policies", query=SlaPolicyQuerySchema(), sorts=("created_at",)
-        )
+        policies = spec.contract_schema("interactions", "SlaPolicyQuerySchema")
+        crud(spec, f"{V1}/sla-policies", "SlaPolicy", "sla-policies", query=policies, sorts=("created_at",))

@@ -5,10 +5,8 @@ lives here, next to the other routes to that service.
 """
 
 from crm_kernel.http import api, query_args
-from gateway.contacts_api import STAFF
-from gateway.identity import V1
-from gateway.interactions_api import read_only
-from gateway.openapi import ID_PARAM, PAGE_PARAMS
+from gateway.openapi import ID_PARAM, PAGE_PARAMS, read_only
+from gateway.routing import STAFF, V1
 
 
 class TimelineApi:

@@ -47,6 +47,7 @@ SCENARIOS = (
     "postgres-restart",
     "database-down",
     "poison-event",
+    "gateway-kill-upload",
 )
 
 
@@ -67,6 +68,18 @@ def test_clients_see_only_retryable_errors_and_everything_comes_back(rehearsal, 
     assert row["ready_after_s"] is not None
     assert row["reporting_converged_after_s"] is not None
     assert row["failures"] == []
+
+
+def test_a_gateway_killed_mid_upload_leaves_no_half_document_and_no_orphan_after_collection(rehearsal):
+    row = rehearsal["gateway-kill-upload"]
+    assert row["half_documents"] == [] and row["unreadable_documents"] == []
+    assert row["orphaned_blobs"] >= 0 and row["orphans_left"] == 0  # -1: the collector did not run
+
+
+def test_no_key_stays_in_progress(rehearsal):
+    """An unfinished idempotency record is a lease: a retry after it ends runs again, so no writer
+    gives up on a key the gateway kept answering 409 "in progress" for."""
+    assert all(row["stuck_keys"] == 0 for row in rehearsal.values())
 
 
 def test_a_poison_event_is_parked_not_looped(rehearsal):

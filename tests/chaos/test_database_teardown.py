@@ -14,9 +14,9 @@ from nameko.testing.services import entrypoint_hook
 from sqlalchemy import text
 
 from crm_kernel.db import Database
+from crm_kernel.deadline_rpc import DeadlineServiceRpc
 from crm_kernel.errors import ServiceUnavailable
 from crm_kernel.rpc import rpc
-from gateway.rpc import DeadlineServiceRpc
 
 
 def terminate(pid: int) -> None:

@@ -1,7 +1,7 @@
-"""Fixtures of the deployment checks: the Kubernetes manifests, rendered as kustomize would."""
+"""Fixtures of the deployment checks: the Kubernetes manifests, rendered by `kubectl kustomize`."""
 
 import pytest
-from deploy_render import OVERLAYS, render
+from manifests import OVERLAYS, render
 
 
 @pytest.fixture(scope="session")

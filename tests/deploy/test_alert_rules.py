@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 import yaml
-from deploy_render import ROOT, by_kind
+from manifests import ROOT, by_kind
 
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 K8S_RULES = ROOT / "deploy" / "k8s" / "base" / "prometheus" / "alerts.yml"

@@ -4,7 +4,7 @@ import re
 
 import pytest
 import yaml
-from deploy_render import APPS, ROOT
+from manifests import APPS, ROOT
 
 from crm_kernel.topology import SERVICE_CLASSES
 
@@ -102,3 +102,14 @@ def test_prometheus_scrapes_every_app_service(compose):
         assert f"{app}:{address.rsplit(':', 1)[1]}" in targets
     mount = "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
     assert mount in compose["services"]["prometheus"]["volumes"]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_each_app_logs_in_to_rabbitmq_as_its_own_user_which_the_migrate_step_makes(compose, app):
+    url = compose["services"][app]["environment"]["AMQP_URI"]
+    password = f"{app.upper()}_BROKER_PASSWORD"
+    assert url.startswith(f"amqp://crm-{app}:${{{password}:?")
+    migrate = compose["services"]["migrate"]["environment"]
+    assert migrate[password].startswith(f"${{{password}:?")
+    assert migrate["AMQP_URI"].startswith("amqp://crm:")  # the administrator makes the users
+    assert f"{password}=" in (ROOT / "deploy" / "compose.env.example").read_text()

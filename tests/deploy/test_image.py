@@ -5,7 +5,7 @@ import re
 import shlex
 from importlib.metadata import distribution
 
-from deploy_render import ROOT
+from manifests import ROOT
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 

@@ -2,7 +2,7 @@
 
 import kubernetes_validate
 import pytest
-from deploy_render import APPS, KUBERNETES_VERSION, OVERLAYS, ROOT, by_kind, containers, pod_specs
+from manifests import APPS, KUBERNETES_VERSION, OVERLAYS, ROOT, by_kind, containers, pod_specs
 
 from crm_kernel.topology import SERVICE_CLASSES
 
@@ -122,11 +122,14 @@ def test_rabbitmq_is_a_three_node_cluster_making_durable_queues_quorum_queues(re
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_each_service_has_its_own_postgresql_with_its_own_secret(rendered, overlay):
     statefulsets = by_kind(rendered[overlay], "StatefulSet")
+    secrets = by_kind(rendered[overlay], "Secret")
     for name in APPS:
         (container,) = pod_specs(statefulsets[f"{name}-db"])[0]["containers"]
         env = {e["name"]: e for e in container["env"]}
         assert env["POSTGRES_DB"]["value"] == env["POSTGRES_USER"]["value"] == name
-        assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"{name}-db"
+        # The base names the Secret each overlay generates, and kustomize gives that one a hashed name.
+        secret = f"{name}-db" if overlay == "base" else secrets[f"{name}-db"]["metadata"]["name"]
+        assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == secret
         assert statefulsets[f"{name}-db"]["spec"]["volumeClaimTemplates"]
 
 
@@ -236,14 +239,38 @@ def test_rabbitmq_and_each_database_admit_only_the_pods_that_use_them(rendered, 
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         return policy
 
-    amqp_clients = {
-        name
-        for name, (_, containers) in pods.items()
-        for c in containers
-        if any(e["name"] == "AMQP_URI" for e in c.get("env", []))
-    }
+    def clients(variable):
+        return {
+            name
+            for name, (_, containers) in pods.items()
+            for c in containers
+            if any(e["name"] == variable for e in c.get("env", []))
+        }
+
+    amqp_clients, user_makers = clients("AMQP_URI"), clients("RABBITMQ_MANAGEMENT_URL")
     assert {*APPS, *(f"{app}-migrate" for app in APPS)} <= amqp_clients
+    assert user_makers == {f"{app}-migrate" for app in APPS}
     broker = _admitted(policy_of("rabbitmq"), pods)
-    assert broker == {"amqp": amqp_clients, "epmd": {"rabbitmq"}, "cluster": {"rabbitmq"}, "prometheus": {"prometheus"}}
+    assert broker == {
+        "amqp": amqp_clients,
+        "management": user_makers,
+        "epmd": {"rabbitmq"},
+        "cluster": {"rabbitmq"},
+        "prometheus": {"prometheus"},
+    }
     for app in APPS:
         assert _admitted(policy_of(f"{app}-db"), pods) == {"postgres": {app, f"{app}-migrate"}}, app
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_app_uses_its_own_rabbitmq_user_which_its_migration_job_makes(rendered, overlay):
+    deployments, jobs = by_kind(rendered[overlay], "Deployment"), by_kind(rendered[overlay], "Job")
+    for app in APPS:
+        (app_container,) = pod_specs(deployments[app])[0]["containers"]
+        env = {e["name"]: e for e in app_container["env"]}
+        assert env["RABBITMQ_USER"]["value"] == f"crm-{app}"
+        assert env["RABBITMQ_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == f"{app}-password"
+        (job_container,) = pod_specs(jobs[f"{app}-migrate"])[0]["containers"]
+        job_env = {e["name"]: e for e in job_container["env"]}
+        assert job_env["RABBITMQ_USER"]["valueFrom"]["secretKeyRef"]["key"] == "username"  # the administrator
+        assert job_env[f"{app.upper()}_BROKER_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == f"{app}-password"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from deploy_render import APPS, K8S, OVERLAYS, ROOT, by_kind, containers, image_renames, pod_specs, render
+from manifests import APPS, K8S, OVERLAYS, ROOT, by_kind, containers, image_renames, pod_specs, render
 
 from crm_kernel.secrets import weakness
 

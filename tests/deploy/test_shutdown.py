@@ -8,7 +8,7 @@ import sys
 import time
 
 import requests
-from deploy_render import ROOT
+from manifests import ROOT
 
 from crm_kernel.topology import SERVICE_CLASSES
 

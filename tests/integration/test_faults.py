@@ -3,10 +3,10 @@
 import pytest
 from nameko.testing.services import entrypoint_hook
 
+from crm_kernel.deadline_rpc import DeadlineServiceRpc
 from crm_kernel.errors import ServiceUnavailable
 from crm_kernel.rpc import rpc
 from crm_kernel.topology import service_class
-from gateway.rpc import DeadlineServiceRpc
 
 
 class Front:

@@ -6,9 +6,9 @@ from nameko.standalone.rpc import ServiceRpcClient
 from nameko.testing.services import entrypoint_hook
 
 from crm_kernel.context import RequestContext
+from crm_kernel.deadline_rpc import DeadlineServiceRpc
 from crm_kernel.errors import NotFound, ServiceUnavailable
 from crm_kernel.rpc import rpc
-from gateway.rpc import DeadlineServiceRpc
 
 never = Event()
 

@@ -11,9 +11,10 @@ from service_workers import Workers
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from crm_kernel.departments import DepartmentTree
 from crm_kernel.migrations import upgrade
 from crm_kernel.scope import Scope
-from reporting.kpis import KPIS, DepartmentTree, group_keys, kpi_values, response_rates
+from reporting.kpis import KPIS, group_keys, kpi_values, response_rates
 from reporting.models import Department, Fact, OutboxEvent, User
 from reporting.service import ReportingService
 
@@ -76,11 +77,11 @@ def reporting(database_url):
     engine.dispose()
 
 
-def expected(facts: list[dict], query: dict, scope: Scope | None) -> dict:
+def expected(facts: list[dict], query: dict, scope: Scope) -> dict:
     """The report's totals and groups as the definitions give them over the facts the caller may see."""
     now, tz, group_by = datetime.now(UTC), query.get("tz", "UTC"), query.get("group_by")
     tree = DepartmentTree(PARENTS)
-    if scope is not None:
+    if not scope.sees_all_figures:
         tree = DepartmentTree(
             {
                 key: (parent if parent in scope.departments else None)
@@ -91,7 +92,7 @@ def expected(facts: list[dict], query: dict, scope: Scope | None) -> dict:
     seen = []
     for fact in facts:
         department = fact["department_id"] or USERS.get(fact["user_id"])
-        if scope is None or department in scope.departments:
+        if scope.sees_all_figures or department in scope.departments:
             seen.append(fact | {"department_id": department})
     groups: dict = {}
     for fact in seen:
@@ -108,7 +109,7 @@ def test_sql_aggregates_equal_the_kpi_definitions_for_every_grouping(reporting, 
     local_day = lambda fact: fact["occurred_at"].astimezone(ZoneInfo(tz)).date().isoformat()  # noqa: E731
     inside = [fact for fact in facts if PERIOD["from"] <= local_day(fact) <= PERIOD["to"]]
 
-    for scope in (None, MANAGER):
+    for scope in (Scope.system(), MANAGER):
         report = service.as_(scope).kpis(query)
         want = expected(inside, query, scope)
         if group_by is None:
@@ -124,13 +125,13 @@ def test_campaign_responses_are_counted_in_sql_as_the_definition_counts_them(rep
     service, facts = reporting
     inside = [fact for fact in facts if PERIOD["from"] <= fact["occurred_at"].date().isoformat() <= PERIOD["to"]]
 
-    for scope in (None, MANAGER):
+    for scope in (Scope.system(), MANAGER):
         report = service.as_(scope).campaigns(PERIOD)
         seen = [
             fact
             for fact in inside
             if fact["kpi"] == "campaign_responses"
-            and (scope is None or (fact["department_id"] or USERS.get(fact["user_id"])) in scope.departments)
+            and (scope.sees_all_figures or (fact["department_id"] or USERS.get(fact["user_id"])) in scope.departments)
         ]
         by_campaign: dict = {}
         for fact in seen:

@@ -3,11 +3,13 @@
 import sys
 from pathlib import Path
 
+import eventlet
+import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from crm_kernel.migrations import upgrade
-from reporting.feed import apply_event, fresh_as_of
+from reporting.events import apply, fresh_as_of
 from reporting.models import DealStage, Fact, Plan, ProcessedEvent, Snapshot
 from reporting.rebuild import clear_read_models
 
@@ -18,7 +20,7 @@ from reporting_events import deal_history, event, ticket  # noqa: E402
 def apply_all(session, events):
     for each in events:
         session.add(ProcessedEvent(event_id=each["event_id"], type=each["type"]))
-        apply_event(session, each)
+        apply(session, [each])
     session.commit()
 
 
@@ -79,4 +81,52 @@ def test_migrating_to_0002_keeps_the_facts_counted_before(database_url):
             "d3",
         )
     finally:
+        engine.dispose()
+
+
+def test_reports_are_fresh_as_of_the_newest_event_even_when_an_older_one_comes_later(database_url):
+    upgrade("reporting", database_url)
+    engine = create_engine(database_url)
+    newer = event("ticket.created", ticket("2026-03-05T09:00:00+00:00"), "2026-03-05T09:00:00+00:00")
+    older = event("ticket.created", ticket("2026-03-01T09:00:00+00:00"), "2026-03-01T09:00:00+00:00")
+    try:
+        for each in (newer, older):
+            with Session(engine) as session:
+                apply(session, [each])
+                session.commit()
+        with Session(engine) as session:
+            assert fresh_as_of(session)["event_occurred_at"] == "2026-03-05T09:00:00+00:00"
+    finally:
+        engine.dispose()
+
+
+def test_two_replicas_noting_their_first_events_at_once_both_commit(database_url):
+    """Each replica's first batch writes the freshness row: the second waits for the first, then updates it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: nothing runs at once")
+    upgrade("reporting", database_url)
+    engine = create_engine(database_url)
+    first, second, observer = Session(engine), Session(engine), Session(engine)
+    second_pid = second.scalar(text("SELECT pg_backend_pid()"))
+
+    def second_replica():
+        apply(second, [event("department.created", {"id": "d2", "name": "Support"}, "2026-03-02T09:00:00+00:00")])
+        second.commit()
+
+    def second_waits_for_a_lock() -> bool:
+        query = text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
+        return observer.scalar(query, {"pid": second_pid}) == "Lock"
+
+    try:
+        apply(first, [event("department.created", {"id": "d1", "name": "Sales"}, "2026-03-01T09:00:00+00:00")])
+        replica = eventlet.spawn(second_replica)
+        while not replica.dead and not second_waits_for_a_lock():
+            eventlet.sleep(0.01)  # let the second replica run until it is done or waits on the first
+        first.commit()
+        replica.wait()
+        with Session(engine) as session:
+            assert fresh_as_of(session)["event_occurred_at"] == "2026-03-02T09:00:00+00:00"
+    finally:
+        for session in (first, second, observer):
+            session.close()
         engine.dispose()

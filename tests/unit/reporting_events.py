@@ -110,3 +110,22 @@ def department(department_id: str, name: str, parent_id=None, event_type="depart
 def user(user_id: str, name: str, department_id: str | None, event_type="user.created") -> dict:
     entity = {"id": user_id, "email": f"{user_id}@example.com", "name": name, "role": "agent"}
     return event(event_type, entity | {"department_id": department_id, "timezone": "UTC", "active": True})
+
+
+def consumer_of(reporting, event_type: str):
+    """The reporting consumer of `event_type`, as the broker would deliver to it (a list of events)."""
+    return getattr(reporting, f"on_{event_type.replace('.', '_')}")
+
+
+def apply(reporting, *events) -> None:
+    """Each event delivered on its own to its consumer, applied once and committed; an event reporting
+    does not consume is not delivered to it."""
+    for each in events:
+        if hasattr(reporting.service_cls, f"on_{each['type'].replace('.', '_')}"):
+            consumer_of(reporting, each["type"])([each])
+
+
+def apply_batch(reporting, events: list[dict]) -> None:
+    """`events` delivered as one batch to one consumer (every reporting consumer applies whatever
+    events it gets by their types): one transaction."""
+    consumer_of(reporting, events[0]["type"])(events)

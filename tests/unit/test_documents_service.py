@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from crm_kernel.context import CallContext
-from crm_kernel.db import new_id
 from crm_kernel.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from crm_kernel.outbox import OutboxRecorder
+from crm_kernel.idempotency import IdempotentWrites
+from crm_kernel.outbox import OutboxRecorder, make_event
 from crm_kernel.scope import Scope
-from documents.models import Base, Document, DocumentTransition, DocumentVersion, OutboxEvent
+from documents.models import Base, Document, DocumentTransition, DocumentVersion, IdempotentWrite, OutboxEvent
 from documents.service import DocumentsService
 from documents.storage import blob_store
 
@@ -23,6 +23,26 @@ AGENT = Scope("agent-1", "agent", "sales-north")
 SALES_MANAGER = Scope("manager-1", "manager", "sales", ("sales", "sales-north"))
 SUPPORT_MANAGER = Scope("manager-2", "manager", "support", ("support",))
 ADMIN = Scope("admin-1", "admin", "hq", ("hq",))
+
+
+class Directory:
+    """The contacts and interactions services as the documents service sees them: records by id."""
+
+    def __init__(self, records: dict):
+        self.records = records
+
+    def __getattr__(self, method):
+        def read(record_id):
+            if record_id not in self.records:
+                raise NotFound(f"{record_id} not found")
+            return self.records[record_id]
+
+        return read
+
+
+CONTACTS = {"c1": {"id": "c1", "first_name": "Ada", "last_name": "Lovelace", "emails": ["ada@example.com"]}}
+CONTACTS |= {key: {"id": key} for key in ("c2", "src-1", "src-2", "other")}
+DEALS_AND_TICKETS = {"d1": {"id": "d1"}, "t1": {"id": "t1"}}
 
 
 class Documents:
@@ -33,6 +53,7 @@ class Documents:
 
     def as_(self, scope: Scope | None = AGENT, failing_outbox=False):
         engine = self.engine
+        clients = {"contacts": Directory(CONTACTS), "interactions": Directory(DEALS_AND_TICKETS)}
 
         class Caller:
             def __getattr__(self, method):
@@ -44,7 +65,10 @@ class Documents:
                         outbox = OutboxRecorder(OutboxEvent, data)
                         if failing_outbox:
                             outbox.add = _crash
-                        worker = worker_factory(DocumentsService, db=session, outbox=outbox, context=CallContext(data))
+                        once = IdempotentWrites(IdempotentWrite, None, method)
+                        worker = worker_factory(
+                            DocumentsService, db=session, outbox=outbox, context=CallContext(data), once=once, **clients
+                        )
                         return getattr(worker, method)(*args, **kwargs)
 
                 return call
@@ -239,9 +263,8 @@ def test_bad_filters_are_refused_naming_them(documents):
 
 
 def test_a_generated_quote_is_a_pdf_that_holds_the_contacts_name(documents):
-    contact = {"id": "c1", "first_name": "Ada", "last_name": "Lovelace", "emails": ["ada@example.com"]}
     deal = {"title": "Three engines", "amount": "12500.00", "currency": "EUR"}
-    document = documents.as_().generate_document({"template": "quote", "contact_id": "c1", "deal": deal}, contact)
+    document = documents.as_().generate_document({"template": "quote", "contact_id": "c1", "deal": deal})
     assert document["kind"] == "quote" and document["content_type"] == "application/pdf"
     assert document["contact_id"] == "c1" and document["status"] == "draft"
     size, chunks = blob_store().open_verified(document["sha256"])
@@ -253,12 +276,29 @@ def test_a_generated_quote_is_a_pdf_that_holds_the_contacts_name(documents):
 
 def test_an_unknown_template_is_refused_naming_template(documents):
     with pytest.raises(ValidationFailed) as raised:
-        documents.as_().generate_document({"template": "poem", "contact_id": "c1"}, {"id": "c1"})
+        documents.as_().generate_document({"template": "poem", "contact_id": "c1"})
     assert list(raised.value.errors) == ["template"] and documents.count(Document) == 0
 
 
+def test_a_quote_for_a_contact_the_caller_does_not_see_is_refused_naming_contact_id(documents):
+    with pytest.raises(ValidationFailed) as raised:
+        documents.as_().generate_document({"template": "quote", "contact_id": "nobody"})
+    assert raised.value.errors == {"contact_id": ["unknown contact"]} and documents.count(Document) == 0
+
+
+@pytest.mark.parametrize(
+    "field, errors",
+    [("contact_id", ["unknown contact"]), ("deal_id", ["unknown"]), ("ticket_id", ["unknown"])],
+)
+def test_a_document_filed_under_a_record_the_caller_does_not_see_is_refused_naming_it(documents, field, errors):
+    with pytest.raises(ValidationFailed) as raised:
+        upload(documents, **{field: "nobody"})
+    assert raised.value.errors == {field: errors}
+    assert documents.count(Document) == 0 and documents.events() == []
+
+
 def merged(target: str, *sources: str) -> dict:
-    return {"event_id": new_id(), "type": "contact.merged", "entity": {"id": target}, "source_ids": list(sources)}
+    return make_event("contact.merged", {"id": target}, {"actor": "u1", "request_id": "r1"}, source_ids=list(sources))
 
 
 def test_a_contact_merge_re_points_the_documents_of_the_sources_once(documents):

@@ -17,8 +17,15 @@ from contacts.schemas import CompanySchema, ContactSchema, FieldDefinitionSchema
 from crm_kernel.topology import SERVICE_CLASSES, service_class
 from documents.schemas import DocumentSchema
 from gateway.schemas import DepartmentSchema, UserSchema
-from interactions.sales_schemas import CampaignSchema, DealSchema, ResponseSchema, TaskSchema
-from interactions.schemas import InteractionSchema, SlaPolicySchema, TicketSchema
+from interactions.schemas import (
+    CampaignSchema,
+    DealSchema,
+    InteractionSchema,
+    ResponseSchema,
+    SlaPolicySchema,
+    TaskSchema,
+    TicketSchema,
+)
 from reporting.schemas import PlanSchema
 
 EVENTS_MD = Path(__file__).resolve().parents[2] / "docs" / "events.md"

@@ -12,7 +12,7 @@ from crm_kernel.secrets import WeakSecret
 from gateway import throttle
 from gateway.auth import secret_key
 from gateway.callers import client_address, login_keys
-from gateway.http import TokenBuckets
+from gateway.middleware import TokenBuckets
 from gateway.models import Base
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -14,9 +14,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from crm_kernel.db import utcnow
-from gateway import http
 from gateway.auth import issue_token
-from gateway.http import PublicApi
+from gateway.middleware import EdgeMiddleware, fingerprint, purge
 from gateway.models import Base, IdempotencyRecord
 
 KEY = "a-unit-test-signing-key-that-is-long-enough"
@@ -97,7 +96,7 @@ class Served:
 
 @pytest.fixture
 def api(memory_engine):
-    middleware = PublicApi()
+    middleware = EdgeMiddleware()
     middleware._sessions = sessionmaker(memory_engine(Base))
     return middleware
 
@@ -216,13 +215,13 @@ def test_records_past_their_time_to_live_are_purged(api):
     age(api, timedelta(days=2))
     idempotent(api, Served(), key="new")
     with api.sessions()() as session:
-        assert http.purge(session, utcnow()) == 1
+        assert purge(session, utcnow()) == 1
         session.commit()
         assert [r.key for r in session.query(IdempotencyRecord)] == ["new"]
 
 
 def fingerprint_of(body=b'{"a": 1}', path=f"{V1}/contacts") -> str:
-    return http.fingerprint(request(path, body=body))
+    return fingerprint(request(path, body=body))
 
 
 def age(api, by: timedelta) -> None:

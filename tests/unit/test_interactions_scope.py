@@ -5,7 +5,7 @@ import pytest
 from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_kernel.outbox import make_event
 from crm_kernel.scope import Scope
-from interactions.access import may_place, sees
+from interactions.access import OWNERS
 from interactions.models import Base, Deal, OutboxEvent, Ticket
 from interactions.service import InteractionsService
 
@@ -18,7 +18,7 @@ ANALYST = Scope("an", "analyst", "hq", ("hq",))
 
 @pytest.fixture
 def as_(workers):
-    """`as_(scope)`: the service called as the user of `scope` (no argument: no user behind the call)."""
+    """`as_(scope)`: the service called as the user of `scope` (no argument: for the system, which sees everything)."""
     return workers(InteractionsService, Base, OutboxEvent).as_
 
 
@@ -27,6 +27,12 @@ def ticket(**fields):
 
 
 # -- the plain rules ---------------------------------------------------------------------------
+
+
+def sees(scope, record) -> bool:
+    """The kernel's rule applied to a record by this service's owner columns (as `access.scoped` does)."""
+    owners = OWNERS[type(record)]
+    return scope.sees({name: getattr(record, name) for name in (*owners, "department_id")}, owners=owners)
 
 
 def test_an_agent_sees_what_is_assigned_to_them_or_shared_in_their_department_only():
@@ -41,17 +47,18 @@ def test_a_manager_sees_their_department_and_below_but_not_a_sibling_nor_what_is
     assert not sees(MANAGER_SALES, Deal(owner_id="m-sales", department_id="support"))
 
 
-def test_an_analyst_sees_no_record_and_a_call_without_a_user_sees_all():
+def test_an_analyst_sees_no_record_a_call_without_a_scope_none_and_one_for_the_system_all():
     assert not sees(ANALYST, Deal(owner_id="an", department_id="hq"))
-    assert sees(None, Deal(owner_id="x", department_id="anywhere"))
+    assert not sees(Scope.nobody(), Deal(owner_id="x", department_id="anywhere"))
+    assert sees(Scope.system(), Deal(owner_id="x", department_id="anywhere"))
 
 
 def test_a_manager_may_place_records_anywhere_in_their_subtree_an_agent_only_in_their_department():
-    assert may_place(MANAGER_SALES, "berlin") and may_place(MANAGER_SALES, "sales")
-    assert not may_place(MANAGER_SALES, "support") and not may_place(MANAGER_SALES, None)
-    assert may_place(AGENT_BERLIN, "berlin") and not may_place(AGENT_BERLIN, "sales")
-    assert not may_place(ANALYST, "hq")
-    assert may_place(Scope("ad", "admin", None), None)
+    assert MANAGER_SALES.may_place("berlin") and MANAGER_SALES.may_place("sales")
+    assert not MANAGER_SALES.may_place("support") and not MANAGER_SALES.may_place(None)
+    assert AGENT_BERLIN.may_place("berlin") and not AGENT_BERLIN.may_place("sales")
+    assert not ANALYST.may_place("hq")
+    assert Scope("ad", "admin", None).may_place(None)
 
 
 # -- the service applying them -----------------------------------------------------------------
@@ -128,3 +135,15 @@ def test_a_timeline_shows_only_the_items_the_caller_may_see(as_):
     assert sorted(kinds, key=str) == [("document", None), ("ticket", "berlin")]
     assert [item["entity"]["department_id"] for item in berlin] == ["berlin"]
     assert len(as_().contact_timeline("c1", {})["items"]) == 3
+
+
+def test_a_call_that_carries_no_scope_sees_nothing_and_writes_nothing(as_):
+    as_().create_ticket(ticket(department_id="berlin"))
+    nobody = as_(Scope.nobody())
+
+    with pytest.raises(ValidationFailed) as refused:
+        nobody.create_ticket(ticket(department_id="berlin"))
+
+    assert refused.value.errors == {"department_id": ["not a department you may see"]}
+    assert nobody.list_tickets({})["items"] == []
+    assert len(as_().list_tickets({})["items"]) == 1

@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from reporting.kpis import DepartmentTree, bucket, buckets, funnel, kpi_values, median, p90, period_bounds
+from reporting.kpis import bucket, buckets, funnel, kpi_values, median, p90, period_bounds
 
 
 def utc_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
@@ -80,19 +80,6 @@ def test_a_task_is_overdue_only_once_its_due_time_has_passed():
     after, _ = kpi_values([due], ("tasks_overdue",), at("2026-06-10T12:01:00+00:00"))
 
     assert (before, after) == ({"tasks_overdue": 0}, {"tasks_overdue": 1})
-
-
-def test_the_department_tree_gives_ancestors_and_subtrees():
-    tree = DepartmentTree({"d1": None, "d2": "d1", "d3": "d2", "d4": "d1"})
-
-    assert tree.ancestors("d3") == ["d3", "d2", "d1"]
-    assert tree.subtree("d2") == {"d2", "d3"}
-    assert tree.subtree("d1") == {"d1", "d2", "d3", "d4"}
-    assert tree.ancestors(None) == []
-
-
-def test_a_cycle_in_the_department_tree_does_not_loop_forever():
-    assert DepartmentTree({"a": "b", "b": "a"}).ancestors("a") == ["a", "b"]
 
 
 def test_the_funnel_counts_a_skipped_stage_as_passed_and_a_lost_deal_where_it_got_to():

@@ -7,7 +7,7 @@ import io
 import pytest
 from matplotlib.axes import Axes
 from PIL import Image
-from reporting_events import contact_created, deal_history, interaction_created
+from reporting_events import apply, contact_created, deal_history, interaction_created
 
 from reporting.models import Base, OutboxEvent
 from reporting.service import ReportingService
@@ -27,8 +27,8 @@ def content(result: dict) -> tuple[str, bytes]:
 
 
 def test_kpis_as_csv_have_one_row_per_group_and_kpi(reporting):
-    reporting.apply(contact_created("2026-03-02T10:00:00+00:00"))
-    reporting.apply(interaction_created("2026-03-10T10:00:00+00:00", "email", "outbound"))
+    apply(reporting, contact_created("2026-03-02T10:00:00+00:00"))
+    apply(reporting, interaction_created("2026-03-10T10:00:00+00:00", "email", "outbound"))
 
     content_type, body = content(
         reporting.kpis({**MARCH, "group_by": "week", "kpi": "contacts_created,interactions", "format": "csv"})
@@ -44,7 +44,7 @@ def test_kpis_as_csv_have_one_row_per_group_and_kpi(reporting):
 
 def test_the_funnel_as_csv_has_one_row_per_stage(reporting):
     for each in deal_history("2026-03-02T09:00:00+00:00", [("qualified", "2026-03-03T09:00:00+00:00")]):
-        reporting.apply(each)
+        apply(reporting, each)
 
     _, body = content(reporting.funnel({**MARCH, "format": "csv"}))
 
@@ -82,7 +82,7 @@ def png_of(reporting, **query) -> bytes:
 
 @pytest.mark.parametrize("group_by", [None, "week", "user"])
 def test_kpis_as_a_chart_are_a_png_of_readable_size(reporting, group_by):
-    reporting.apply(contact_created("2026-03-02T10:00:00+00:00"))
+    apply(reporting, contact_created("2026-03-02T10:00:00+00:00"))
 
     body = png_of(reporting, **({"group_by": group_by} if group_by else {}), kpi="contacts_created,interactions")
 
@@ -92,7 +92,7 @@ def test_kpis_as_a_chart_are_a_png_of_readable_size(reporting, group_by):
 
 def test_a_weekly_chart_labels_each_week_with_its_count(reporting, drawn_texts):
     for day in ("02", "03", "17"):  # two in week 10, one in week 12
-        reporting.apply(contact_created(f"2026-03-{day}T10:00:00+00:00"))
+        apply(reporting, contact_created(f"2026-03-{day}T10:00:00+00:00"))
 
     body = png_of(reporting, group_by="week", kpi="contacts_created")
 
@@ -102,7 +102,7 @@ def test_a_weekly_chart_labels_each_week_with_its_count(reporting, drawn_texts):
 
 def test_the_funnel_chart_names_each_stage_with_its_deals_and_conversion(reporting, drawn_texts):
     for each in deal_history("2026-03-02T09:00:00+00:00", [("qualified", "2026-03-03T09:00:00+00:00")]):
-        reporting.apply(each)
+        apply(reporting, each)
 
     content(reporting.funnel({**MARCH, "format": "png"}))
 
@@ -112,7 +112,7 @@ def test_the_funnel_chart_names_each_stage_with_its_deals_and_conversion(reporti
 @pytest.mark.parametrize("report", ["funnel", "campaigns", "sla"])
 def test_every_report_can_be_drawn(reporting, report):
     for each in deal_history("2026-03-02T09:00:00+00:00", [("won", "2026-03-03T09:00:00+00:00")]):
-        reporting.apply(each)
+        apply(reporting, each)
 
     _, body = content(getattr(reporting, report)({**MARCH, "format": "png"}))
 

@@ -3,7 +3,7 @@
 import base64
 
 import pytest
-from reporting_events import contact_created, deal_history, department
+from reporting_events import apply, contact_created, deal_history, department
 
 from crm_kernel.errors import NotFound, PreconditionFailed, ValidationFailed
 from reporting.models import Base, OutboxEvent, Plan
@@ -15,7 +15,7 @@ from reporting.service import ReportingService
 def reporting(workers):
     service = workers(ReportingService, Base, OutboxEvent)
     for each in (department("d1", "Company"), department("d2", "Sales", "d1"), department("d3", "Support", "d1")):
-        service.apply(each)
+        apply(service, each)
     return service
 
 
@@ -100,7 +100,7 @@ def test_plan_against_actual_gives_the_share_reached(reporting):
         contact_created("2026-03-31T22:30:00+00:00", department_id="d3"),  # 1 April in Berlin
         *deal_history("2026-03-02T09:00:00+00:00", [("won", "2026-03-20T09:00:00+00:00")], department_id="d2"),
     ):
-        reporting.apply(each)
+        apply(reporting, each)
     reporting.create_plan(plan())  # the whole company: 4 contacts
     reporting.create_plan(plan(metric="won_amount", currency="EUR", value="4000", department_id="d2"))
     reporting.create_plan(plan(period="2026-04"))
@@ -117,7 +117,7 @@ def test_plan_against_actual_gives_the_share_reached(reporting):
 
 def test_two_periods_side_by_side_with_their_differences(reporting):
     for day in ("2026-03-02", "2026-03-03", "2026-04-02", "2026-04-03", "2026-04-04"):
-        reporting.apply(contact_created(f"{day}T10:00:00+00:00", department_id="d2"))
+        apply(reporting, contact_created(f"{day}T10:00:00+00:00", department_id="d2"))
 
     report = reporting.compare(
         {
@@ -138,7 +138,7 @@ def test_two_periods_side_by_side_with_their_differences(reporting):
 
 def test_departments_side_by_side_include_those_below_them(reporting):
     for department_id in ("d2", "d2", "d3", "d3", "d3", "d3"):
-        reporting.apply(contact_created("2026-03-02T10:00:00+00:00", department_id=department_id))
+        apply(reporting, contact_created("2026-03-02T10:00:00+00:00", department_id=department_id))
 
     report = reporting.compare(
         {"from": "2026-03-01", "to": "2026-03-31", "department_id": "d2,d1", "kpi": "contacts_created"}
@@ -152,7 +152,7 @@ def test_departments_side_by_side_include_those_below_them(reporting):
 
 @pytest.mark.parametrize("output", ["csv", "png"])
 def test_plan_against_actual_and_comparisons_render_as_csv_and_png(reporting, output):
-    reporting.apply(contact_created("2026-03-02T10:00:00+00:00", department_id="d2"))
+    apply(reporting, contact_created("2026-03-02T10:00:00+00:00", department_id="d2"))
     reporting.create_plan(plan())
 
     planned = reporting.plan_vs_actual({"period": "2026-03", "format": output})["rendered"]

@@ -5,7 +5,7 @@ Bea (u3, Sales Berlin), Una (u4, Support).
 """
 
 import pytest
-from reporting_events import contact_created, deal_history, department, response_recorded, user
+from reporting_events import apply, contact_created, deal_history, department, response_recorded, user
 
 from crm_kernel.errors import NotFound, ValidationFailed
 from crm_kernel.scope import Scope
@@ -38,7 +38,7 @@ def reporting(workers):
         contact_created("2026-03-06T10:00:00+00:00", owner_id="u4", department_id="d4"),
         contact_created("2026-03-07T10:00:00+00:00", owner_id="u4", department_id=None),  # Una's: Support
     ):
-        service.apply(each)
+        apply(service, each)
     return service
 
 
@@ -109,7 +109,7 @@ def test_funnel_and_campaign_reports_count_the_callers_deals_and_responses_only(
         response_recorded("sent", "2026-03-02T09:00:00+00:00", department_id="d4"),
         response_recorded("opened", "2026-03-03T09:00:00+00:00", department_id="d4"),
     ):
-        reporting.apply(each)
+        apply(reporting, each)
 
     funnel = reporting.as_(SALES_MANAGER).funnel(MARCH)
     campaigns = reporting.as_(SALES_MANAGER).campaigns(MARCH)

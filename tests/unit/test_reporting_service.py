@@ -4,6 +4,7 @@ import random
 
 import pytest
 from reporting_events import (
+    apply,
     contact_created,
     deal_history,
     department,
@@ -30,7 +31,7 @@ def reporting(workers):
 
 def feed(reporting, *events):
     for each in events:
-        reporting.apply(each)
+        apply(reporting, each)
 
 
 def kpis(reporting, **query):

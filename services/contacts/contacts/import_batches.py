@@ -22,7 +22,7 @@ from contacts.normalise import search_text
 from contacts.placement import OWNER_REFUSED, refused_owners
 from contacts.rows import CONTACT_SCHEMA, LISTS, ROW_ID
 from contacts.schemas import CompanySchema, ContactSchema
-from crm_kernel.bulk import insert_rows, without_nagle
+from crm_kernel.bulk import insert_rows
 from crm_kernel.db import new_id, utcnow
 from crm_kernel.errors import ServiceUnavailable
 from crm_kernel.scope import visible
@@ -173,7 +173,6 @@ def apply_batch(
 ) -> None:
     """Create, update, skip or fail each row of a batch, and commit them with their events, the import's
     record of each change and its progress at once."""
-    without_nagle(session)
     refused = refused_owners(session, scope, {fields.get("owner_id") for _, fields, _ in rows})
     failures = failures + [(line, OWNER_REFUSED) for line, fields, _ in rows if fields.get("owner_id") in refused]
     rows = [row for row in rows if row[1].get("owner_id") not in refused]

@@ -1,118 +1,119 @@
 """Deals through the pipeline, every stage change kept so that a negotiation can be replayed."""
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crm_kernel.db import utcnow
 from crm_kernel.errors import ValidationFailed
-from crm_kernel.idempotency import idempotent
 from crm_kernel.pagination import keyset_page
-from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
+from crm_kernel.scope import Scope
+from interactions.access import check_placement, flush_or_stale, scoped, visible_or_404
+from interactions.known_contacts import require_contact
 from interactions.models import Deal, DealStageChange
-from interactions.records import apply_changes, flush_or_stale
-from interactions.sales_schemas import DEAL_SORTS, DealQuerySchema, DealSchema, DealTransitionSchema, StageChangeSchema
+from interactions.schemas import (
+    DEAL_SORTS,
+    DealQuerySchema,
+    DealSchema,
+    DealTransitionSchema,
+    StageChangeSchema,
+    assign,
+)
 from interactions.workflow import transition_deal
 
 
-class DealsRpc:
-    @rpc
-    @idempotent
-    def create_deal(self, data: dict, actor_id: str | None = None) -> dict:
-        fields = load(DealSchema(), data)
-        self._check_placement(Deal, fields)
-        deal = Deal(**fields, created_at=utcnow())
-        self.db.add(deal)
-        self.db.flush()
-        self.db.add(
-            DealStageChange(
-                deal_id=deal.id, from_stage=None, to_stage=deal.stage, changed_by=actor_id, changed_at=deal.created_at
-            )
+def create(db: Session, scope: Scope, data: dict, actor_id: str | None, *, events, contacts) -> dict:
+    fields = load(DealSchema(), data)
+    check_placement(db, scope, Deal, fields)
+    require_contact(contacts, fields["contact_id"])
+    deal = Deal(**fields, created_at=utcnow())
+    db.add(deal)
+    db.flush()
+    db.add(
+        DealStageChange(
+            deal_id=deal.id, from_stage=None, to_stage=deal.stage, changed_by=actor_id, changed_at=deal.created_at
         )
-        dumped = DealSchema().dump(deal)
-        self.outbox.add(self.db, "deal.created", dumped)
-        return self.once.commit(self.db, dumped)
+    )
+    dumped = DealSchema().dump(deal)
+    events.add(db, "deal.created", dumped)
+    return dumped
 
-    @rpc
-    def get_deal(self, deal_id: str) -> dict:
-        return DealSchema().dump(self._load(Deal, deal_id))
 
-    @rpc
-    def update_deal(self, deal_id: str, changes: dict, expected_version: int | None = None) -> dict:
-        deal = self._load(Deal, deal_id, expected_version)
-        # The stage moves only through transitions, which keep the history.
-        fields = load(DealSchema(), changes, partial=True)
-        self._check_placement(Deal, fields)
-        if "stage" in changes:
-            raise ValidationFailed(
-                "change the stage with POST /deals/{id}/transitions", {"stage": ["use the transitions route"]}
-            )
-        changed = apply_changes(deal, DealSchema(), fields)
-        if not changed:
-            return DealSchema().dump(deal)
-        flush_or_stale(self.db, deal)
-        dumped = DealSchema().dump(deal)
-        self.outbox.add(self.db, "deal.updated", dumped, changes=changed)
-        self.db.commit()
-        return dumped
+def get(db: Session, scope: Scope, deal_id: str) -> dict:
+    return DealSchema().dump(visible_or_404(db, Deal, deal_id, scope))
 
-    @rpc
-    def delete_deal(self, deal_id: str, expected_version: int | None = None) -> None:
-        deal = self._load(Deal, deal_id, expected_version)
-        deal.deleted_at = utcnow()
-        flush_or_stale(self.db, deal)
-        self.outbox.add(self.db, "deal.deleted", DealSchema().dump(deal))
-        self.db.commit()
 
-    @rpc
-    def list_deals(self, query: dict) -> dict:
-        params = load(DealQuerySchema(), query)
-        stmt = self._scoped(select(Deal).where(Deal.deleted_at.is_(None)), Deal)
-        for name in ("contact_id", "owner_id", "department_id", "stage"):
-            if params[name]:
-                stmt = stmt.where(getattr(Deal, name) == params[name])
-        rows, next_cursor = keyset_page(
-            self.db,
-            stmt,
-            Deal,
-            limit=params["limit"],
-            cursor=params["cursor"],
-            sort=params["sort"],
-            sortable=DEAL_SORTS,
+def update(db: Session, scope: Scope, deal_id: str, changes: dict, expected_version, *, events, contacts) -> dict:
+    """Change the fields sent; the stage moves only through `transition`, which keeps the history."""
+    deal = visible_or_404(db, Deal, deal_id, scope, expected_version)
+    fields = load(DealSchema(), changes, partial=True)
+    check_placement(db, scope, Deal, fields)
+    if "stage" in changes:
+        raise ValidationFailed(
+            "change the stage with POST /deals/{id}/transitions", {"stage": ["use the transitions route"]}
         )
-        return {"items": DealSchema(many=True).dump(rows), "next_cursor": next_cursor}
+    if "contact_id" in fields:
+        require_contact(contacts, fields["contact_id"])
+    changed = assign(deal, DealSchema(), fields)
+    if not changed:
+        return DealSchema().dump(deal)
+    deal.updated_at = utcnow()
+    flush_or_stale(db, deal)
+    dumped = DealSchema().dump(deal)
+    events.add(db, "deal.updated", dumped, changes=changed)
+    return dumped
 
-    @rpc
-    def transition_deal(
-        self, deal_id: str, data: dict, actor_id: str | None = None, expected_version: int | None = None
-    ) -> dict:
-        move = load(DealTransitionSchema(), data)
-        deal = self._load(Deal, deal_id, expected_version)
-        from_stage = transition_deal(deal, move["stage"], move["lost_reason"])
-        now = utcnow()
-        deal.updated_at = now
-        self.db.add(
-            DealStageChange(
-                deal_id=deal.id,
-                from_stage=from_stage,
-                to_stage=deal.stage,
-                changed_by=actor_id,
-                changed_at=now,
-                note=move["lost_reason"] if deal.stage == "lost" else move["note"],
-            )
+
+def delete(db: Session, scope: Scope, deal_id: str, expected_version, *, events) -> None:
+    deal = visible_or_404(db, Deal, deal_id, scope, expected_version)
+    deal.deleted_at = utcnow()
+    flush_or_stale(db, deal)
+    events.add(db, "deal.deleted", DealSchema().dump(deal))
+
+
+def page(db: Session, scope: Scope, query: dict) -> dict:
+    params = load(DealQuerySchema(), query)
+    stmt = scoped(select(Deal).where(Deal.deleted_at.is_(None)), Deal, scope)
+    for name in ("contact_id", "owner_id", "department_id", "stage"):
+        if params[name]:
+            stmt = stmt.where(getattr(Deal, name) == params[name])
+    rows, next_cursor = keyset_page(
+        db, stmt, Deal, limit=params["limit"], cursor=params["cursor"], sort=params["sort"], sortable=DEAL_SORTS
+    )
+    return {"items": DealSchema(many=True).dump(rows), "next_cursor": next_cursor}
+
+
+def transition(
+    db: Session, scope: Scope, deal_id: str, data: dict, actor_id: str | None, expected_version, *, events
+) -> dict:
+    """Move the deal to another stage (a lost deal needs `lost_reason`) and keep the step in its history."""
+    move = load(DealTransitionSchema(), data)
+    deal = visible_or_404(db, Deal, deal_id, scope, expected_version)
+    from_stage = transition_deal(deal, move["stage"], move["lost_reason"])
+    now = utcnow()
+    deal.updated_at = now
+    db.add(
+        DealStageChange(
+            deal_id=deal.id,
+            from_stage=from_stage,
+            to_stage=deal.stage,
+            changed_by=actor_id,
+            changed_at=now,
+            note=move["lost_reason"] if deal.stage == "lost" else move["note"],
         )
-        flush_or_stale(self.db, deal)
-        dumped = DealSchema().dump(deal)
-        self.outbox.add(self.db, "deal.stage_changed", dumped, from_stage=from_stage, to_stage=deal.stage)
-        self.db.commit()
-        return dumped
+    )
+    flush_or_stale(db, deal)
+    dumped = DealSchema().dump(deal)
+    events.add(db, "deal.stage_changed", dumped, from_stage=from_stage, to_stage=deal.stage)
+    return dumped
 
-    @rpc
-    def deal_history(self, deal_id: str) -> dict:
-        """Every stage the deal went through, oldest first, with who moved it and when."""
-        deal = self._load(Deal, deal_id)
-        rows = self.db.scalars(
-            select(DealStageChange)
-            .where(DealStageChange.deal_id == deal.id)
-            .order_by(DealStageChange.changed_at, DealStageChange.id)
-        ).all()
-        return {"deal": DealSchema().dump(deal), "items": StageChangeSchema(many=True).dump(rows)}
+
+def history(db: Session, scope: Scope, deal_id: str) -> dict:
+    """Every stage the deal went through, oldest first, with who moved it and when."""
+    deal = visible_or_404(db, Deal, deal_id, scope)
+    rows = db.scalars(
+        select(DealStageChange)
+        .where(DealStageChange.deal_id == deal.id)
+        .order_by(DealStageChange.changed_at, DealStageChange.id)
+    ).all()
+    return {"deal": DealSchema().dump(deal), "items": StageChangeSchema(many=True).dump(rows)}

@@ -1,94 +1,290 @@
 """The interactions service: the history of every request between customers and the company.
 
-This class holds the interactions themselves; tickets, deals, tasks, campaigns, the timeline and the
-replicas of other services' data are mixins, one module per idea.
+Entrypoints only: each calls an entity function (which parses what the caller sent with `schemas`)
+with the session, the caller's scope and the clients it needs, and commits. The consumers of other
+services' events are in `events`.
 """
 
-from sqlalchemy import select
+import logging
 
-from crm_kernel.db import utcnow
+from nameko.timer import timer
+from prometheus_client import Counter
+
+from crm_kernel.config import env
+from crm_kernel.deadline_rpc import DeadlineServiceRpc
 from crm_kernel.idempotency import Idempotency, idempotent
 from crm_kernel.outbox import Outbox
-from crm_kernel.pagination import keyset_page
 from crm_kernel.rpc import rpc
-from crm_kernel.schemas import load
 from crm_kernel.service import ServiceBase
-from interactions.access import ScopedRecords
-from interactions.campaigns import CampaignsRpc
-from interactions.deals import DealsRpc
-from interactions.models import IdempotentWrite, Interaction, OutboxEvent
-from interactions.records import apply_changes, flush_or_stale
-from interactions.replicas import Replicas
-from interactions.schemas import INTERACTION_SORTS, InteractionQuerySchema, InteractionSchema
-from interactions.tasks import TasksRpc
-from interactions.tickets import TicketsRpc
-from interactions.timeline import TimelineRpc
+from interactions import campaigns, deals, interactions, sla_policies, tasks, tickets, timeline
+from interactions.events import EventConsumers
+from interactions.models import IdempotentWrite, OutboxEvent, ProcessedEvent
+
+log = logging.getLogger(__name__)
+SLA_BREACHES = Counter("crm_sla_breaches_total", "Tickets found past their SLA (alerting: breaches piling up).")
+SLA_SCAN_SECONDS = float(env("INTERACTIONS_SLA_SCAN_SECONDS", "60"))
 
 
-class InteractionsService(
-    TicketsRpc, DealsRpc, TasksRpc, CampaignsRpc, TimelineRpc, Replicas, ScopedRecords, ServiceBase
-):
+class InteractionsService(EventConsumers, ServiceBase):
     name = "interactions"
     outbox = Outbox(OutboxEvent)
     once = Idempotency(IdempotentWrite)
+    processed_events = ProcessedEvent  # events applied, for `crm_kernel.events.consumer`
+    contacts = DeadlineServiceRpc("contacts")  # that a record's contact exists, and its consent
+
+    # -- interactions --------------------------------------------------------------------------
 
     @rpc
     @idempotent
     def create_interaction(self, data: dict) -> dict:
-        fields = load(InteractionSchema(), data)
-        self._check_placement(Interaction, fields)
-        interaction = Interaction(**fields)
-        interaction.refresh_search_text()
-        self.db.add(interaction)
-        self.db.flush()
-        dumped = InteractionSchema().dump(interaction)
-        self.outbox.add(self.db, "interaction.created", dumped)
-        return self.once.commit(self.db, dumped)
+        created = interactions.create(self.db, self.context.scope, data, events=self.outbox, contacts=self.contacts)
+        return self.once.commit(self.db, created)
 
     @rpc
     def get_interaction(self, interaction_id: str) -> dict:
-        return InteractionSchema().dump(self._load(Interaction, interaction_id))
+        return interactions.get(self.db, self.context.scope, interaction_id)
 
     @rpc
     def update_interaction(self, interaction_id: str, changes: dict, expected_version: int | None = None) -> dict:
-        interaction = self._load(Interaction, interaction_id, expected_version)
-        fields = load(InteractionSchema(), changes, partial=True)
-        self._check_placement(Interaction, fields)
-        changed = apply_changes(interaction, InteractionSchema(), fields)
-        if not changed:
-            return InteractionSchema().dump(interaction)
-        interaction.refresh_search_text()
-        flush_or_stale(self.db, interaction)
-        dumped = InteractionSchema().dump(interaction)
-        self.outbox.add(self.db, "interaction.updated", dumped, changes=changed)
+        updated = interactions.update(
+            self.db,
+            self.context.scope,
+            interaction_id,
+            changes,
+            expected_version,
+            events=self.outbox,
+            contacts=self.contacts,
+        )
         self.db.commit()
-        return dumped
+        return updated
 
     @rpc
     def delete_interaction(self, interaction_id: str, expected_version: int | None = None) -> None:
-        """Soft delete: it leaves lists and reads; the record and its events stay."""
-        interaction = self._load(Interaction, interaction_id, expected_version)
-        interaction.deleted_at = utcnow()
-        flush_or_stale(self.db, interaction)
-        self.outbox.add(self.db, "interaction.deleted", InteractionSchema().dump(interaction))
+        interactions.delete(self.db, self.context.scope, interaction_id, expected_version, events=self.outbox)
         self.db.commit()
 
     @rpc
     def list_interactions(self, query: dict) -> dict:
-        params = load(InteractionQuerySchema(), query)
-        stmt = self._scoped(select(Interaction).where(Interaction.deleted_at.is_(None)), Interaction)
-        if params["q"]:
-            stmt = stmt.where(Interaction.search_text.contains(params["q"].lower(), autoescape=True))
-        for name in ("contact_id", "user_id", "channel"):
-            if params[name]:
-                stmt = stmt.where(getattr(Interaction, name) == params[name])
-        rows, next_cursor = keyset_page(
+        return interactions.page(self.db, self.context.scope, query)
+
+    # -- tickets -------------------------------------------------------------------------------
+
+    @rpc
+    @idempotent
+    def create_ticket(self, data: dict) -> dict:
+        created = tickets.create(self.db, self.context.scope, data, events=self.outbox, contacts=self.contacts)
+        return self.once.commit(self.db, created)
+
+    @rpc
+    def get_ticket(self, ticket_id: str) -> dict:
+        return tickets.get(self.db, self.context.scope, ticket_id)
+
+    @rpc
+    def update_ticket(self, ticket_id: str, changes: dict, expected_version: int | None = None) -> dict:
+        updated = tickets.update(
             self.db,
-            stmt,
-            Interaction,
-            limit=params["limit"],
-            cursor=params["cursor"],
-            sort=params["sort"],
-            sortable=INTERACTION_SORTS,
+            self.context.scope,
+            ticket_id,
+            changes,
+            expected_version,
+            events=self.outbox,
+            contacts=self.contacts,
         )
-        return {"items": InteractionSchema(many=True).dump(rows), "next_cursor": next_cursor}
+        self.db.commit()
+        return updated
+
+    @rpc
+    def delete_ticket(self, ticket_id: str, expected_version: int | None = None) -> None:
+        tickets.delete(self.db, self.context.scope, ticket_id, expected_version, events=self.outbox)
+        self.db.commit()
+
+    @rpc
+    def list_tickets(self, query: dict) -> dict:
+        return tickets.page(self.db, self.context.scope, query)
+
+    @rpc
+    def comment_ticket(self, ticket_id: str, data: dict) -> dict:
+        """Add a comment; the first customer-facing one is the ticket's first response."""
+        added = tickets.comment(self.db, self.context.scope, ticket_id, data, events=self.outbox)
+        self.db.commit()
+        return added
+
+    @rpc
+    def list_ticket_comments(self, ticket_id: str, query: dict | None = None) -> dict:
+        """A page of the ticket's comments (`limit`, `cursor`), oldest first unless `sort` says otherwise."""
+        return tickets.comments_page(self.db, self.context.scope, ticket_id, query or {})
+
+    @rpc
+    def transition_ticket(self, ticket_id: str, data: dict, expected_version: int | None = None) -> dict:
+        moved = tickets.transition(self.db, self.context.scope, ticket_id, data, expected_version, events=self.outbox)
+        self.db.commit()
+        return moved
+
+    @timer(interval=SLA_SCAN_SECONDS)
+    def detect_sla_breaches(self) -> int:
+        """Mark open tickets past their SLA as breached, escalate them, and announce each once."""
+        breached = tickets.escalate_breaches(self.db, events=self.outbox)
+        self.db.commit()
+        SLA_BREACHES.inc(breached)
+        if breached:
+            log.info("%d tickets breached their SLA", breached)
+        return breached
+
+    # -- SLA policies --------------------------------------------------------------------------
+
+    @rpc
+    def create_sla_policy(self, data: dict) -> dict:
+        created = sla_policies.create(self.db, self.context.scope, data, events=self.outbox)
+        self.db.commit()
+        return created
+
+    @rpc
+    def get_sla_policy(self, policy_id: str) -> dict:
+        return sla_policies.get(self.db, self.context.scope, policy_id)
+
+    @rpc
+    def update_sla_policy(self, policy_id: str, changes: dict, expected_version: int | None = None) -> dict:
+        updated = sla_policies.update(
+            self.db, self.context.scope, policy_id, changes, expected_version, events=self.outbox
+        )
+        self.db.commit()
+        return updated
+
+    @rpc
+    def delete_sla_policy(self, policy_id: str, expected_version: int | None = None) -> None:
+        """The department falls back to the default targets (for tickets opened from now on)."""
+        sla_policies.delete(self.db, self.context.scope, policy_id, expected_version, events=self.outbox)
+        self.db.commit()
+
+    @rpc
+    def list_sla_policies(self, query: dict) -> dict:
+        return sla_policies.page(self.db, self.context.scope, query)
+
+    # -- deals ---------------------------------------------------------------------------------
+
+    @rpc
+    @idempotent
+    def create_deal(self, data: dict, actor_id: str | None = None) -> dict:
+        created = deals.create(self.db, self.context.scope, data, actor_id, events=self.outbox, contacts=self.contacts)
+        return self.once.commit(self.db, created)
+
+    @rpc
+    def get_deal(self, deal_id: str) -> dict:
+        return deals.get(self.db, self.context.scope, deal_id)
+
+    @rpc
+    def update_deal(self, deal_id: str, changes: dict, expected_version: int | None = None) -> dict:
+        updated = deals.update(
+            self.db, self.context.scope, deal_id, changes, expected_version, events=self.outbox, contacts=self.contacts
+        )
+        self.db.commit()
+        return updated
+
+    @rpc
+    def delete_deal(self, deal_id: str, expected_version: int | None = None) -> None:
+        deals.delete(self.db, self.context.scope, deal_id, expected_version, events=self.outbox)
+        self.db.commit()
+
+    @rpc
+    def list_deals(self, query: dict) -> dict:
+        return deals.page(self.db, self.context.scope, query)
+
+    @rpc
+    def transition_deal(
+        self, deal_id: str, data: dict, actor_id: str | None = None, expected_version: int | None = None
+    ) -> dict:
+        moved = deals.transition(
+            self.db, self.context.scope, deal_id, data, actor_id, expected_version, events=self.outbox
+        )
+        self.db.commit()
+        return moved
+
+    @rpc
+    def deal_history(self, deal_id: str) -> dict:
+        """Every stage the deal went through, oldest first, with who moved it and when."""
+        return deals.history(self.db, self.context.scope, deal_id)
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    @rpc
+    @idempotent
+    def create_task(self, data: dict) -> dict:
+        created = tasks.create(self.db, self.context.scope, data, events=self.outbox, contacts=self.contacts)
+        return self.once.commit(self.db, created)
+
+    @rpc
+    def get_task(self, task_id: str) -> dict:
+        return tasks.get(self.db, self.context.scope, task_id)
+
+    @rpc
+    def update_task(self, task_id: str, changes: dict, expected_version: int | None = None) -> dict:
+        updated = tasks.update(
+            self.db, self.context.scope, task_id, changes, expected_version, events=self.outbox, contacts=self.contacts
+        )
+        self.db.commit()
+        return updated
+
+    @rpc
+    def delete_task(self, task_id: str, expected_version: int | None = None) -> None:
+        tasks.delete(self.db, self.context.scope, task_id, expected_version, events=self.outbox)
+        self.db.commit()
+
+    @rpc
+    def list_tasks(self, query: dict) -> dict:
+        return tasks.page(self.db, self.context.scope, query)
+
+    @rpc
+    def list_overdue_tasks(self, query: dict) -> dict:
+        """Open tasks whose due time has passed, most overdue first, per assignee or department."""
+        return tasks.overdue_page(self.db, self.context.scope, query)
+
+    # -- campaigns -----------------------------------------------------------------------------
+
+    @rpc
+    def create_campaign(self, data: dict) -> dict:
+        created = campaigns.create(self.db, self.context.scope, data, events=self.outbox)
+        self.db.commit()
+        return created
+
+    @rpc
+    def get_campaign(self, campaign_id: str) -> dict:
+        return campaigns.get(self.db, self.context.scope, campaign_id)
+
+    @rpc
+    def update_campaign(self, campaign_id: str, changes: dict, expected_version: int | None = None) -> dict:
+        updated = campaigns.update(
+            self.db, self.context.scope, campaign_id, changes, expected_version, events=self.outbox
+        )
+        self.db.commit()
+        return updated
+
+    @rpc
+    def delete_campaign(self, campaign_id: str, expected_version: int | None = None) -> None:
+        campaigns.delete(self.db, self.context.scope, campaign_id, expected_version, events=self.outbox)
+        self.db.commit()
+
+    @rpc
+    def list_campaigns(self, query: dict) -> dict:
+        return campaigns.page(self.db, self.context.scope, query)
+
+    @rpc
+    def record_campaign_response(self, campaign_id: str, data: dict, caller_consent: bool | None = None) -> dict:
+        """Record a contact's response. Consent is the contacts service's word, asked here:
+        `caller_consent` (a caller's own reading of it) is ignored."""
+        recorded = campaigns.record_response(
+            self.db, self.context.scope, campaign_id, data, events=self.outbox, contacts=self.contacts
+        )
+        self.db.commit()
+        return recorded
+
+    @rpc
+    def list_campaign_responses(self, campaign_id: str, query: dict) -> dict:
+        """The responses, newest first, and how many of each kind the whole campaign has."""
+        return campaigns.responses_page(self.db, self.context.scope, campaign_id, query)
+
+    # -- a contact's timeline ------------------------------------------------------------------
+
+    @rpc
+    def contact_timeline(self, contact_id: str, query: dict) -> dict:
+        """Interactions, tickets, deals, tasks and documents of the contact, newest first."""
+        return timeline.contact_timeline(self.db, self.context.scope, contact_id, query)

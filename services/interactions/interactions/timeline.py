@@ -10,13 +10,14 @@ import json
 from datetime import datetime
 
 from sqlalchemy import literal, or_, select, union_all
+from sqlalchemy.orm import Session
 
 from crm_kernel.errors import ValidationFailed
-from crm_kernel.rpc import rpc
 from crm_kernel.schemas import load
+from crm_kernel.scope import Scope
+from interactions.access import scoped
 from interactions.models import Deal, DocumentReplica, Interaction, Task, Ticket
-from interactions.sales_schemas import DealSchema, TaskSchema, TimelineQuerySchema
-from interactions.schemas import InteractionSchema, TicketSchema
+from interactions.schemas import DealSchema, InteractionSchema, TaskSchema, TicketSchema, TimelineQuerySchema
 
 # kind -> (model, the column that places it in time)
 SOURCES = {
@@ -54,53 +55,53 @@ def _after_cursor(kind: str, column, model, cursor: tuple):
     return or_(column < at, (column == at) & (model.id < last_id))
 
 
-class TimelineRpc:
-    """Each kind's rows are restricted to what the caller may see before they are merged."""
+def contact_timeline(db: Session, scope: Scope, contact_id: str, query: dict) -> dict:
+    """A page of the contact's records the caller may see, newest first; each kind is restricted
+    before the kinds are merged, so pages stay full."""
+    params = load(TimelineQuerySchema(), query)
+    cursor = decode_timeline_cursor(params["cursor"]) if params["cursor"] else None
+    branches = []
+    for kind, (model, column) in SOURCES.items():
+        branch = select(literal(kind).label("kind"), model.id.label("id"), column.label("occurred_at")).where(
+            model.contact_id == contact_id
+        )
+        branch = scoped(branch, model, scope)
+        if hasattr(model, "deleted_at"):
+            branch = branch.where(model.deleted_at.is_(None))
+        if cursor:
+            branch = branch.where(_after_cursor(kind, column, model, cursor))
+        branches.append(branch)
+    merged = union_all(*branches).subquery()
+    rows = db.execute(
+        select(merged.c.kind, merged.c.id, merged.c.occurred_at)
+        .order_by(merged.c.occurred_at.desc(), merged.c.kind.desc(), merged.c.id.desc())
+        .limit(params["limit"] + 1)
+    ).all()
+    page = rows[: params["limit"]]
+    entities = _entities(db, page)
+    items = [
+        {"kind": row.kind, "id": row.id, "occurred_at": at.isoformat(), "entity": entity}
+        for row in page
+        for at, entity in [entities[(row.kind, row.id)]]
+    ]
+    next_cursor = None
+    if len(rows) > params["limit"]:
+        last = page[-1]
+        next_cursor = encode_timeline_cursor(entities[(last.kind, last.id)][0], last.kind, last.id)
+    return {"items": items, "next_cursor": next_cursor}
 
-    @rpc
-    def contact_timeline(self, contact_id: str, query: dict) -> dict:
-        params = load(TimelineQuerySchema(), query)
-        cursor = decode_timeline_cursor(params["cursor"]) if params["cursor"] else None
-        branches = []
-        for kind, (model, column) in SOURCES.items():
-            branch = select(literal(kind).label("kind"), model.id.label("id"), column.label("occurred_at")).where(
-                model.contact_id == contact_id
-            )
-            branch = self._scoped(branch, model)
-            if hasattr(model, "deleted_at"):
-                branch = branch.where(model.deleted_at.is_(None))
-            if cursor:
-                branch = branch.where(_after_cursor(kind, column, model, cursor))
-            branches.append(branch)
-        merged = union_all(*branches).subquery()
-        rows = self.db.execute(
-            select(merged.c.kind, merged.c.id, merged.c.occurred_at)
-            .order_by(merged.c.occurred_at.desc(), merged.c.kind.desc(), merged.c.id.desc())
-            .limit(params["limit"] + 1)
-        ).all()
-        page = rows[: params["limit"]]
-        entities = self._timeline_entities(page)
-        items = [
-            {"kind": row.kind, "id": row.id, "occurred_at": at.isoformat(), "entity": entity}
-            for row in page
-            for at, entity in [entities[(row.kind, row.id)]]
-        ]
-        next_cursor = None
-        if len(rows) > params["limit"]:
-            last = page[-1]
-            next_cursor = encode_timeline_cursor(entities[(last.kind, last.id)][0], last.kind, last.id)
-        return {"items": items, "next_cursor": next_cursor}
 
-    def _timeline_entities(self, rows) -> dict:
-        wanted: dict[str, list[str]] = {}
-        for row in rows:
-            wanted.setdefault(row.kind, []).append(row.id)
-        found = {}
-        for kind, ids in wanted.items():
-            model, column = SOURCES[kind]
-            for entity in self.db.scalars(select(model).where(model.id.in_(ids))).all():
-                found[(kind, entity.id)] = (getattr(entity, column.key), _dump(kind, entity))
-        return found
+def _entities(db: Session, rows) -> dict:
+    """(kind, id) -> (the moment that places it, its wire form), for the rows of a page."""
+    wanted: dict[str, list[str]] = {}
+    for row in rows:
+        wanted.setdefault(row.kind, []).append(row.id)
+    found = {}
+    for kind, ids in wanted.items():
+        model, column = SOURCES[kind]
+        for entity in db.scalars(select(model).where(model.id.in_(ids))).all():
+            found[(kind, entity.id)] = (getattr(entity, column.key), _dump(kind, entity))
+    return found
 
 
 def _dump(kind: str, entity) -> dict:

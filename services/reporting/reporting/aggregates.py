@@ -14,12 +14,12 @@ from sqlalchemy import Select, String, and_, case, cast, func, literal, null, or
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import UTCDateTime
+from crm_kernel.departments import DepartmentTree
 from reporting.kpis import (
     BREAKDOWNS,
     DURATION_KPIS,
     FACT_OF,
     TIME_GROUPINGS,
-    DepartmentTree,
     kpi_values,
     label_of_day,
     period_bounds,

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from crm_kernel.departments import DepartmentTree
+
 KPIS = (
     "contacts_created",
     "interactions",
@@ -119,35 +121,6 @@ def kpi_values(facts: list[dict], names: tuple, now: datetime) -> tuple[dict, di
         if name in names
     }
     return values, breakdowns
-
-
-class DepartmentTree:
-    """The department tree from the replica: `parents` maps each department to its parent (or None)."""
-
-    def __init__(self, parents: dict[str, str | None]):
-        self.parents = parents
-        self.children = defaultdict(list)
-        for child, parent in parents.items():
-            self.children[parent].append(child)
-
-    def ancestors(self, department_id: str | None) -> list[str]:
-        """The department and every department above it (whose figures include it)."""
-        chain, seen = [], set()
-        while department_id is not None and department_id not in seen:
-            chain.append(department_id)
-            seen.add(department_id)
-            department_id = self.parents.get(department_id)
-        return chain
-
-    def subtree(self, department_id: str) -> set[str]:
-        """The department and every department below it."""
-        found, stack = set(), [department_id]
-        while stack:
-            current = stack.pop()
-            if current not in found:
-                found.add(current)
-                stack.extend(self.children.get(current, ()))
-        return found
 
 
 def group_keys(fact: dict, group_by: str | None, tz: str, tree: DepartmentTree) -> list:

@@ -1,4 +1,4 @@
-"""The gateway's HTTP middleware: every `@api` route, hardened for the public.
+"""`EdgeMiddleware`: the gateway's HTTP middleware, around every `@api` route, hardened for the public.
 
 Around the kernel's handling (problem documents, request ids): a rate limit per user (or per client
 address without a valid token), a bound on every body before it is read (and no body read at all
@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
@@ -19,17 +20,19 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from crm_kernel.config import database_url, env
-from crm_kernel.db import get_engine, utcnow
+from crm_kernel.db import close_safely, get_engine, utcnow
 from crm_kernel.errors import PayloadTooLarge, Unauthorized
 from crm_kernel.http import bound_body, is_chunked, max_json_bytes, problem_response
 from crm_kernel.idempotency import ENVIRON_KEY, call_key
 from gateway.auth import bearer_token, secret_key, token_claims
 from gateway.callers import client_address
-from gateway.documents_api import FORM_ALLOWANCE, max_upload_bytes
-from gateway.identity import V1
 from gateway.models import IdempotencyRecord
+from gateway.routing import FORM_ALLOWANCE, V1, max_import_bytes, max_upload_bytes
 
 log = logging.getLogger(__name__)
+# What the gateway's own database raises when it is down or restarting: SQLAlchemy's errors, and the
+# socket errors pg8000 lets through unwrapped (a connection reset while PostgreSQL restarts).
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -41,10 +44,6 @@ REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
 NOT_KEPT = (401, 429)  # answers about the caller or the moment, not about the request
 LOGIN = f"{V1}/auth/token"  # the one route that reads a body from a caller without a token
 UPLOADS = re.compile(rf"^{V1}/documents(/[^/]+/versions)?$")
-
-
-def max_import_bytes() -> int:
-    return int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 
 
 def body_limit(request) -> int:
@@ -172,15 +171,16 @@ def _unread(response: Response) -> Response:
     return response
 
 
-def _database_down(exc: SQLAlchemyError) -> Response:
+def _database_down(exc: Exception) -> Response:
     log.warning("idempotency records unavailable: %s", type(exc).__name__)
     return problem_response(
         503, "Service unavailable", "the gateway's database is not reachable; retry", headers={"Retry-After": "5"}
     )
 
 
-class PublicApi:
-    """`http_middleware` of the gateway."""
+class EdgeMiddleware:
+    """The gateway's `http_middleware`: rate limits, body bounds, no body read without a valid token,
+    idempotency keys, security and CORS headers."""
 
     def __init__(self):
         self._sessions = None
@@ -238,6 +238,16 @@ class PublicApi:
             self._sessions = sessionmaker(get_engine(database_url("gateway")))
         return self._sessions
 
+    @contextmanager
+    def _session(self):
+        """A session on the gateway's database whose close never raises (a dropped connection is
+        discarded, not leaked from the pool)."""
+        session = self.sessions()()
+        try:
+            yield session
+        finally:
+            close_safely(session)
+
     def _idempotent(self, request, caller: str, key: str, serve) -> Response:
         """The first response for (caller, key) is stored and returned to every retry."""
         if len(key) > 200 or not key.isprintable():
@@ -248,18 +258,18 @@ class PublicApi:
             return _unread(problem_response(413, "Payload too large", "the request body is larger than allowed"))
         claimed_at = utcnow()
         try:
-            with self.sessions()() as session:
+            with self._session() as session:
                 record = claim(session, caller, key, print_, claimed_at)
                 if record is not None:
                     return self._replay(record, print_)
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             return _database_down(exc)
         request.environ[ENVIRON_KEY] = call_key(caller, key)  # to the service: recorded with its write
         response = serve(request)
         try:
-            with self.sessions()() as session:
+            with self._session() as session:
                 finish(session, caller, key, claimed_at, response)
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             # The request did happen: answer it. Its key stays claimed until the lease ends.
             log.warning("idempotency record not finished: %s", type(exc).__name__)
         return response

@@ -1,0 +1,93 @@
+"""RPC to another service with a deadline: a service that does not answer in time is a 503, not a hang.
+
+Nameko's `ServiceRpc` waits for a reply forever. `DeadlineServiceRpc` is the same dependency
+provider (one reply queue and one pool of broker connections for the container's lifetime) whose
+calls give up with `ServiceUnavailable`, the kernel's retryable error, after `timeout` seconds, or
+sooner when the call being served carries an earlier deadline of its own (the gateway's): nobody
+waits for an answer its own caller has stopped waiting for. The deadline travels with the request,
+so the callee drops it unexecuted if it gets it too late (`crm_kernel.rpc.Rpc`), and the broker
+expires requests still queued after `timeout`.
+"""
+
+import logging
+import time
+
+import eventlet
+from kombu.exceptions import OperationalError as BrokerError
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.rpc import Client, ServiceRpc
+
+from crm_kernel.config import rpc_timeout
+from crm_kernel.errors import ServiceUnavailable, is_transient_failure
+from crm_kernel.metrics import RPC_TIMEOUTS
+from crm_kernel.rpc import DEADLINE
+
+log = logging.getLogger(__name__)
+
+
+def call_deadline(context_data: dict, timeout: float, now: float) -> float:
+    """When a call made now must be answered: after `timeout`, or at the served call's deadline if
+    that comes first (an unreadable inherited deadline is ignored)."""
+    try:
+        inherited = float(context_data[DEADLINE])
+    except (KeyError, TypeError, ValueError):
+        return now + timeout
+    return min(now + timeout, inherited)
+
+
+class DeadlineServiceRpc(ServiceRpc):
+    """`ServiceRpc` whose calls give up after `timeout` seconds (default `CRM_RPC_TIMEOUT`) with
+    `ServiceUnavailable`."""
+
+    def __init__(self, target_service: str, timeout: float | None = None):
+        self.timeout = timeout or rpc_timeout()
+        super().__init__(target_service, expiration=self.timeout)
+
+    def get_dependency(self, worker_ctx):
+        return DeadlineClient(
+            super().get_dependency(worker_ctx), self.target_service, self.timeout, self.reply_listener
+        )
+
+
+class DeadlineClient:
+    """Calls `service.method(...)` like Nameko's client, within the deadline."""
+
+    def __init__(self, client: Client, service: str, timeout: float, reply_listener):
+        self._client = client
+        self._service = service
+        self._timeout = timeout
+        self._reply_listener = reply_listener
+
+    def __getattr__(self, method: str):
+        def call(*args, **kwargs):
+            now = time.time()
+            deadline = call_deadline(self._client.context_data, self._timeout, now)
+            if deadline <= now:
+                raise ServiceUnavailable(f"no time was left to ask the {self._service} service")
+            # A copy: the worker's own context data (sent with its events and other calls) keeps its deadline.
+            context_data = {**self._client.context_data, DEADLINE: str(deadline)}
+            target = Client(self._client.publish, self._client.register_for_reply, context_data, self._service, method)
+            reply = None
+            try:
+                with eventlet.Timeout(deadline - now):
+                    reply = target.call_async(*args, **kwargs)
+                    return reply.result()
+            except eventlet.Timeout:
+                if reply is not None:
+                    self._reply_listener.pending.pop(reply.correlation_id, None)
+                RPC_TIMEOUTS.labels(self._service, method).inc()
+                raise ServiceUnavailable(
+                    f"the {self._service} service did not answer within {deadline - now:g}s"
+                ) from None
+            except UnknownService:
+                raise ServiceUnavailable(f"the {self._service} service is not running") from None
+            except (BrokerError, OSError) as exc:
+                log.warning("broker unavailable calling %s.%s: %s", self._service, method, exc)
+                raise ServiceUnavailable("the message broker is unavailable") from None
+            except RemoteError as exc:
+                if is_transient_failure(exc.exc_type, str(exc.value)):
+                    log.warning("%s.%s failed transiently: %s", self._service, method, exc)
+                    raise ServiceUnavailable(f"the {self._service} service cannot reach its database") from None
+                raise
+
+        return call

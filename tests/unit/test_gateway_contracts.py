@@ -1,0 +1,107 @@
+"""The gateway builds its OpenAPI document from the contracts the services publish, never from their code.
+
+Each `contracts/<service>.json` is what the service's schemas generate now, and the document the
+gateway serves is the committed snapshot `contracts/openapi.json`: a change to either is deliberate.
+"""
+
+import json
+
+import pytest
+from openapi_spec_validator import validate
+
+from crm_kernel import contracts
+from gateway.openapi import SNAPSHOT, snapshot_text
+from gateway.service import openapi
+
+SERVICES = sorted(path.stem for path in contracts.CONTRACTS_DIR.glob("*.json") if path != SNAPSHOT)
+
+
+def test_every_service_publishes_a_contract():
+    assert SERVICES == ["contacts", "documents", "interactions", "reporting"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_committed_contract_is_what_the_services_schemas_generate(service):
+    generated = contracts.dumps(contracts.generate(service))
+    committed = contracts.path_of(service).read_text(encoding="utf-8")
+    assert generated == committed, (
+        f"contracts/{service}.json differs from {service}'s schemas: run `make contracts` "
+        "and review the diff (the OpenAPI snapshot is regenerated too)"
+    )
+
+
+def test_the_served_document_is_the_committed_snapshot():
+    document = openapi()
+    assert json.loads(snapshot_text(document)) == json.loads(SNAPSHOT.read_text(encoding="utf-8")), (
+        "the OpenAPI document changed: if that is intended, run `make contracts` "
+        "(python -m gateway.openapi rewrites contracts/openapi.json) and review the diff"
+    )
+
+
+def test_the_snapshot_is_valid_openapi():
+    validate(json.loads(SNAPSHOT.read_text(encoding="utf-8")))
+
+
+def test_nested_schemas_are_components_named_in_the_document():
+    schemas = openapi()["components"]["schemas"]
+    assert schemas["Merge"]["properties"]["target"] == {"$ref": "#/components/schemas/Contact"}
+    assert schemas["Interaction"]["properties"]["requirements"]["items"] == {"$ref": "#/components/schemas/Requirement"}
+    assert "Requirement" in schemas and "ContactSchema" not in schemas
+
+
+def refs(node) -> set[str]:
+    """The names of the components `node` refers to."""
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(refs(item) for item in node))
+    return set()
+
+
+def ids_a_client_sends(document: dict):
+    """(where, schema) of every id property of a request body's components (nested ones included) and
+    of every id query parameter."""
+    operations = [operation for item in document["paths"].values() for operation in item.values()]
+    sent = refs([operation.get("requestBody", {}) for operation in operations])
+    while (nested := refs([document["components"]["schemas"][name] for name in sent]) - sent) != set():
+        sent |= nested
+    for name in sorted(sent):
+        for key, described in document["components"]["schemas"][name].get("properties", {}).items():
+            if (key == "id" or key.endswith("_id")) and not described.get("readOnly"):
+                yield f"{name}.{key}", described
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "query" and parameter["name"].endswith("_id"):
+                    yield f"{method.upper()} {path} ?{parameter['name']}", parameter["schema"]
+
+
+def test_every_id_a_client_sends_states_the_length_the_api_enforces():
+    unbounded = [
+        where
+        for where, described in ids_a_client_sends(openapi())
+        if described.get("maxLength", 10**6) > 32 and "pattern" not in described
+    ]
+    assert unbounded == []
+
+
+def test_a_departments_working_hours_are_described_as_they_are_checked():
+    hours = openapi()["components"]["schemas"]["Department"]["properties"]["working_hours"]
+    interval = hours["properties"]["mon"]["items"]
+    assert hours["additionalProperties"] is False and set(hours["properties"]) == {
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+    }
+    assert (interval["minItems"], interval["maxItems"]) == (2, 2) and "pattern" in interval["items"]
+
+
+def test_report_parameters_state_their_patterns():
+    parameters = {p["name"]: p["schema"] for p in openapi()["paths"]["/api/v1/reports/kpis"]["get"]["parameters"]}
+    assert parameters["kpi"]["pattern"].startswith("^(contacts_created|")
+    assert parameters["from"]["pattern"] and parameters["user_id"]["maxLength"] == 32

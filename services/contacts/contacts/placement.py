@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from contacts.models import UserReplica
 from crm_kernel.records import plausible_id
-from crm_kernel.scope import NOBODY, SYSTEM, Scope
+from crm_kernel.scope import SYSTEM, Scope
 
 OWNER_REFUSED = {"owner_id": ["not a user you may hand records to"]}
 
@@ -20,7 +20,7 @@ def placement_errors(scope: Scope | None, fields: dict) -> dict:
     # A record in no department is out of every manager's sight: only an admin leaves one there (and a
     # user in no department, whose records have none to go to).
     nowhere = "department_id" in fields and department_id is None
-    if nowhere and not scope.unrestricted and (scope.departments or scope.role == NOBODY):
+    if nowhere and not scope.unrestricted and scope.departments:
         return {"department_id": ["only an admin may leave a record without a department"]}
     return {}
 

@@ -34,19 +34,15 @@ SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
 CODE_PATHS = [ROOT, ROOT / "gateway", *(ROOT / "services" / name for name in SERVICES if name != "gateway")]
 sys.path[:0] = [*map(str, CODE_PATHS), str(Path(__file__).parent)]
 
-import pg8000.native  # noqa: E402
 import requests  # noqa: E402
 from bench_contacts import bench_import  # noqa: E402
 from generated_contacts import last_names  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
+from throwaway import admin as pg_admin  # noqa: E402
+from throwaway import url as database_url  # noqa: E402
 
 from crm_kernel.migrations import upgrade  # noqa: E402
 
-PG = dict(
-    user=os.environ.get("CRM_BENCH_PG_USER", "postgres"),
-    host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
-)
 BROKER = os.environ.get("CRM_BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 ADMIN = {"email": "admin@bench.example.com", "password": "a-bench-admin-password"}
 POST_CONTACT = """
@@ -70,12 +66,6 @@ wrk.body = '{"contact_id": "%s", "channel": "call", "direction": "outbound", '
 
 def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)  # noqa: S603, S607
-
-
-def pg_admin(sql: str) -> None:
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(sql)
-    admin.close()
 
 
 def started(command: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -159,7 +149,7 @@ def main() -> int:
     try:
         for service, name in databases.items():
             pg_admin(f'CREATE DATABASE "{name}"')
-            url = f"postgresql+pg8000://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+            url = database_url(name)
             env[f"{service.upper()}_DATABASE_URL"] = url
             upgrade(service, url)
         contacts = create_engine(env["CONTACTS_DATABASE_URL"])

@@ -24,23 +24,14 @@ import time
 import uuid
 from pathlib import Path
 
-import pg8000.native
 import requests
+from throwaway import admin as pg
+from throwaway import connect
+from throwaway import url as database_url
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = dict(
-    user=os.environ.get("CRM_BENCH_PG_USER", "postgres"),
-    host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
-)
 SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
 ADMIN = {"email": "bench@example.com", "password": "a-bench-admin-password"}
-
-
-def pg(statement: str) -> None:
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(statement)
-    admin.close()
 
 
 def free_port_base() -> int:
@@ -136,10 +127,7 @@ def main() -> int:
         CRM_ADMIN_EMAIL=ADMIN["email"],
         CRM_ADMIN_PASSWORD=ADMIN["password"],
         CRM_SECRET_KEY=f"bench-secret-key-{uuid.uuid4().hex}",
-        **{
-            f"{s.upper()}_DATABASE_URL": f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{db}"
-            for s, db in databases.items()
-        },
+        **{f"{s.upper()}_DATABASE_URL": database_url(db) for s, db in databases.items()},
     )
     log = Path(var_dir) / "system.log"
     with log.open("wb") as output:
@@ -170,7 +158,7 @@ def main() -> int:
         if response.status_code != 200:
             raise SystemExit(f"import failed: {response.status_code} {response.text[:500]}")
         report = response.json()
-        stored = pg8000.native.Connection(database=databases["contacts"], **PG)
+        stored = connect(databases["contacts"])
         [[count]] = stored.run("SELECT count(*) FROM contacts WHERE deleted_at IS NULL")
         stored.close()
     finally:

@@ -29,7 +29,7 @@ from generated_contacts import FIRST, last_names  # noqa: E402
 from nameko.testing.services import worker_factory  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
-from throwaway import create_database, drop_database  # noqa: E402
+from throwaway import DRIVERS, create_database, driver, drop_database  # noqa: E402
 
 from contacts.importer import BATCH, import_csv  # noqa: E402
 from contacts.models import OutboxEvent  # noqa: E402
@@ -133,7 +133,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=350)
     parser.add_argument("--batch", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    args = parser.parse_args()
+    parser.add_argument("--driver", choices=DRIVERS, default=driver(), help="PostgreSQL driver")
+    args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same BENCH_ARGS
+    os.environ["CRM_BENCH_PG_DRIVER"] = args.driver
     name, url = create_database("crm_bench")
     engine = create_engine(url)
     try:

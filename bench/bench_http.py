@@ -38,6 +38,7 @@ import requests  # noqa: E402
 from bench_contacts import bench_import  # noqa: E402
 from generated_contacts import last_names  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
+from throwaway import DRIVERS, driver  # noqa: E402
 from throwaway import admin as pg_admin  # noqa: E402
 from throwaway import url as database_url  # noqa: E402
 
@@ -119,7 +120,9 @@ def main() -> int:
     parser.add_argument("--replicas", action="store_true", help="also measure two gateways and two contacts")
     parser.add_argument("--only", default="", help="measure only the requests whose names contain this")
     parser.add_argument("--port", type=int, default=18600, help="first of the ports the processes listen on")
+    parser.add_argument("--driver", choices=DRIVERS, default=driver(), help="PostgreSQL driver of every process")
     args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same BENCH_ARGS
+    os.environ["CRM_BENCH_PG_DRIVER"] = os.environ["CRM_PG_DRIVER"] = args.driver
     if shutil.which("wrk") is None:
         print("bench_http.py skipped: wrk is not installed (Debian: apt-get install wrk)")
         return 0
@@ -234,7 +237,7 @@ def main() -> int:
 
 def report(single: dict, doubled: dict, connections: list[int], args) -> None:
     machine = f"{platform.python_version()}, {os.cpu_count()} CPUs"
-    print(f"\n## HTTP ({args.rows:,} contacts, {args.seconds} s per run, {machine})\n")
+    print(f"\n## HTTP ({args.rows:,} contacts, {args.seconds} s per run, {args.driver}, {machine})\n")
     header = " | ".join(f"{count} conn. req/s | p99 ms" for count in connections)
     print(f"| request | {header} | ratio at {max(connections)} |")
     print("| --- |" + " --- | --- |" * len(connections) + " --- |")

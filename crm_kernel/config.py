@@ -29,16 +29,29 @@ def max_workers() -> int:
 def database_url(service: str) -> str:
     """The database of `service`: `<SERVICE>_DATABASE_URL`, default a SQLite file under `var/`.
 
-    A plain `postgresql://` URL is given the pure-Python pg8000 driver, which eventlet can make
-    cooperative; a C driver would block every green thread of the process.
+    A PostgreSQL URL that names no driver this project runs is given `pg_driver()`'s; both drivers
+    cooperate with eventlet (`crm_kernel.db` makes psycopg2 green).
     """
     url = os.environ.get(f"{service.upper()}_DATABASE_URL")
     if not url:
         return f"sqlite:///{var_dir() / f'{service}.db'}"
-    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+    if url.startswith(("postgresql+pg8000://", "postgresql+psycopg2://")):
+        return url
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
         if url.startswith(prefix):
-            return "postgresql+pg8000://" + url[len(prefix) :]
+            return f"postgresql+{pg_driver()}://" + url[len(prefix) :]
     return url
+
+
+PG_DRIVERS = ("pg8000", "psycopg2")
+
+
+def pg_driver() -> str:
+    """`CRM_PG_DRIVER`: the PostgreSQL driver of a URL that names none, `pg8000` or `psycopg2`."""
+    name = env("CRM_PG_DRIVER", PG_DRIVERS[0])
+    if name not in PG_DRIVERS:
+        raise ValueError(f"CRM_PG_DRIVER={name!r}: expected one of {', '.join(PG_DRIVERS)}")
+    return name
 
 
 def rpc_timeout() -> float:

@@ -54,6 +54,18 @@ def pg_driver() -> str:
     return name
 
 
+def outbox_bulk_interval() -> float:
+    """`CRM_OUTBOX_BULK_INTERVAL`: seconds the outbox relay waits between full batches of a backlog.
+
+    An import records thousands of events a second; relaying them as fast as they come takes the CPU
+    the import runs on. 0 relays a backlog without pause.
+    """
+    value = float(env("CRM_OUTBOX_BULK_INTERVAL", "0.25"))
+    if value < 0:
+        raise ValueError(f"CRM_OUTBOX_BULK_INTERVAL={value}: expected seconds, 0 or more")
+    return value
+
+
 def rpc_timeout() -> float:
     """Seconds the gateway waits for a service before answering 503."""
     return float(env("CRM_RPC_TIMEOUT", "10"))

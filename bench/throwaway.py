@@ -2,8 +2,8 @@
 
 PostgreSQL is reached as `CRM_BENCH_PG_USER@CRM_BENCH_PG_HOST:CRM_BENCH_PG_PORT` (default
 postgres@127.0.0.1:5432, trust authentication, as for `make test`). `CRM_BENCH_PG_DRIVER` (or a
-benchmark's `--driver`) names the SQLAlchemy driver of the URLs handed out: `pg8000` (the default)
-or `psycopg2`.
+benchmark's `--driver`) names the SQLAlchemy driver of the URLs handed out: `psycopg2` (the
+project's default) or `pg8000`.
 """
 
 import os
@@ -16,7 +16,7 @@ PG = dict(
     host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
     port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
 )
-DRIVERS = ("pg8000", "psycopg2")
+DRIVERS = ("psycopg2", "pg8000")
 
 
 def driver() -> str:

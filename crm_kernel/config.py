@@ -43,11 +43,11 @@ def database_url(service: str) -> str:
     return url
 
 
-PG_DRIVERS = ("pg8000", "psycopg2")
+PG_DRIVERS = ("psycopg2", "pg8000")  # the first is the default (docs/decisions.md)
 
 
 def pg_driver() -> str:
-    """`CRM_PG_DRIVER`: the PostgreSQL driver of a URL that names none, `pg8000` or `psycopg2`."""
+    """`CRM_PG_DRIVER`: the PostgreSQL driver of a URL that names none, `psycopg2` (default) or `pg8000`."""
     name = env("CRM_PG_DRIVER", PG_DRIVERS[0])
     if name not in PG_DRIVERS:
         raise ValueError(f"CRM_PG_DRIVER={name!r}: expected one of {', '.join(PG_DRIVERS)}")

@@ -1,6 +1,8 @@
 """The one database dependency: SQLAlchemy 2 engines that behave under eventlet, and entity columns.
 
-PostgreSQL goes through pg8000 (pure Python, so its socket I/O yields to other green threads).
+PostgreSQL goes through psycopg2 (C) with psycogreen's wait callback, so a query's waits yield to
+other green threads, or through pg8000 (pure Python, green once eventlet patches sockets):
+`CRM_PG_DRIVER`.
 SQLite is a C library whose lock waits would block the whole process, so a process holds one
 connection and green threads queue for it cooperatively in the pool; WAL keeps readers of other
 processes (the CLI, tests) out of the writer's way.

@@ -29,6 +29,7 @@ from leftovers import (  # noqa: E402
 )
 from nameko import config  # noqa: E402
 
+from crm_kernel.config import pg_driver  # noqa: E402
 from crm_kernel.db import dispose_engines, make_psycopg2_green  # noqa: E402
 
 BROKER = os.environ.get("CRM_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
@@ -107,8 +108,8 @@ class PostgresDatabases:
         admin.run(f'CREATE DATABASE "{database}"')
         admin.close()
         self.created.append(database)
-        # CRM_PG_DRIVER runs the suite on the other driver (crm_kernel.config.pg_driver).
-        driver = os.environ.get("CRM_PG_DRIVER") or "pg8000"
+        # The project's driver; CRM_PG_DRIVER=pg8000 runs the suite on the other (crm_kernel.config).
+        driver = pg_driver()
         if driver == "psycopg2":
             make_psycopg2_green()  # as every service process does
         return f"postgresql+{driver}://{PG_ADMIN['user']}@{PG_ADMIN['host']}:{PG_ADMIN['port']}/{database}"

@@ -30,37 +30,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "reporting")]
 
-import pg8000.native  # noqa: E402
 import pika  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
+from throwaway import create_database, drop_database  # noqa: E402
 
 from crm_kernel.migrations import upgrade  # noqa: E402
 from crm_kernel.topology import declare_event_queues, service_class  # noqa: E402
 
-PG = dict(
-    user=os.environ.get("CRM_BENCH_PG_USER", "postgres"),
-    host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
-)
 BROKER = os.environ.get("CRM_BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 
 
 def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)  # noqa: S603, S607
-
-
-def create_database() -> tuple[str, str]:
-    name = f"crm_bench_catchup_{uuid.uuid4().hex[:8]}"
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return name, f"postgresql+pg8000://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-
-
-def drop_database(name: str) -> None:
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def contact_created(n: int, at: datetime) -> dict:
@@ -133,7 +114,7 @@ def main() -> int:
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     uri = f"{BROKER}/{vhost}"
-    name, url = create_database()
+    name, url = create_database("crm_bench_catchup")
     engine = create_engine(url)
     results, reporting = {}, None
     try:

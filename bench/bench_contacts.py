@@ -20,17 +20,16 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "contacts")]
 
-import pg8000.native  # noqa: E402
 from generated_contacts import FIRST, last_names  # noqa: E402
 from nameko.testing.services import worker_factory  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
+from throwaway import DRIVERS, create_database, driver, drop_database  # noqa: E402
 
 from contacts.importer import BATCH, import_csv  # noqa: E402
 from contacts.models import OutboxEvent  # noqa: E402
@@ -40,11 +39,6 @@ from crm_kernel.migrations import upgrade  # noqa: E402
 from crm_kernel.outbox import OutboxRecorder  # noqa: E402
 from crm_kernel.scope import SCOPE, Scope  # noqa: E402
 
-PG = dict(
-    user=os.environ.get("CRM_BENCH_PG_USER", "postgres"),
-    host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
-)
 CALLER = {"actor": "bench", "request_id": "bench"}
 
 
@@ -73,20 +67,6 @@ class Upload(io.RawIOBase):
         self.client.stdout.close()  # a client still writing (the import stopped early) then stops too
         self.client.wait()
         super().close()
-
-
-def create_database() -> tuple[str, str]:
-    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return name, f"postgresql+pg8000://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-
-
-def drop_database(name: str) -> None:
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def peak_rss_mb() -> float:
@@ -155,8 +135,10 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=350)
     parser.add_argument("--batch", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    args = parser.parse_args()
-    name, url = create_database()
+    parser.add_argument("--driver", choices=DRIVERS, default=driver(), help="PostgreSQL driver")
+    args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same BENCH_ARGS
+    os.environ["CRM_BENCH_PG_DRIVER"] = args.driver
+    name, url = create_database("crm_bench")
     engine = create_engine(url)
     try:
         upgrade("contacts", url)

@@ -34,19 +34,16 @@ SERVICES = ("contacts", "interactions", "documents", "reporting", "gateway")
 CODE_PATHS = [ROOT, ROOT / "gateway", *(ROOT / "services" / name for name in SERVICES if name != "gateway")]
 sys.path[:0] = [*map(str, CODE_PATHS), str(Path(__file__).parent)]
 
-import pg8000.native  # noqa: E402
 import requests  # noqa: E402
 from bench_contacts import bench_import  # noqa: E402
 from generated_contacts import last_names  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
+from throwaway import DRIVERS, driver  # noqa: E402
+from throwaway import admin as pg_admin  # noqa: E402
+from throwaway import url as database_url  # noqa: E402
 
 from crm_kernel.migrations import upgrade  # noqa: E402
 
-PG = dict(
-    user=os.environ.get("CRM_BENCH_PG_USER", "postgres"),
-    host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
-)
 BROKER = os.environ.get("CRM_BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 ADMIN = {"email": "admin@bench.example.com", "password": "a-bench-admin-password"}
 POST_CONTACT = """
@@ -70,12 +67,6 @@ wrk.body = '{"contact_id": "%s", "channel": "call", "direction": "outbound", '
 
 def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)  # noqa: S603, S607
-
-
-def pg_admin(sql: str) -> None:
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(sql)
-    admin.close()
 
 
 def started(command: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -129,7 +120,9 @@ def main() -> int:
     parser.add_argument("--replicas", action="store_true", help="also measure two gateways and two contacts")
     parser.add_argument("--only", default="", help="measure only the requests whose names contain this")
     parser.add_argument("--port", type=int, default=18600, help="first of the ports the processes listen on")
+    parser.add_argument("--driver", choices=DRIVERS, default=driver(), help="PostgreSQL driver of every process")
     args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same BENCH_ARGS
+    os.environ["CRM_BENCH_PG_DRIVER"] = os.environ["CRM_PG_DRIVER"] = args.driver
     if shutil.which("wrk") is None:
         print("bench_http.py skipped: wrk is not installed (Debian: apt-get install wrk)")
         return 0
@@ -159,7 +152,7 @@ def main() -> int:
     try:
         for service, name in databases.items():
             pg_admin(f'CREATE DATABASE "{name}"')
-            url = f"postgresql+pg8000://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+            url = database_url(name)
             env[f"{service.upper()}_DATABASE_URL"] = url
             upgrade(service, url)
         contacts = create_engine(env["CONTACTS_DATABASE_URL"])
@@ -244,7 +237,7 @@ def main() -> int:
 
 def report(single: dict, doubled: dict, connections: list[int], args) -> None:
     machine = f"{platform.python_version()}, {os.cpu_count()} CPUs"
-    print(f"\n## HTTP ({args.rows:,} contacts, {args.seconds} s per run, {machine})\n")
+    print(f"\n## HTTP ({args.rows:,} contacts, {args.seconds} s per run, {args.driver}, {machine})\n")
     header = " | ".join(f"{count} conn. req/s | p99 ms" for count in connections)
     print(f"| request | {header} | ratio at {max(connections)} |")
     print("| --- |" + " --- | --- |" * len(connections) + " --- |")

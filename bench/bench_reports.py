@@ -19,17 +19,16 @@ import resource
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "reporting")]
 
-import pg8000.native  # noqa: E402
 from nameko.testing.services import worker_factory  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
+from throwaway import create_database, drop_database  # noqa: E402
 
 from crm_kernel.context import CallContext  # noqa: E402
 from crm_kernel.migrations import upgrade  # noqa: E402
@@ -38,11 +37,6 @@ from reporting.kpis import KPIS  # noqa: E402
 from reporting.schemas import ReportQuerySchema  # noqa: E402
 from reporting.service import ReportingService  # noqa: E402
 
-PG = dict(
-    user=os.environ.get("CRM_BENCH_PG_USER", "postgres"),
-    host=os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("CRM_BENCH_PG_PORT", "5432")),
-)
 MONTH = {"from": "2026-03-01", "to": "2026-03-31"}
 MANAGER = Scope("bench-manager", "manager", "d1", ("d1", "d2", "d3", "d4"))
 
@@ -67,20 +61,6 @@ FROM (SELECT n, CASE n % 10 WHEN 8 THEN 'interactions' WHEN 9 THEN
              ELSE 'contacts_created' END AS kpi
       FROM generate_series({start}, {stop} - 1) n) numbered
 """
-
-
-def create_database() -> tuple[str, str]:
-    name = f"crm_bench_reports_{uuid.uuid4().hex[:8]}"
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return name, f"postgresql+pg8000://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-
-
-def drop_database(name: str) -> None:
-    admin = pg8000.native.Connection(database="postgres", **PG)
-    admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def rss_mb() -> float:
@@ -136,7 +116,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="calls of each report shape")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same BENCH_ARGS
-    name, url = create_database()
+    name, url = create_database("crm_bench_reports")
     engine = create_engine(url)
     try:
         upgrade("reporting", url)

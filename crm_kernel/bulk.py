@@ -9,6 +9,7 @@ caller's transaction.
 import csv
 import io
 import json
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
@@ -43,6 +44,9 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         connection.execute(table.insert().returning(*table.primary_key.columns), rows)
         return
     columns = list(rows[0])
+    if connection.dialect.driver == "psycopg2" and _green():
+        _insert_json(connection, table, columns, rows)
+        return
     if len(columns) < 2:
         raise ValueError("COPY rows need two columns or more: csv writes a lone empty value as a quoted one")
     json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
@@ -58,6 +62,38 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         names = ", ".join(f'"{name}"' for name in columns)
-        cursor.execute(f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv)', stream=buffer)
+        statement = f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv)'
+        if connection.dialect.driver == "psycopg2":
+            cursor.copy_expert(statement, buffer)
+        else:
+            cursor.execute(statement, stream=buffer)
     finally:
         cursor.close()
+
+
+def _green() -> bool:
+    """Whether psycopg2 waits through a callback (eventlet, `crm_kernel.db`): it then refuses COPY."""
+    import psycopg2.extensions  # noqa: PLC0415 - psycopg2 is there when the dialect names it
+
+    return psycopg2.extensions.get_wait_callback() is not None
+
+
+def _json_value(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)  # Decimal, UUID: their text is what PostgreSQL reads
+
+
+def _insert_json(connection, table: Table, columns: list[str], rows: list[dict]) -> None:
+    """The rows as one JSON array parameter, expanded by PostgreSQL into the table's row type.
+
+    One statement and one round trip, like COPY, and green: psycopg2 refuses COPY while a wait
+    callback is set, and unsetting it would block every green thread for the COPY's length.
+    `json.dumps` encodes in C; JSON columns travel as nested JSON, NULL as null.
+    """
+    names = ", ".join(f'"{name}"' for name in columns)
+    payload = json.dumps([{name: row[name] for name in columns} for row in rows], default=_json_value)
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM json_populate_recordset(NULL::"{table.name}", %s)',  # noqa: S608 - the table's own names
+        (payload,),
+    )

@@ -32,21 +32,46 @@ def max_workers() -> int:
 def database_url(service: str) -> str:
     """The database of `service`: `<SERVICE>_DATABASE_URL`, default a SQLite file under `var/`.
 
-    A plain `postgresql://` URL is given the pure-Python pg8000 driver, which eventlet can make
-    cooperative; a C driver would block every green thread of the process.
+    A PostgreSQL URL that names no driver this project runs is given `pg_driver()`'s; both drivers
+    cooperate with eventlet (`crm_kernel.db` makes psycopg2 green).
     """
     url = os.environ.get(f"{service.upper()}_DATABASE_URL")
     if not url:
         return f"sqlite:///{var_dir() / f'{service}.db'}"
-    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+    if url.startswith(("postgresql+pg8000://", "postgresql+psycopg2://")):
+        return url
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
         if url.startswith(prefix):
-            return "postgresql+pg8000://" + url[len(prefix) :]
+            return f"postgresql+{pg_driver()}://" + url[len(prefix) :]
     return url
 
 
 def broker_password(service: str) -> str | None:
     """`<SERVICE>_BROKER_PASSWORD`: the password of the service's own RabbitMQ user, where it has one."""
     return os.environ.get(f"{service.upper()}_BROKER_PASSWORD") or None
+
+
+PG_DRIVERS = ("psycopg2", "pg8000")  # the first is the default (docs/decisions.md)
+
+
+def pg_driver() -> str:
+    """`CRM_PG_DRIVER`: the PostgreSQL driver of a URL that names none, `psycopg2` (default) or `pg8000`."""
+    name = env("CRM_PG_DRIVER", PG_DRIVERS[0])
+    if name not in PG_DRIVERS:
+        raise ValueError(f"CRM_PG_DRIVER={name!r}: expected one of {', '.join(PG_DRIVERS)}")
+    return name
+
+
+def outbox_bulk_interval() -> float:
+    """`CRM_OUTBOX_BULK_INTERVAL`: seconds the outbox relay waits between full batches of a backlog.
+
+    An import records thousands of events a second; relaying them as fast as they come takes the CPU
+    the import runs on. 0 relays a backlog without pause.
+    """
+    value = float(env("CRM_OUTBOX_BULK_INTERVAL", "0.25"))
+    if value < 0:
+        raise ValueError(f"CRM_OUTBOX_BULK_INTERVAL={value}: expected seconds, 0 or more")
+    return value
 
 
 def rpc_timeout() -> float:

@@ -1,6 +1,8 @@
 """The one database dependency: SQLAlchemy 2 engines that behave under eventlet, and entity columns.
 
-PostgreSQL goes through pg8000 (pure Python, so its socket I/O yields to other green threads).
+PostgreSQL goes through psycopg2 (C) with psycogreen's wait callback, so a query's waits yield to
+other green threads, or through pg8000 (pure Python, green once eventlet patches sockets):
+`CRM_PG_DRIVER`.
 SQLite is a C library whose lock waits would block the whole process, so a process holds one
 connection and green threads queue for it cooperatively in the pool; WAL keeps readers of other
 processes (the CLI, tests) out of the writer's way.
@@ -81,6 +83,8 @@ def _connect_without_nagle(_dialect, _record, cargs: tuple, cparams: dict):
 def _create_engine(url: str) -> Engine:
     # hide_parameters: an error's message (logged, sometimes shown) never carries the values bound to
     # the query: passwords' hashes, e-mails, a contact's fields.
+    if url.startswith("postgresql+psycopg2"):
+        make_psycopg2_green()
     if not url.startswith("sqlite"):
         # Every worker holds a connection, and the outbox relay and a readiness check one each besides:
         # a pool smaller than that opened and closed an overflow connection under load (py-spy of
@@ -117,6 +121,23 @@ def _create_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def make_psycopg2_green() -> None:
+    """Under eventlet, psycopg2 waits for the server through the hub (psycogreen's wait callback).
+
+    libpq is C: without the callback a query would block every green thread of the process until the
+    server answered. With it psycopg2 sends a query, and each wait for the socket yields to the hub.
+    The callback is process-wide and refuses COPY (`crm_kernel.bulk` writes rows another way then).
+    Outside eventlet (a script, a benchmark run in threads) psycopg2 stays as it is.
+    """
+    import eventlet.patcher  # noqa: PLC0415 - only processes that use psycopg2 need it
+    import psycopg2.extensions  # noqa: PLC0415
+
+    if eventlet.patcher.is_monkey_patched("socket") and psycopg2.extensions.get_wait_callback() is None:
+        from psycogreen.eventlet import patch_psycopg  # noqa: PLC0415
+
+        patch_psycopg()
 
 
 class UTCDateTime(TypeDecorator):

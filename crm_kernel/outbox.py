@@ -13,8 +13,9 @@ from datetime import datetime
 import eventlet
 from eventlet.event import Event
 from eventlet.queue import Empty, Full, LightQueue
-from kombu import Exchange
+from kombu import Connection, Exchange, Producer
 from nameko.amqp.publish import Publisher
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, PERSISTENT
 from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
 from nameko.messaging import encode_to_headers
@@ -22,7 +23,7 @@ from sqlalchemy import JSON, BigInteger, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from crm_kernel import metrics
-from crm_kernel.config import amqp_uri, database_url
+from crm_kernel.config import amqp_uri, database_url, outbox_bulk_interval
 from crm_kernel.context import ACTOR, REQUEST_ID
 from crm_kernel.db import UTCDateTime, get_engine, new_id, utcnow
 
@@ -66,8 +67,10 @@ def make_event(event_type: str, entity: dict, context: dict, *, at: datetime | N
     }
 
 
-def relay_batch(session: Session, model, publish, limit: int = 100) -> int:
-    """Publish up to `limit` unsent events in the order they were recorded; mark them sent."""
+def relay_batch(session: Session, model, publish, limit: int = 100, *, publish_many=None) -> int:
+    """Publish up to `limit` unsent events in the order they were recorded; mark them sent.
+
+    `publish_many(events)`, when given, publishes the whole batch at once (one broker round trip)."""
     rows = session.scalars(
         select(model)
         .where(model.sent_at.is_(None))
@@ -75,9 +78,14 @@ def relay_batch(session: Session, model, publish, limit: int = 100) -> int:
         .limit(limit)
         .with_for_update(skip_locked=True)  # replicas of a service share the work on PostgreSQL
     ).all()
+    if publish_many is not None and rows:
+        publish_many([row.payload for row in rows])
+    else:
+        for row in rows:
+            publish(row.payload)
+    now = utcnow()
     for row in rows:
-        publish(row.payload)
-        row.sent_at = utcnow()
+        row.sent_at = now
     session.commit()
     return len(rows)
 
@@ -160,6 +168,7 @@ class Outbox(DependencyProvider):
 
     idle_interval = 1.0  # seconds between polls when no worker has kicked the relay
     max_backoff = 10.0
+    batch = 500  # events published in one broker transaction
 
     def __init__(self, model):
         self.model = model
@@ -169,6 +178,8 @@ class Outbox(DependencyProvider):
         self.service = service
         self.exchange: Exchange = get_event_exchange(service)
         self.publisher = Publisher(amqp_uri(), exchange=self.exchange, declare=[self.exchange], serializer="json")
+        self.bulk_interval = outbox_bulk_interval()
+        self.bulk = None  # the connection and producer of `publish_many`, opened on first use
         self.make_session = sessionmaker(get_engine(database_url(service)), expire_on_commit=False)
         self.kicks = LightQueue(maxsize=1)
         self.recorders: dict = {}
@@ -185,9 +196,11 @@ class Outbox(DependencyProvider):
             self.running = False
             self.kick()
             self.stopped.wait()
+        self.close_bulk()
 
     def kill(self):
         self.running = False
+        self.close_bulk()
 
     def get_dependency(self, worker_ctx):
         recorder = self.recorders[worker_ctx] = OutboxRecorder(self.model, worker_ctx.data)
@@ -209,6 +222,39 @@ class Outbox(DependencyProvider):
         self.publisher.publish(event, routing_key=event["type"], extra_headers=headers)
         metrics.EVENTS_PUBLISHED.labels(self.service).inc()
 
+    def publish_many(self, events: list[dict]):
+        """Publish `events` in one AMQP transaction: one round trip for the batch.
+
+        Publisher confirms (`publish`) wait for the broker once per event. `tx.commit-ok` comes once
+        the broker has taken every message of the transaction (persistent, as Nameko publishes events);
+        until then nothing is marked sent, so a failure publishes the batch again (at least once). The
+        relay keeps one connection and transactional channel for this; a failure drops them, and the
+        next round opens new ones.
+        """
+        try:
+            if self.bulk is None:
+                connection = Connection(amqp_uri(), transport_options=dict(DEFAULT_TRANSPORT_OPTIONS))
+                channel = connection.channel()
+                channel.tx_select()
+                self.bulk = (connection, Producer(channel, exchange=self.exchange, serializer="json"))
+            producer = self.bulk[1]
+            for event in events:
+                headers = encode_to_headers({REQUEST_ID: event.get("request_id"), ACTOR: event.get("actor")})
+                producer.publish(
+                    event, routing_key=event["type"], headers=headers, delivery_mode=PERSISTENT, retry=False
+                )
+            producer.channel.tx_commit()
+        except Exception:
+            self.close_bulk()
+            raise
+        metrics.EVENTS_PUBLISHED.labels(self.service).inc(len(events))
+
+    def close_bulk(self):
+        bulk, self.bulk = self.bulk, None
+        if bulk is not None:
+            with suppress(Exception):
+                bulk[0].collect()  # drops the sockets without waiting for a broker that may be gone
+
     def _relay_forever(self):
         backoff = 0.0
         try:
@@ -223,11 +269,17 @@ class Outbox(DependencyProvider):
         """Publish everything pending; return the wait before the next try (0 after success)."""
         try:
             with self.make_session() as session:
-                while relay_batch(session, self.model, self.publish):
+                while sent := relay_batch(
+                    session, self.model, self.publish, limit=self.batch, publish_many=self.publish_many
+                ):
                     # Between batches the connection is back in the pool: let a worker waiting for it
                     # run first (on SQLite a process has one connection, and a backlog of a large
-                    # import's events would otherwise hold it for minutes).
-                    eventlet.sleep(0)
+                    # import's events would otherwise hold it for minutes). A full batch means a
+                    # backlog (an import's events): wait `bulk_interval` so the import keeps the CPU;
+                    # every event still goes out, at most `batch / bulk_interval` a second meanwhile.
+                    eventlet.sleep(self.bulk_interval if sent == self.batch else 0)
+                    if not self.running:
+                        break  # stopping: what is left is published after the restart
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog(session, self.model))
             return 0.0
         except Exception:

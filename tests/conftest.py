@@ -29,7 +29,8 @@ from leftovers import (  # noqa: E402
 )
 from nameko import config  # noqa: E402
 
-from crm_kernel.db import dispose_engines  # noqa: E402
+from crm_kernel.config import pg_driver  # noqa: E402
+from crm_kernel.db import dispose_engines, make_psycopg2_green  # noqa: E402
 
 BROKER = os.environ.get("CRM_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 
@@ -107,7 +108,11 @@ class PostgresDatabases:
         admin.run(f'CREATE DATABASE "{database}"')
         admin.close()
         self.created.append(database)
-        return f"postgresql+pg8000://{PG_ADMIN['user']}@{PG_ADMIN['host']}:{PG_ADMIN['port']}/{database}"
+        # The project's driver; CRM_PG_DRIVER=pg8000 runs the suite on the other (crm_kernel.config).
+        driver = pg_driver()
+        if driver == "psycopg2":
+            make_psycopg2_green()  # as every service process does
+        return f"postgresql+{driver}://{PG_ADMIN['user']}@{PG_ADMIN['host']}:{PG_ADMIN['port']}/{database}"
 
     def drop_all(self):
         dispose_engines()

@@ -66,6 +66,36 @@ def test_the_relay_publishes_in_recorded_order_and_marks_sent(session):
     assert backlog(session, OutboxEvent) == 0
 
 
+def test_a_batch_published_at_once_goes_out_in_order_and_is_marked_sent_after(session):
+    names = ["Ada", "Alan", "Grace"]
+    for name in names:
+        OutboxRecorder(OutboxEvent, {}).add(session, "contact.created", {"first_name": name})
+    session.commit()
+    batches = []
+
+    def one_at_a_time(event):
+        raise AssertionError("a batch publisher was given: no event goes out alone")
+
+    assert relay_batch(session, OutboxEvent, one_at_a_time, limit=2, publish_many=batches.append) == 2
+    assert relay_batch(session, OutboxEvent, one_at_a_time, limit=2, publish_many=batches.append) == 1
+    assert relay_batch(session, OutboxEvent, one_at_a_time, limit=2, publish_many=batches.append) == 0
+    assert [[event["entity"]["first_name"] for event in batch] for batch in batches] == [names[:2], names[2:]]
+    assert backlog(session, OutboxEvent) == 0
+
+
+def test_a_batch_that_fails_to_publish_stays_unsent(session):
+    OutboxRecorder(OutboxEvent, {}).add(session, "contact.created", {"first_name": "Ada"})
+    session.commit()
+
+    def broker_down(events):
+        raise ConnectionError("broker gone")
+
+    with pytest.raises(ConnectionError):
+        relay_batch(session, OutboxEvent, None, publish_many=broker_down)
+    session.rollback()
+    assert backlog(session, OutboxEvent) == 1
+
+
 def test_a_publish_that_fails_keeps_the_batch_for_the_next_round(session):
     record_contact(session, "a")
     record_contact(session, "b")

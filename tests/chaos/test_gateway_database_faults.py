@@ -9,7 +9,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from gateway.auth import issue_token
-from gateway.http import PublicApi
+from gateway.middleware import EdgeMiddleware
 
 KEY = "a-chaos-test-signing-key-that-is-long-enough"
 
@@ -36,7 +36,7 @@ def test_a_connection_reset_in_the_middleware_is_a_retryable_503(monkeypatch):
     user = SimpleNamespace(id="u1", role="admin", department_id=None, token_generation=0)
     token = issue_token(user, KEY)["access_token"]
     sessions = []
-    api = PublicApi()
+    api = EdgeMiddleware()
     api._sessions = lambda: sessions.append(ResetSession()) or sessions[-1]  # the sessionmaker
     served = []
     environ = EnvironBuilder(

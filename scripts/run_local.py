@@ -2,8 +2,8 @@
 
 Makes sure RabbitMQ answers, migrates each service's database (SQLite files under `var/` unless
 `<SERVICE>_DATABASE_URL` is set), starts the four services and the gateway as separate processes,
-creates the first admin, and prints the gateway URL. A process that exits is restarted (with
-backoff), as Kubernetes would. Ctrl-C stops everything cleanly.
+creates the first admin, and prints the gateway URL. A process that exits is restarted (at once,
+then with backoff), as Kubernetes would. Ctrl-C stops everything cleanly.
 """
 
 import os
@@ -35,6 +35,9 @@ def main() -> int:
     env.setdefault("DOCUMENTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['documents']}")
     env.setdefault("CONTACTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['contacts']}")
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    # Every address here is an IP or `localhost`: eventlet's green resolver (dnspython, half a second
+    # of every process start) buys nothing, and a restart after a crash is ready that much sooner.
+    env.setdefault("EVENTLET_NO_GREENDNS", "yes")
     python = sys.executable
 
     ensure_rabbitmq()
@@ -80,15 +83,18 @@ def supervise(
     clock=time.monotonic,
     sleep=time.sleep,
     rounds: int | None = None,
+    poll_every: float = 0.1,
 ) -> None:
     """Restart any process that exits, as Kubernetes would, until the launcher itself is stopped.
 
-    One process that exits (killed, or given up on its broker) must not stop the whole system. A
-    process that keeps exiting is restarted after 1, 2, 4, ... seconds (at most `max_backoff`); one
-    that ran for `stable_after` seconds starts again from 1. (`clock`, `sleep` and `rounds` are for tests.)
+    One process that exits (killed, or given up on its broker) must not stop the whole system. The
+    first exit is restarted at once (a crash is usually a one-off, and readiness after it counts);
+    one that keeps exiting is restarted after 1, 2, 4, ... seconds (at most `max_backoff`); one that
+    ran for `stable_after` seconds starts again from at once. Exits are noticed within `poll_every`.
+    (`clock`, `sleep` and `rounds` are for tests.)
     """
     started = {name: clock() for name in processes}
-    backoff = dict.fromkeys(processes, 0.0)
+    exits_in_a_row = dict.fromkeys(processes, 0)
     due: dict[str, float] = {}
     while rounds is None or rounds > 0:
         rounds = None if rounds is None else rounds - 1
@@ -97,15 +103,17 @@ def supervise(
             if name in due or process.poll() is None:
                 continue
             ran = now - started[name]
-            backoff[name] = 1.0 if ran >= stable_after else min(max_backoff, max(1.0, backoff[name] * 2))
-            due[name] = now + backoff[name]
-            print(f"{name} exited with {process.returncode} after {ran:.0f}s; restarting in {backoff[name]:.0f}s",
-                  flush=True)  # fmt: skip
+            if ran >= stable_after:
+                exits_in_a_row[name] = 0
+            delay = 0.0 if exits_in_a_row[name] == 0 else min(max_backoff, 2.0 ** (exits_in_a_row[name] - 1))
+            exits_in_a_row[name] += 1
+            due[name] = now + delay
+            print(f"{name} exited with {process.returncode} after {ran:.0f}s; restarting in {delay:.0f}s", flush=True)
         for name in [name for name, at in due.items() if at <= now]:
             del due[name]
             processes[name] = start_process(name)
             started[name] = clock()
-        sleep(0.5)
+        sleep(poll_every)
 
 
 def listen_address(port: int) -> str:

@@ -39,7 +39,7 @@ sys.path[:0] = [
     *(str(p) for p in (ROOT / "services").glob("*")),
 ]
 
-from chaos_load import Load, p99, p99_recovery, pages, reconcile, reporting_totals  # noqa: E402
+from chaos_load import Load, p99, p99_recovery, pages, reconcile, reporting_totals, service_totals  # noqa: E402
 from private_infra import PrivateInfra  # noqa: E402
 from run_local import PORT_OFFSETS  # noqa: E402
 
@@ -307,7 +307,9 @@ class Rehearsal:
         row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
         row["ready_after_s"] = ready_after
         row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
+        self.reporting_gap = {}
         row["reporting_converged_after_s"] = wait_seconds(lambda: self._converged(), 120)
+        row["reporting_gap"] = self.reporting_gap  # KPI: [reporting's, the services'] when it did not converge
         row["dead_lettered"] = self._dead_lettered()
         if name == "gateway-kill-upload":
             row.update(self._after_cut_upload())
@@ -316,14 +318,15 @@ class Rehearsal:
         return row
 
     def _converged(self) -> bool:
-        http = requests.Session()
-        http.headers["Authorization"] = f"Bearer {self.token}"
+        """Reporting's totals of contacts (imported rows included), interactions, tickets and deals
+        equal what the services hold; the last difference seen is kept for the row."""
+        gateway = self.cluster.gateways[0]
         try:
-            contacts = len(pages(http, f"{self.cluster.gateways[0]}/api/v1/contacts", {"limit": 200}))
-            interactions = len(pages(http, f"{self.cluster.gateways[0]}/api/v1/interactions", {"limit": 200}))
-            return reporting_totals(self.cluster.gateways[0], self.token) == (contacts, interactions)
+            reported, held = reporting_totals(gateway, self.token), service_totals(gateway, self.token)
         except requests.RequestException:
             return False
+        self.reporting_gap = {kpi: [reported[kpi], held[kpi]] for kpi in held if reported[kpi] != held[kpi]}
+        return not self.reporting_gap
 
     def _after_cut_upload(self) -> dict:
         """No document of the cut upload; the blobs nothing references are found by `documents.collect`
@@ -376,7 +379,8 @@ def failures(row: dict) -> list[str]:
         found.append(f"answers other than 503 + Retry-After ({', '.join(bad) or 'other'}); first: "
                      f"{row['bad_answers'][0][:80]}")  # fmt: skip
     if row["reporting_converged_after_s"] is None:
-        found.append("reporting did not converge")
+        gap = ", ".join(f"{kpi} {reported} of {held}" for kpi, (reported, held) in row.get("reporting_gap", {}).items())
+        found.append(f"reporting did not converge ({gap or 'not answering'})")
     if row["ready_after_s"] is None:
         found.append("not every /readyz answered 200 again")
     if row["scenario"] == "poison-event" and row["dead_lettered"] < 1:

@@ -76,6 +76,7 @@ class Cluster:
             self.env[f"{service.upper()}_DATABASE_URL"] = infra.postgres.create_database(f"chaos_{service}")
         self.bases = [self._free_base() for _ in range(replicas)]
         self.launchers: list[subprocess.Popen] = []
+        self.not_ready: list[str] = []
 
     @staticmethod
     def _free_base() -> int:
@@ -126,7 +127,11 @@ class Cluster:
             for offset in PORT_OFFSETS.values()
         ]
         with ThreadPoolExecutor(len(urls)) as pool:
-            return all(pool.map(_answers_200, urls))
+            answers = list(pool.map(_readiness, urls))
+        not_ready = [f"{url} {answer}" for url, answer in zip(urls, answers, strict=True) if answer != 200]
+        if not_ready:
+            self.not_ready = not_ready  # the last that were not: the slowest, and why
+        return not not_ready
 
     def pids(self, service: str, replica: int | None = None) -> list[int]:
         """The processes serving `service`, one per replica, or of one replica: those listening on its
@@ -157,11 +162,17 @@ class Cluster:
                 launcher.kill()
 
 
-def _answers_200(url: str) -> bool:
+def _readiness(url: str) -> int | str:
+    """200, or what `url` answered instead (its status and failed checks, or the connection error)."""
     try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+        answer = requests.get(url, timeout=2)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    if answer.status_code == 200:
+        return 200
+    with contextlib.suppress(ValueError, AttributeError):
+        return f"{answer.status_code} {[name for name, ok in answer.json()['checks'].items() if not ok]}"
+    return answer.status_code
 
 
 def _port_free(port: int) -> bool:
@@ -305,7 +316,9 @@ class Rehearsal:
         fault_started = time.time()
         fault(self)
         fault_ended = time.time()
-        ready_after = wait_seconds(self.cluster.ready, 120, step=0.1)
+        self.cluster.not_ready = []
+        ready_after = wait_seconds(self.cluster.ready, 120, step=0.2)
+        not_ready = self.cluster.not_ready
         time.sleep(self.load_seconds / 2)
         load.stop()
         row = {"scenario": name, "sent": load.sent, "acknowledged": len(load.acked)}
@@ -318,6 +331,7 @@ class Rehearsal:
         row["process_exits"] = self.cluster.exits() - exits_before - self.KILLS.get(name, 0)
         row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
         row["ready_after_s"] = ready_after
+        row["last_not_ready"] = not_ready  # what was the last to become ready, and what it answered until then
         row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
         self.reporting_gap = {}
         row["reporting_converged_after_s"] = wait_seconds(lambda: self._converged(), 120)

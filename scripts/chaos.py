@@ -133,19 +133,15 @@ class Cluster:
             self.not_ready = not_ready  # the last that were not: the slowest, and why
         return not not_ready
 
-    def pids(self, service: str, replica: int | None = None) -> list[int]:
-        """The processes serving `service`, one per replica, or of one replica: those listening on its
-        port (the launchers' warm spares of the same service are waiting, not serving, and left alone)."""
-        bases = self.bases[replica : None if replica is None else replica + 1]
-        found = []
-        for base in bases:
-            listening = subprocess.run(["ss", "-Hltnp", f"sport = :{base + PORT_OFFSETS[service]}"],
-                                       capture_output=True, text=True, timeout=10).stdout  # fmt: skip
-            found += sorted({int(pid) for pid in re.findall(r"pid=(\d+)", listening)})[:1]
-        return found
-
-    def signal(self, service: str, signum: int, replicas: int | None = None, replica: int | None = None) -> list[int]:
-        pids = self.pids(service, replica)[:replicas]
+    def signal(self, services, signum: int, replicas: int | None = None, replica: int | None = None) -> list[int]:
+        """Send `signum` to the processes serving each of `services` (a name or several, found in one
+        look, so that "all at once" is at once): one per replica, the first `replicas`, or `replica`'s.
+        A process serving is the one listening on the service's port: the launchers' warm spares of
+        the same service are waiting, not serving, and are left alone."""
+        listeners = listening_pids()
+        bases = self.bases[replica : None if replica is None else replica + 1][:replicas]
+        names = [services] if isinstance(services, str) else services
+        pids = [listeners[port] for name in names for base in bases if (port := base + PORT_OFFSETS[name]) in listeners]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
@@ -160,6 +156,17 @@ class Cluster:
                 launcher.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 launcher.kill()
+
+
+def listening_pids() -> dict[int, int]:
+    """Port -> pid of every TCP socket listening on this machine (`ss`, one look)."""
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, timeout=30).stdout
+    found = {}
+    for line in listening.splitlines():
+        port, pid = re.search(r":(\d+)\s", line), re.search(r"pid=(\d+)", line)
+        if port and pid:
+            found.setdefault(int(port.group(1)), int(pid.group(1)))
+    return found
 
 
 def _readiness(url: str) -> int | str:
@@ -223,8 +230,7 @@ class Rehearsal:
 
     # Faults: each returns when the fault has ended (the thing is back, or left to come back).
     def replica_kill(self):
-        for service in SERVICES:
-            self.cluster.signal(service, signal.SIGKILL, replicas=1)
+        self.cluster.signal(SERVICES, signal.SIGKILL, replicas=1)
 
     def service_down(self):
         self.cluster.signal("interactions", signal.SIGSTOP)

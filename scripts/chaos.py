@@ -76,7 +76,6 @@ class Cluster:
             self.env[f"{service.upper()}_DATABASE_URL"] = infra.postgres.create_database(f"chaos_{service}")
         self.bases = [self._free_base() for _ in range(replicas)]
         self.launchers: list[subprocess.Popen] = []
-        self.not_ready: list[str] = []
 
     @staticmethod
     def _free_base() -> int:
@@ -118,20 +117,34 @@ class Cluster:
     def gateways(self) -> list[str]:
         return [f"http://127.0.0.1:{base}" for base in self.bases]
 
-    def ready(self, bases: list[int] | None = None) -> bool:
-        """Every process's `/readyz` answers 200, asked side by side (one after the other, ten readiness
-        checks on loaded cores took a second, which the "ready after" column would count)."""
-        urls = [
+    def urls(self, bases: list[int] | None = None) -> list[str]:
+        return [
             f"http://127.0.0.1:{base + offset}/readyz"
             for base in bases or self.bases
             for offset in PORT_OFFSETS.values()
         ]
-        with ThreadPoolExecutor(len(urls)) as pool:
-            answers = list(pool.map(_readiness, urls))
-        not_ready = [f"{url} {answer}" for url, answer in zip(urls, answers, strict=True) if answer != 200]
-        if not_ready:
-            self.not_ready = not_ready  # the last that were not: the slowest, and why
-        return not not_ready
+
+    def ready(self, bases: list[int] | None = None) -> bool:
+        """Every process's `/readyz` answers 200 now."""
+        with ThreadPoolExecutor(len(self.urls(bases))) as pool:
+            return all(answer == 200 for answer in pool.map(_readiness, self.urls(bases)))
+
+    def seconds_until_each_ready(self, seconds: float, step: float = 0.2) -> tuple[float | None, list[str]]:
+        """Seconds until every process has answered its `/readyz` with 200 (within 2 s) since now, as
+        Kubernetes counts a pod ready after one successful probe; None after `seconds`. Processes are
+        asked side by side: one after the other, ten checks on loaded cores took seconds, and requiring
+        all ten in one round would count any one slow answer of a process that never stopped. Also what
+        the last to become ready answered until then."""
+        started, pending, last = time.monotonic(), self.urls(), []
+        with ThreadPoolExecutor(len(pending)) as pool:
+            while time.monotonic() - started < seconds:
+                answers = dict(zip(pending, pool.map(_readiness, pending), strict=True))
+                pending = [url for url, answer in answers.items() if answer != 200]
+                if not pending:
+                    return round(time.monotonic() - started, 1), last
+                last = [f"{url} {answers[url]}" for url in pending]
+                time.sleep(step)
+        return None, last
 
     def signal(self, services, signum: int, replicas: int | None = None, replica: int | None = None) -> list[int]:
         """Send `signum` to the processes serving each of `services` (a name or several, found in one
@@ -322,9 +335,7 @@ class Rehearsal:
         fault_started = time.time()
         fault(self)
         fault_ended = time.time()
-        self.cluster.not_ready = []
-        ready_after = wait_seconds(self.cluster.ready, 120, step=0.2)
-        not_ready = self.cluster.not_ready
+        ready_after, not_ready = self.cluster.seconds_until_each_ready(120)
         time.sleep(self.load_seconds / 2)
         load.stop()
         row = {"scenario": name, "sent": load.sent, "acknowledged": len(load.acked)}
@@ -395,9 +406,9 @@ class Rehearsal:
             return -1
 
 
-def wait_seconds(check, seconds: float, step: float = 0.5) -> float | None:
+def wait_seconds(check, seconds: float) -> float | None:
     started = time.monotonic()
-    return round(time.monotonic() - started, 1) if wait_until(check, seconds, step) else None
+    return round(time.monotonic() - started, 1) if wait_until(check, seconds) else None
 
 
 def failures(row: dict) -> list[str]:

@@ -130,8 +130,8 @@ class Cluster:
             return all(answer == 200 for answer in pool.map(_readiness, self.urls(bases)))
 
     def seconds_until_each_ready(self, seconds: float, step: float = 0.2) -> tuple[float | None, list[str]]:
-        """Seconds until every process has answered its `/readyz` with 200 (within 2 s) since now, as
-        Kubernetes counts a pod ready after one successful probe; None after `seconds`. Processes are
+        """Seconds until every process has answered its `/readyz` with 200 since now (one probe in flight
+        per process), as Kubernetes counts a pod ready after one successful probe; None after `seconds`. Processes are
         asked side by side: one after the other, ten checks on loaded cores took seconds, and requiring
         all ten in one round would count any one slow answer of a process that never stopped. Also what
         the last to become ready answered until then."""
@@ -182,10 +182,14 @@ def listening_pids() -> dict[int, int]:
     return found
 
 
-def _readiness(url: str) -> int | str:
-    """200, or what `url` answered instead (its status and failed checks, or the connection error)."""
+def _readiness(url: str, timeout: float = 10) -> int | str:
+    """200, or what `url` answered instead (its status and failed checks, or the connection error).
+
+    A slow answer is waited for (a probe that gave up after 2 s and asked again 0.2 s later left its
+    request running: the requests of a restarted, busy process piled up, each an AMQP handshake and a
+    worker, and kept it from answering for half a minute)."""
     try:
-        answer = requests.get(url, timeout=2)
+        answer = requests.get(url, timeout=timeout)
     except requests.RequestException as exc:
         return type(exc).__name__
     if answer.status_code == 200:

@@ -339,6 +339,7 @@ class Rehearsal:
         fault_started = time.time()
         fault(self)
         fault_ended = time.time()
+        load_average = os.getloadavg()[0]  # of the whole machine, shared: the seconds below depend on it
         ready_after, not_ready = self.cluster.seconds_until_each_ready(120)
         time.sleep(self.load_seconds / 2)
         load.stop()
@@ -352,6 +353,7 @@ class Rehearsal:
         row["process_exits"] = self.cluster.exits() - exits_before - self.KILLS.get(name, 0)
         row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
         row["ready_after_s"] = ready_after
+        row["load_average"] = round(load_average, 1)
         row["last_not_ready"] = not_ready  # what was the last to become ready, and what it answered until then
         row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
         self.reporting_gap = {}
@@ -444,7 +446,7 @@ def failures(row: dict) -> list[str]:
 def table(rows: list[dict]) -> str:
     head = ("scenario", "sent", "acked", "client errors", "read back", "lost", "dup", "unacked", "stuck keys",
             "409 in progress", "orphaned blobs", "other exits", "ready after s", "p99 back after s",
-            "reporting converged s", "dead-lettered", "result")  # fmt: skip
+            "reporting converged s", "dead-lettered", "load", "result")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         errors = {k: v for k, v in row["statuses"].items() if k not in ("200", "201")}
@@ -452,7 +454,8 @@ def table(rows: list[dict]) -> str:
                  or "none", row["read_back"], len(row["lost"]), len(row["duplicates"]), row["unacknowledged"],
                  row["stuck_keys"], row.get("in_progress_409"), row.get("orphaned_blobs"), row.get("process_exits"),
                  row["ready_after_s"], row["p99_back_after_s"], row["reporting_converged_after_s"],
-                 row["dead_lettered"], "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
+                 row["dead_lettered"], row.get("load_average"),
+                 "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines)
 

@@ -88,7 +88,8 @@ def import_csv(
     record = start_import(session, outbox, defaults, rules)
     report = ImportReport(import_id=record.id)
     try:
-        _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch)
+        with outbox.importing():
+            _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch)
     except (PayloadTooLarge, ValidationFailed) as exc:
         session.rollback()
         if isinstance(exc, ValidationFailed) and not report.rows:

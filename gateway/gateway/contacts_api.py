@@ -100,11 +100,8 @@ class ContactsApi:
         body = cached if cached is not None else in_chunks(body_stream(request))
         headers = {
             "X-Request-Id": self.context.request_id,
-            "X-Actor": caller.user_id,
-            "X-Default-Owner": caller.user_id,
-            "X-Default-Department": caller.department_id or "",
             "Content-Type": request.content_type or "text/csv",
-            **signed_headers(self.internal_key, "POST", "/import", caller),
+            **signed_headers(self.internal_key, "POST", "/import", caller, actor=caller.user_id),
         }
         options = {name: request.args[name] for name in ("mode", "match_by") if name in request.args}
         report = contacts_http("POST", "/import", headers, data=body, params=options).json()
@@ -129,8 +126,7 @@ class ContactsApi:
         path = f"/imports/{import_id}/undo"
         headers = {
             "X-Request-Id": self.context.request_id,
-            "X-Actor": caller.user_id,
-            **signed_headers(self.internal_key, "POST", path, caller),
+            **signed_headers(self.internal_key, "POST", path, caller, actor=caller.user_id),
         }
         return json_response(contacts_http("POST", path, headers).json())
 

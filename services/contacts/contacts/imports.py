@@ -2,6 +2,7 @@
 that tells a running import from one whose process is gone."""
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -153,15 +154,20 @@ def undo(session, scope: Scope | None, import_id: str, *, outbox) -> dict:
         raise
 
 
-def claim_undo(session, record: ContactImport) -> datetime:
-    """Take the undo of `record` for this request, for a lease (`lease()`); the lease's end.
+@dataclass
+class UndoLease:
+    """An undo's claim on its import: until when; renewed with each batch it commits."""
+
+    until: datetime
+
+
+def claim_undo(session, record: ContactImport) -> UndoLease:
+    """Take the undo of `record` for this request, for a lease (`lease()`).
 
     One conditional UPDATE: of two requests only one gets it; the other, like any request while the
     lease holds, gets a 409 with `Retry-After`. An undo whose lease has passed (its process died) is
     taken over, and resumes where its last committed batch left it."""
     now = utcnow()
-    if record.status == "undoing" and record.lease_until is not None and record.lease_until >= now:
-        raise undo_in_progress(record.id, record.lease_until - now)
     claim = (
         update(ContactImport)
         .where(ContactImport.id == record.id, ContactImport.undone_at.is_(None))
@@ -184,7 +190,7 @@ def claim_undo(session, record: ContactImport) -> datetime:
             raise Conflict(f"import {record.id} was undone already, at {record.undone_at.isoformat()}")
         raise undo_in_progress(record.id, (record.lease_until or now) - now)
     session.refresh(record)
-    return until
+    return UndoLease(until)
 
 
 def undo_in_progress(import_id: str, remaining: timedelta) -> Conflict:
@@ -195,13 +201,13 @@ def undo_in_progress(import_id: str, remaining: timedelta) -> Conflict:
     return conflict
 
 
-def release_undo(session, import_id: str, claim: datetime) -> None:
+def release_undo(session, import_id: str, claim: UndoLease) -> None:
     """Give up this request's lease on an undo that stopped (best effort: the database may be what
     failed); then the next request resumes it at once rather than after the lease."""
     try:
         session.execute(
             update(ContactImport)
-            .where(ContactImport.id == import_id, ContactImport.lease_until == claim)
+            .where(ContactImport.id == import_id, ContactImport.lease_until == claim.until)
             .values(lease_until=utcnow())
             .execution_options(synchronize_session=False)
         )
@@ -219,10 +225,10 @@ def unfinished(undo_report: dict | None) -> bool:
     return bool(undo_report) and "after" in undo_report
 
 
-def revert(session, record: ContactImport, outbox, scope: Scope | None = None, claim: datetime | None = None):
+def revert(session, record: ContactImport, outbox, scope: Scope | None = None, claim: UndoLease | None = None):
     """Undo the changes of `record` (see `undo`), whatever its status; it is then `undone`. Only contacts
-    `scope` may see are touched: the others are listed as not undone. With `claim` (the end of the lease
-    `claim_undo` took), each batch commits only while the lease is still this one's, and renews it.
+    `scope` may see are touched: the others are listed as not undone. With `claim` (the lease `claim_undo`
+    took), each batch commits only while the lease is still this one's, and renews it.
 
     Each batch commits with the undo's report so far and the last contact id it went through, so an
     undo that stops part way resumes after it: nothing is undone twice, nothing counted twice."""
@@ -265,7 +271,7 @@ def revert(session, record: ContactImport, outbox, scope: Scope | None = None, c
         result["deleted"] += len(deleted)
         result["restored"] += len(restored)
         result["after"] = changes[-1].contact_id
-        claim = _record_undo_progress(session, record.id, result, claim)
+        _record_undo_progress(session, record.id, result, claim)
         session.commit()
     finished = {key: value for key, value in result.items() if key != "after"}
     _record_undo_progress(session, record.id, finished, claim, status="undone", undone_at=utcnow())
@@ -274,21 +280,21 @@ def revert(session, record: ContactImport, outbox, scope: Scope | None = None, c
     return session.get(ContactImport, record.id)
 
 
-def _record_undo_progress(session, import_id: str, report: dict, claim: datetime | None, **values) -> datetime | None:
+def _record_undo_progress(session, import_id: str, report: dict, claim: UndoLease | None, **values) -> None:
     """Write the undo's report so far in the batch's transaction; with a `claim`, only while the lease is
-    still that one (renewed: the new end is returned), else the batch is rolled back and `UndoLeaseLost`."""
+    still that one (and renew it), else the batch is rolled back and `UndoLeaseLost` raised."""
     stmt = update(ContactImport).where(ContactImport.id == import_id).execution_options(synchronize_session=False)
     if claim is None:
         session.execute(stmt.values(undo_report=report, **values))
-        return None
+        return
     until = utcnow() + lease()
     renewed = session.execute(
-        stmt.where(ContactImport.lease_until == claim).values(undo_report=report, lease_until=until, **values)
+        stmt.where(ContactImport.lease_until == claim.until).values(undo_report=report, lease_until=until, **values)
     ).rowcount
     if renewed != 1:
         session.rollback()
         raise UndoLeaseLost(f"the undo of import {import_id} was taken over by another request (its lease passed)")
-    return until
+    claim.until = until
 
 
 def _why_not(contact: Contact | None, change: ContactImportChange) -> str | None:

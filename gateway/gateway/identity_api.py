@@ -11,7 +11,15 @@ from crm_kernel.schemas import load
 from gateway import throttle
 from gateway.auth import hash_password, issue_token, password_matches
 from gateway.callers import client_address, login_keys
-from gateway.identity import apply_changes, check_department_exists, check_parent, commit_or_conflict, load_or_404, page
+from gateway.identity import (
+    apply_changes,
+    check_department_exists,
+    check_email_free,
+    check_parent,
+    commit_or_conflict,
+    load_or_404,
+    page,
+)
 from gateway.models import Department, User
 from gateway.openapi import ERRORS, crud, json_content, own_schema, ref
 from gateway.routing import V1, visible_to
@@ -112,8 +120,7 @@ class IdentityApi:
         self.auth.require(request, "admin")
         fields = load(UserSchema(), json_body(request))
         check_department_exists(self.db, fields["department_id"])
-        if self.db.scalar(select(User.id).where(User.email == fields["email"])):
-            raise Conflict(f"a user with e-mail {fields['email']} exists", {"email": ["already taken"]})
+        check_email_free(self.db, fields["email"])
         password = fields.pop("password")
         user = User(**fields, password_hash=hash_password(password))
         self.db.add(user)
@@ -140,6 +147,7 @@ class IdentityApi:
         fields = load(UserSchema(), json_body(request), partial=True)
         if "department_id" in fields:
             check_department_exists(self.db, fields["department_id"])
+        check_email_free(self.db, fields.get("email"), user.id)
         password = fields.pop("password", None)
         if password is not None:
             user.password_hash = hash_password(password)

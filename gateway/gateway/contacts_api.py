@@ -16,6 +16,7 @@ from gateway.openapi import (
     query_parameters,
     read_only,
     ref,
+    request_body,
 )
 from gateway.routing import STAFF, V1, in_chunks, internal_http, max_import_bytes
 
@@ -200,7 +201,7 @@ class ContactsApi:
             "tags": ["contacts"],
             "summary": "Create; possible duplicates are named in X-Possible-Duplicates (on_duplicate=reject: 409)",
             "parameters": [on_duplicate],
-            "requestBody": json_content(ref("Contact")),
+            "requestBody": request_body(ref("Contact")),
             "responses": {
                 "201": {
                     "description": "Created",
@@ -249,7 +250,7 @@ class ContactsApi:
                         },
                         {"name": "match_by", "in": "query", "schema": {"type": "string", "enum": ["email", "id"]}},
                     ],
-                    "requestBody": {"content": csv},
+                    "requestBody": {"required": True, "content": csv},
                     "responses": {"200": {"description": "Report", **json_content(report)}, **ERRORS},
                 }
             },

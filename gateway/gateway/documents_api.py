@@ -15,7 +15,17 @@ from crm_kernel.http import (
 )
 from crm_kernel.scope import Scope
 from crm_kernel.signing import signed_headers
-from gateway.openapi import ERRORS, ID_PARAM, action, json_content, page_of, query_parameters, read_only, ref
+from gateway.openapi import (
+    ERRORS,
+    ID_PARAM,
+    action,
+    json_content,
+    page_of,
+    query_parameters,
+    read_only,
+    ref,
+    request_body,
+)
 from gateway.routing import FORM_ALLOWANCE, STAFF, V1, internal_http, max_upload_bytes
 
 DOCUMENT_FIELDS = ("title", "kind", "contact_id", "deal_id", "ticket_id")
@@ -161,13 +171,14 @@ class DocumentsApi:
         spec.publish("DocumentTransitionRequest", "documents", "TransitionRequestSchema")
         spec.publish("DocumentGenerateRequest", "documents", "GenerateSchema")
         tag, item = "documents", f"{V1}/documents/{{id}}"
-        file_part = {"file": {"type": "string", "format": "binary"}}
+        file_part = {"file": {"type": "string", "format": "binary", "minLength": 1}}  # an empty file is refused
         described = spec.contract_schema("documents", "DocumentSchema")["properties"]
         form = {name: _form_field(described[name]) for name in DOCUMENT_FIELDS}
 
         def multipart(properties: dict) -> dict:
-            schema = {"type": "object", "required": ["file"], "properties": properties}
-            return {"content": {"multipart/form-data": {"schema": schema}}}
+            # Any other part is refused by name ("unknown field").
+            schema = {"type": "object", "required": ["file"], "properties": properties, "additionalProperties": False}
+            return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
         filters = query_parameters(
             spec.contract_schema("documents", "DocumentQuerySchema"), ("created_at", "updated_at", "title")
@@ -199,7 +210,7 @@ class DocumentsApi:
                 "post": {
                     "tags": [tag],
                     "summary": generated,
-                    "requestBody": json_content(ref("DocumentGenerateRequest")),
+                    "requestBody": request_body(ref("DocumentGenerateRequest")),
                     "responses": {"201": {"description": generated, **json_content(ref("Document"))}, **ERRORS},
                 }
             },

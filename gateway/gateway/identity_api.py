@@ -21,7 +21,7 @@ from gateway.identity import (
     page,
 )
 from gateway.models import Department, User
-from gateway.openapi import ERRORS, crud, json_content, own_schema, ref
+from gateway.openapi import ERRORS, crud, json_content, own_schema, ref, request_body
 from gateway.routing import V1, visible_to
 from gateway.schemas import DepartmentSchema, IdentityQuerySchema, TokenRequestSchema, UserSchema
 
@@ -194,7 +194,7 @@ class IdentityApi:
                 "post": {
                     "tags": ["auth"],
                     "security": [],
-                    "requestBody": json_content(ref("TokenRequest")),
+                    "requestBody": request_body(ref("TokenRequest")),
                     "responses": {"200": {"description": "A bearer token", **json_content(token)}, **ERRORS},
                 }
             },

@@ -17,6 +17,7 @@ from functools import cache
 from apispec import APISpec
 
 from crm_kernel import contracts
+from crm_kernel.schemas import TIME_ZONE_COMPONENT, TimeZone
 
 PROBLEM = {
     "type": "object",
@@ -82,9 +83,12 @@ class Spec(APISpec):
         return schema
 
     def publish(self, name: str, service: str, class_name: str) -> None:
-        """Make `class_name` of `service`'s contract the component `name`."""
+        """Make `class_name` of `service`'s contract the component `name` (a component several
+        contracts share, such as the kernel's `TimeZone`, once)."""
         self.published[(service, class_name)] = name
-        self.components.schema(name, self.contract_schema(service, class_name))
+        schema = self.contract_schema(service, class_name)
+        if self.components.schemas.get(name) != schema:
+            self.components.schema(name, schema)
 
     def _name_nested(self, service: str, node) -> None:
         if isinstance(node, list):
@@ -107,6 +111,11 @@ def ref(name: str) -> dict:
 
 def json_content(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
+
+
+def request_body(schema: dict) -> dict:
+    """A JSON request body: required, since every route that takes one refuses a request without it."""
+    return {"required": True, **json_content(schema)}
 
 
 def page_of(name: str) -> dict:
@@ -164,7 +173,7 @@ def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=T
         operations={
             "post": {
                 "tags": [tag],
-                "requestBody": json_content(ref(name)),
+                "requestBody": request_body(ref(name)),
                 "responses": {"201": {"description": "Created", **json_content(ref(name))}, **ERRORS},
             },
             "get": {
@@ -186,7 +195,7 @@ def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=T
         operations["patch"] = {
             "tags": [tag],
             "parameters": [*ID_PARAM, if_match],
-            "requestBody": json_content(ref(name)),
+            "requestBody": request_body(ref(name)),
             "responses": {"200": {"description": "Changed", **json_content(ref(name))}, **ERRORS},
         }
     if delete:
@@ -207,7 +216,7 @@ def action(spec, path: str, tag: str, summary: str, body: dict | None, response:
         "responses": {status: {"description": summary, **json_content(response)}, **ERRORS},
     }
     if body is not None:
-        operation["requestBody"] = json_content(body)
+        operation["requestBody"] = request_body(body)
     spec.path(path=path, operations={"post": operation})
 
 
@@ -229,6 +238,7 @@ def openapi_document(route_groups) -> dict:
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Problem", PROBLEM)
+    spec.components.schema(TimeZone.component, copy.deepcopy(TIME_ZONE_COMPONENT))  # the gateway's own use it too
     for group in route_groups:
         group.describe(spec)
     document = spec.to_dict()

@@ -5,7 +5,7 @@ import base64
 from werkzeug.wrappers import Response
 
 from crm_kernel.http import api, content_disposition, json_response, query_args
-from gateway.openapi import ERRORS, contract_value
+from gateway.openapi import ERRORS, contract_value, ref
 from gateway.routing import READERS, V1
 
 
@@ -29,7 +29,12 @@ PERIOD_PARAMS = [
         format="date",
         pattern=DAY,
     ),
-    _param("tz", "IANA time zone the days are read in (default UTC)"),
+    {
+        "name": "tz",
+        "in": "query",
+        "description": "IANA time zone the days are read in (default UTC)",
+        "schema": ref("TimeZone"),
+    },
     _param("department_id", "a department, with every department below it", **ID),
     _param("user_id", "a user", **ID),
     _param("format", "json (default), csv or png", enum=["json", "csv", "png"]),

@@ -5,8 +5,11 @@ of every marshmallow schema defined in the service's schema modules (`<service>.
 `<service>.*_schemas`), keyed by class name, nested schemas as `#/components/schemas/<ClassName>`, and
 the named values beside them (enums, sort columns, patterns: upper-case names bound to text, numbers
 or lists of them). Each schema object states the kernel's own rules too: an id is at most
-`ID_LENGTH` characters (`StrictSchema` refuses a longer one). The gateway reads these files with
-`read`; a unit test regenerates every file and fails when a committed one differs.
+`ID_LENGTH` characters (`StrictSchema` refuses a longer one), a time zone is the `TimeZone`
+component (the zones the kernel accepts). A rule between fields that JSON Schema can state (`anyOf`,
+`allOf`) is the schema class's `openapi_rules`, written beside the validator it describes. The
+gateway reads these files with `read`; a unit test regenerates every file and fails when a committed
+one differs.
 """
 
 import copy
@@ -68,6 +71,7 @@ def schema_objects(classes: list[type[Schema]]) -> dict:
         if issubclass(schema_cls, StrictSchema):
             _state_id_lengths(schema_cls(), objects[schema_cls.__name__])
         _refer_to_components(schema_cls, objects[schema_cls.__name__], objects)
+        objects[schema_cls.__name__].update(copy.deepcopy(getattr(schema_cls, "openapi_rules", {})))
     return objects
 
 

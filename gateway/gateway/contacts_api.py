@@ -263,7 +263,9 @@ class ContactsApi:
                 "undo_report": {"type": "object", "nullable": True},
             },
         }
-        read_only(spec, f"{V1}/contacts/imports", "contacts", "Imports you may see, newest first", items, PAGE_PARAMS)
+        read_only(
+            spec, f"{V1}/contacts/imports", "contacts", "Imports you may see, newest first", items, PAGE_PARAMS[:2]
+        )
         read_only(spec, f"{V1}/contacts/imports/{{id}}", "contacts", "One import with its report", the_import)
         action(spec, f"{V1}/contacts/imports/{{id}}/undo", "contacts", "Undo an import as a whole", None, the_import)
         paging = ("limit", "cursor")  # an export is every page

@@ -1,7 +1,7 @@
 """`/api/v1/tickets` and `/api/v1/sla-policies`: requests and complaints, and their SLA targets."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.openapi import ID_PARAM, PAGE_PARAMS, action, contract_value, crud, page_of, read_only, ref
+from gateway.openapi import ID_PARAM, action, contract_value, crud, page_of, query_parameters, read_only, ref
 from gateway.routing import STAFF, V1, check_owner
 
 
@@ -112,7 +112,7 @@ class TicketsApi:
             "tickets",
             "The ticket's comments, a page at a time, oldest first",
             page_of("TicketComment")["content"]["application/json"]["schema"],
-            [*ID_PARAM, *PAGE_PARAMS],
+            [*ID_PARAM, *query_parameters(spec.contract_schema("interactions", "CommentQuerySchema"), ("created_at",))],
         )
         action(
             spec,

@@ -87,6 +87,18 @@ class FieldDefinitionSchema(EntitySchema):
     type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     required = fields.Boolean(load_default=False)
     choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
+    # How the OpenAPI document states `choices_go_with_choice`.
+    openapi_rules = {
+        "anyOf": [
+            {"properties": {"type": {"enum": ["choice"]}, "choices": {"minItems": 1}}, "required": ["type", "choices"]},
+            {
+                "properties": {
+                    "type": {"enum": [kind for kind in FIELD_TYPES if kind != "choice"]},
+                    "choices": {"maxItems": 0},
+                }
+            },
+        ]
+    }
 
     @validates_schema
     def choices_go_with_choice(self, data, partial=None, **kwargs):

@@ -137,7 +137,8 @@ class Money(fields.Decimal):
     """A decimal amount as a string (never a float), with at most 4 places; dumped with at least 2."""
 
     def __init__(self, **kwargs):
-        metadata = {"type": "string", "format": "decimal", "example": "1250.00"}
+        # The pattern states the rules below (not negative; 14 digits before the point, 4 after).
+        metadata = {"type": "string", "format": "decimal", "example": "1250.00", "pattern": r"^\d{1,14}(\.\d{1,4})?$"}
         super().__init__(as_string=True, allow_nan=False, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):

@@ -27,6 +27,14 @@ def contacts_http(method: str, path: str, headers: dict, **kwargs):
     return internal_http("contacts", method, path, headers=headers, timeout=(60, 3600), **kwargs)
 
 
+IMPORT_BODY = (
+    "UTF-8 CSV (`,` or `;`), its first line the header: first_name, and any of last_name, email(s), "
+    "phone(s), tags, company, company_id, owner_id, department_id, timezone, marketing_consent, id "
+    "and attr.<key> of a defined custom field, each once, in any order (the pattern shows one). "
+    "A bad row fails alone and is named in the report."
+)
+
+
 class ContactsApi:
     @api("POST", f"{V1}/contacts")
     def create_contact(self, request):
@@ -225,6 +233,8 @@ class ContactsApi:
         action(spec, f"{V1}/contacts/{{id}}/merge", "contacts", "Merge sources into this", merge, ref("Merge"))
         action(spec, f"{V1}/contacts/merges/{{id}}/undo", "contacts", "Undo a merge", None, ref("Merge"))
         csv = {"text/csv": {"schema": {"type": "string"}}}
+        header = contract_value("contacts", "IMPORT_HEADER_PATTERN")
+        csv_import = {"text/csv": {"schema": {"type": "string", "pattern": header, "description": IMPORT_BODY}}}
         counts = ("rows", "created", "updated", "skipped", "failed", "possible_duplicate_rows")
         report = {
             "type": "object",
@@ -250,7 +260,7 @@ class ContactsApi:
                         },
                         {"name": "match_by", "in": "query", "schema": {"type": "string", "enum": ["email", "id"]}},
                     ],
-                    "requestBody": {"required": True, "content": csv},
+                    "requestBody": {"required": True, "content": csv_import},
                     "responses": {"200": {"description": "Report", **json_content(report)}, **ERRORS},
                 }
             },

@@ -1,11 +1,14 @@
 """The OpenAPI document's rules between fields say what the validators say: a body the document
 accepts, the service accepts, and one it refuses, the service refuses (issue 14 item 14)."""
 
+import re
+
 import pytest
 from marshmallow import ValidationError
 from openapi_schema_validator import OAS30Validator
 
-from contacts.schemas import FieldDefinitionSchema
+from contacts.rows import check_header
+from contacts.schemas import IMPORT_HEADER_PATTERN, FieldDefinitionSchema
 from gateway.service import openapi
 from reporting.schemas import PlanSchema, check_plan_target
 
@@ -66,3 +69,11 @@ def test_a_plan_the_document_accepts_is_one_the_reporting_service_accepts(body, 
 )
 def test_a_custom_field_the_document_accepts_is_one_the_contacts_service_accepts(body, accepted):
     assert (document_accepts("ContactField", body), field_accepted(body)) == (accepted, accepted)
+
+
+def test_every_column_the_import_header_pattern_allows_is_one_the_contacts_service_knows():
+    columns = re.findall(r"[a-z_]+", IMPORT_HEADER_PATTERN.replace(r"\r?\n", ""))
+    assert columns[0] == "first_name" and len(columns) > 5
+    header = ",".join(columns) + "\n"
+    assert re.match(IMPORT_HEADER_PATTERN, header) and re.match(IMPORT_HEADER_PATTERN, "first_name\r\nAda")
+    check_header(columns, definitions={})  # raises ValidationFailed naming a column it does not know

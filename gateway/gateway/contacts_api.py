@@ -10,6 +10,7 @@ from gateway.openapi import (
     ERRORS,
     PAGE_PARAMS,
     action,
+    checked_beyond,
     contract_value,
     crud,
     json_content,
@@ -27,6 +28,13 @@ def contacts_http(method: str, path: str, headers: dict, **kwargs):
     return internal_http("contacts", method, path, headers=headers, timeout=(60, 3600), **kwargs)
 
 
+CONTACT_RULES = (
+    "department_id is one you may assign records to",
+    "phones are numbers of their country's numbering plan (any parseable form; without + they are read in "
+    "the service's CONTACTS_DEFAULT_REGION)",
+    "attributes has the keys of defined custom fields (GET /contact-fields) with values of their type, and "
+    "every required one",
+)
 IMPORT_BODY = (
     "UTF-8 CSV (`,` or `;`), its first line the header: first_name, and any of last_name, email(s), "
     "phone(s), tags, company, company_id, owner_id, department_id, timezone, marketing_consent, id "
@@ -199,7 +207,7 @@ class ContactsApi:
             spec.publish(name, "contacts", schema)
         query = spec.contract_schema("contacts", "ContactQuerySchema")
         sorts = tuple(contract_value("contacts", "CONTACT_SORTS"))
-        crud(spec, f"{V1}/contacts", "Contact", "contacts", query=query, sorts=sorts)
+        crud(spec, f"{V1}/contacts", "Contact", "contacts", query=query, sorts=sorts, rules=CONTACT_RULES)
         on_duplicate = {
             "name": "on_duplicate",
             "in": "query",
@@ -208,6 +216,7 @@ class ContactsApi:
         created = {
             "tags": ["contacts"],
             "summary": "Create; possible duplicates are named in X-Possible-Duplicates (on_duplicate=reject: 409)",
+            **checked_beyond(spec, "Contact", CONTACT_RULES),
             "parameters": [on_duplicate],
             "requestBody": request_body(ref("Contact")),
             "responses": {
@@ -230,7 +239,16 @@ class ContactsApi:
         read_only(spec, f"{V1}/contacts/{{id}}/history", "contacts", "Every change, newest first", items)
         read_only(spec, f"{V1}/contacts/{{id}}/duplicates", "contacts", "Possible duplicates with score", items)
         merge = ref("MergeRequest")
-        action(spec, f"{V1}/contacts/{{id}}/merge", "contacts", "Merge sources into this", merge, ref("Merge"))
+        merged = ("source_ids name contacts you may see, other than this one",)
+        action(
+            spec,
+            f"{V1}/contacts/{{id}}/merge",
+            "contacts",
+            "Merge sources into this",
+            merge,
+            ref("Merge"),
+            rules=merged,
+        )
         action(spec, f"{V1}/contacts/merges/{{id}}/undo", "contacts", "Undo a merge", None, ref("Merge"))
         csv = {"text/csv": {"schema": {"type": "string"}}}
         header = contract_value("contacts", "IMPORT_HEADER_PATTERN")
@@ -291,4 +309,10 @@ class ContactsApi:
                 }
             },
         )
-        crud(spec, f"{V1}/contact-fields", "ContactField", "contact fields")
+        crud(
+            spec,
+            f"{V1}/contact-fields",
+            "ContactField",
+            "contact fields",
+            rules=("key is not taken by another field", "a change keeps the key and the type"),
+        )

@@ -18,7 +18,9 @@ from crm_kernel.signing import signed_headers
 from gateway.openapi import (
     ERRORS,
     ID_PARAM,
+    RECORDS,
     action,
+    beyond_schema,
     json_content,
     page_of,
     query_parameters,
@@ -189,6 +191,7 @@ class DocumentsApi:
                 "post": {
                     "tags": [tag],
                     "summary": "Upload a document (413 past CRM_MAX_UPLOAD_BYTES; the content type is sniffed)",
+                    "description": beyond_schema(RECORDS),
                     "requestBody": multipart({**file_part, **form}),
                     "responses": {
                         "201": {"description": "Stored, in draft", **json_content(ref("Document"))},
@@ -198,6 +201,7 @@ class DocumentsApi:
                 "get": {
                     "tags": [tag],
                     "summary": "Search by kind, status, links, creation time (created_from inclusive, created_to not)",
+                    "description": beyond_schema("created_to is not before created_from"),
                     "parameters": filters,
                     "responses": {"200": {"description": "A page", **page_of("Document")}, **ERRORS},
                 },
@@ -210,6 +214,7 @@ class DocumentsApi:
                 "post": {
                     "tags": [tag],
                     "summary": generated,
+                    "description": beyond_schema(RECORDS),
                     "requestBody": request_body(ref("DocumentGenerateRequest")),
                     "responses": {"201": {"description": generated, **json_content(ref("Document"))}, **ERRORS},
                 }

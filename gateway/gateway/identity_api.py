@@ -208,7 +208,12 @@ class IdentityApi:
             "departments",
             query=query,
             sorts=("created_at", "name"),
+            rules=(
+                "parent_id is not this department or one below it",
+                "working intervals start before they end and do not overlap, at least an hour a week (or none)",
+            ),
         )
-        crud(spec, f"{V1}/users", "User", "users", query=query, sorts=("created_at", "name"))
+        user_rules = ("email is not another user's",)
+        crud(spec, f"{V1}/users", "User", "users", query=query, sorts=("created_at", "name"), rules=user_rules)
         me = {"200": {"description": "The caller", **json_content(ref("User"))}, **ERRORS}
         spec.path(path=f"{V1}/users/me", operations={"get": {"tags": ["users"], "responses": me}})

@@ -5,7 +5,7 @@ import base64
 from werkzeug.wrappers import Response
 
 from crm_kernel.http import api, content_disposition, json_response, query_args
-from gateway.openapi import ERRORS, contract_value, ref
+from gateway.openapi import ERRORS, beyond_schema, contract_value, ref
 from gateway.routing import READERS, V1
 
 
@@ -83,6 +83,23 @@ def reports() -> dict:
     }
 
 
+PERIOD_RULES = (
+    "`to` is not before `from`",
+    "a period is at most 366 days with group_by=day, 1830 with week, 3660 otherwise",
+)
+COMPARE_RULES = (
+    *PERIOD_RULES,
+    "either compare_from and compare_to (not before it), with at most one id in department_id and user_id, "
+    "or two or more ids in department_id or in user_id, not both",
+)
+
+
+def rules_of(report: str) -> dict:
+    """The description of what `report`'s parameters are checked for beyond their schemas."""
+    rules = {"compare": COMPARE_RULES, "plan-vs-actual": ()}.get(report, PERIOD_RULES)
+    return {"description": beyond_schema(*rules)} if rules else {}
+
+
 def report_response(result: dict) -> Response:
     """The report as JSON, or the CSV or PNG the reporting service rendered."""
     output = result.get("rendered") if isinstance(result, dict) else None
@@ -137,6 +154,7 @@ class ReportsApi:
                     "get": {
                         "tags": ["reports"],
                         "summary": summary,
+                        **rules_of(name),
                         "parameters": parameters,
                         "responses": {"200": {"description": summary, "content": content}, **ERRORS},
                     }

@@ -91,6 +91,8 @@ class TicketsApi:
     def describe(spec):
         spec.publish("Ticket", "interactions", "TicketSchema")
         spec.publish("TicketComment", "interactions", "CommentSchema")
+        author = spec.components.schemas["TicketComment"]["properties"]["author_id"]
+        author["readOnly"] = True  # the caller, whatever a body says (see comment_ticket)
         spec.publish("TicketTransition", "interactions", "TicketTransitionSchema")
         spec.publish("SlaPolicy", "interactions", "SlaPolicySchema")
         query = spec.contract_schema("interactions", "TicketQuerySchema")
@@ -124,4 +126,15 @@ class TicketsApi:
             ref("Ticket"),
         )
         policies = spec.contract_schema("interactions", "SlaPolicyQuerySchema")
-        crud(spec, f"{V1}/sla-policies", "SlaPolicy", "sla-policies", query=policies, sorts=("created_at",))
+        crud(
+            spec,
+            f"{V1}/sla-policies",
+            "SlaPolicy",
+            "sla-policies",
+            query=policies,
+            sorts=("created_at",),
+            rules=(
+                "one policy per department, which a change keeps",
+                "working intervals start before they end and do not overlap, at least an hour a week (or none)",
+            ),
+        )

@@ -146,3 +146,20 @@ def test_every_time_zone_refers_to_one_component_listing_the_zones_the_api_accep
 def test_a_zone_the_document_does_not_list_is_refused(name):
     with pytest.raises(ValidationError, match="unknown IANA time zone"):
         valid_timezone(name)
+
+
+def test_every_write_that_names_records_says_they_must_exist():
+    """OpenAPI has no keyword for "names an existing record": the operation's description says it."""
+    document = openapi()
+    unsaid = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            named = refs(body)
+            component = document["components"]["schemas"][named.pop()] if len(named) == 1 else body
+            ids = [key for key, stated in component.get("properties", {}).items() if key.endswith("_id")]
+            writable = [key for key in ids if not component["properties"][key].get("readOnly")]
+            if writable and "exist" not in operation.get("description", ""):
+                unsaid.append(f"{method.upper()} {path}")
+    assert unsaid == []
+    assert "contact_id" in document["paths"]["/api/v1/tasks"]["post"]["description"]

@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from contacts.models import Base, Contact, OutboxEvent
@@ -47,6 +48,16 @@ def test_a_created_contact_is_returned_with_its_id_version_and_utc_times(contact
     assert created["version"] == 1
     assert contacts.get_contact(created["id"]) == created
     assert datetime.fromisoformat(created["created_at"]).tzinfo is not None
+
+
+def test_reading_a_contact_reads_its_row_and_tags_not_its_matching_keys(contacts, contact_data):
+    created = create(contacts, contact_data(tags=["vip"]))
+    statements = []
+    event.listen(contacts.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    assert contacts.get_contact(created["id"])["tags"] == ["vip"]
+    assert not [sql for sql in statements if "contact_keys" in sql]
+    assert [sql for sql in statements if "contact_tags" in sql]
 
 
 def test_invalid_input_creates_no_contact_and_no_event(contacts, contact_data):

@@ -1,7 +1,6 @@
 """Contacts: the people the company talks to. Plain functions over an explicit session and scope."""
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from contacts import companies, custom_fields
 from contacts.duplicates import rank_duplicates
@@ -97,7 +96,7 @@ def history(db, scope: Scope | None, contact_id: str) -> dict:
 
 def listed(db, scope: Scope | None, query: dict) -> dict:
     params = load(ContactQuerySchema(), query)
-    stmt = contacts_matching(db, params).options(lazyload(Contact.key_rows))  # a list shows no keys
+    stmt = contacts_matching(db, params)
     rows, next_cursor = keyset_page(
         db,
         visible(stmt, Contact, scope),

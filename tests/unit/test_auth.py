@@ -16,6 +16,7 @@ from crm_kernel.config import PG_DRIVERS
 from crm_kernel.db import get_engine, utcnow
 from crm_kernel.errors import Forbidden, Unauthorized
 from crm_kernel.scope import Scope
+from gateway import auth
 from gateway.auth import Authenticator, hash_password, issue_token, password_matches, principal_from_token
 
 KEY = secrets.token_urlsafe(48)
@@ -93,6 +94,26 @@ def test_an_expired_token_is_unauthorized_and_says_so():
 
     with pytest.raises(Unauthorized, match="expired"):
         principal_from_token(token, KEY)
+
+
+def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch):
+    now = utcnow()
+    token = forged({"sub": "u42", "role": "agent", "iat": now, "exp": now + timedelta(seconds=60)})
+    assert principal_from_token(token, KEY).user_id == "u42"
+    monkeypatch.setattr(auth.jwt, "decode", lambda *args, **kwargs: pytest.fail("the signature was checked again"))
+    assert principal_from_token(token, KEY).user_id == "u42"
+
+    monkeypatch.setattr(auth.time, "time", lambda: now.timestamp() + 61)
+    with pytest.raises(Unauthorized, match="expired"):
+        principal_from_token(token, KEY)
+
+
+def test_a_token_verified_with_one_key_is_not_valid_with_another():
+    token = issue_token(User(), KEY)["access_token"]
+    assert principal_from_token(token, KEY).user_id == "u42"
+
+    with pytest.raises(Unauthorized, match="not valid"):
+        principal_from_token(token, secrets.token_urlsafe(48))
 
 
 def test_a_token_signed_with_another_key_is_unauthorized():

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import time
+from urllib.parse import urlencode
 
 from nameko.extensions import DependencyProvider
 
@@ -53,6 +54,18 @@ def internal_key() -> bytes:
     return path.read_text().strip().encode()
 
 
+def with_query(path: str, params: dict | None = None) -> str:
+    """`path` with `params` as the query string it is sent and signed with (`signed_headers`)."""
+    return f"{path}?{urlencode(params, doseq=True)}" if params else path
+
+
+def _target(request) -> str:
+    """What the gateway signed of `request`'s address: its path and, when there is one, its query string
+    as it came over the wire (an import's mode and match rule, an export's filters)."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
+
+
 def _signature(key: bytes, method: str, path: str, scope: str, actor: str, signed_at: str) -> str:
     # A JSON array, not joined text: no choice of fields can make two different requests read alike.
     message = json.dumps([method.upper(), path, scope, actor, signed_at]).encode()
@@ -63,7 +76,8 @@ def signed_headers(
     key: bytes, method: str, path: str, scope: Scope, actor: str | None = None, now: float | None = None
 ) -> dict[str, str]:
     """The headers that let the gateway's request `method path` through, on behalf of `scope`, with
-    `actor` (a user id) as the one who acts, or no one."""
+    `actor` (a user id) as the one who acts, or no one. `path` carries the query string, if any, as it
+    is sent (`with_query`): a request whose query was changed is refused like one whose scope was."""
     signed_at = str(int(time.time() if now is None else now))
     encoded = scope.encode()
     headers = {
@@ -85,7 +99,7 @@ def verified_caller(request, key: bytes, now: float | None = None) -> tuple[Scop
     given = request.headers.get(SIGNATURE_HEADER, "")
     if not (encoded and signed_at.isascii() and signed_at.isdigit() and given):
         raise Unauthorized("an internal route: only requests the gateway signed are accepted")
-    expected = _signature(key, request.method, request.path, encoded, actor, signed_at)
+    expected = _signature(key, request.method, _target(request), encoded, actor, signed_at)
     if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise Unauthorized("an internal route: the signature does not match")
     if abs((time.time() if now is None else now) - int(signed_at)) > MAX_AGE_SECONDS:

@@ -5,7 +5,7 @@ from werkzeug.wrappers import Response
 
 from crm_kernel.errors import NotFound, PayloadTooLarge
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
-from crm_kernel.signing import signed_headers
+from crm_kernel.signing import signed_headers, with_query
 from gateway.openapi import (
     ERRORS,
     PAGE_PARAMS,
@@ -118,10 +118,11 @@ class ContactsApi:
         headers = {
             "X-Request-Id": self.context.request_id,
             "Content-Type": request.content_type or "text/csv",
-            **signed_headers(self.internal_key, "POST", "/import", caller, actor=caller.user_id),
         }
         options = {name: request.args[name] for name in ("mode", "match_by") if name in request.args}
-        report = contacts_http("POST", "/import", headers, data=body, params=options).json()
+        target = with_query("/import", options)
+        headers |= signed_headers(self.internal_key, "POST", target, caller, actor=caller.user_id)
+        report = contacts_http("POST", target, headers, data=body).json()
         return json_response(report)
 
     @api("GET", f"{V1}/contacts/imports")
@@ -151,11 +152,12 @@ class ContactsApi:
     def export_contacts(self, request):
         caller = self.auth.require(request, *STAFF)
         # The export runs outside RPC: the caller's scope goes along, signed, so it is filtered the same.
+        target = with_query("/export", query_args(request))
         headers = {
             "X-Request-Id": self.context.request_id,
-            **signed_headers(self.internal_key, "GET", "/export", caller),
+            **signed_headers(self.internal_key, "GET", target, caller),
         }
-        upstream = contacts_http("GET", "/export", headers, params=query_args(request), stream=True)
+        upstream = contacts_http("GET", target, headers, stream=True)
         return Response(
             upstream.iter_content(64 * 1024),
             mimetype="text/csv",

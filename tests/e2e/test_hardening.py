@@ -234,6 +234,12 @@ def test_an_internal_request_whose_signed_actor_was_changed_dropped_or_added_is_
     for forged in (signed | {"X-Actor": admin_id}, dropped, anonymous | {"X-Actor": agent["id"]}):
         refused = post(forged, "Mallory")
         assert refused.status_code == 401 and "does not match" in refused.json()["detail"]
+    # The query is signed too: an import signed to create only cannot be replayed as an update.
+    create_only = signed_headers(key, "POST", "/import?mode=create", Scope.system(), actor=agent["id"])
+    replayed = system.http.post(
+        f"{url}?mode=update", data=b"first_name,email\nMallory,m@example.com\n", headers=create_only
+    )
+    assert replayed.status_code == 401 and "does not match" in replayed.json()["detail"]
     assert count_contacts(system, api) == before
     accepted = post(signed, "Trent")  # the same signature, untouched: the key and the route are right
     assert accepted.status_code == 200 and accepted.json()["created"] == 1, accepted.text

@@ -141,6 +141,17 @@ def test_an_upload_route_has_its_own_limit(api, monkeypatch):
     assert refused.status_code == 413 and served.calls == 1
 
 
+def test_a_csv_import_has_its_own_limit(api, monkeypatch):
+    monkeypatch.setenv("CRM_MAX_IMPORT_BYTES", str(4 * 1024 * 1024))
+    served = Served(read_body=False)
+    headers = {"Content-Length": str(3 * 1024 * 1024), "Content-Type": "text/csv"}
+    within = api(request(f"{V1}/contacts/import", stream=Unreadable(), token=token_for("u1"), **headers), served)
+    assert within.status_code == 201 and served.calls == 1  # past JSON's 1 MiB, within the import's
+    monkeypatch.setenv("CRM_MAX_IMPORT_BYTES", "1000")
+    refused = api(request(f"{V1}/contacts/import", stream=Unreadable(), token=token_for("u1"), **headers), served)
+    assert refused.status_code == 413 and served.calls == 1
+
+
 def test_a_login_reads_its_body_without_a_token(api):
     served = Served(status=200)
     response = api(request(f"{V1}/auth/token", body=b'{"email": "a@b.c", "password": "x"}'), served)

@@ -10,6 +10,7 @@ processes (the CLI, tests) out of the writer's way.
 
 import logging
 import socket
+import time
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import uuid_utils
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, Integer, String, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -90,11 +92,11 @@ def _create_engine(url: str) -> Engine:
         # a pool smaller than that opened and closed an overflow connection under load (py-spy of
         # GET /contacts/{id}: 2.6% of the contacts process in connecting, BENCHMARKS.md).
         pool_size = max_workers() + 2
-        engine = create_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, pool_timeout=10, hide_parameters=True
-        )
+        engine = create_engine(url, pool_size=pool_size, max_overflow=10, pool_timeout=10, hide_parameters=True)
+        ping_when_idle(engine)
         if engine.dialect.driver == "pg8000":
             event.listen(engine, "do_connect", _connect_without_nagle)
+        event.listen(engine, "handle_error", _without_row_values, retval=True)
         return engine
     if url in ("sqlite://", "sqlite:///:memory:"):
         engine = create_engine(
@@ -121,6 +123,87 @@ def _create_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _without_row_values(context) -> DBAPIError | None:
+    """The error with PostgreSQL's DETAIL dropped: a constraint error explains itself with the row's
+    values ("Key (email)=(ada@example.com) already exists"), which `hide_parameters` does not hide.
+    So no value bound to a query reaches a log, however the error is reported."""
+    error, orig = context.sqlalchemy_exception, context.original_exception
+    if not isinstance(error, DBAPIError) or not _drop_detail(orig):
+        return None
+    # SQLAlchemy's message was built from the driver's before this hook: build it again.
+    return type(error)(
+        error.statement,
+        error.params,
+        orig,
+        hide_parameters=True,
+        connection_invalidated=error.connection_invalidated,
+        code=error.code,
+        ismulti=error.ismulti,
+    )
+
+
+def _drop_detail(orig: BaseException) -> bool:
+    """Drop the DETAIL from a driver's error and from the errors it was raised from or during
+    (pg8000 raises a second one while handling the first); whether there was one."""
+    dropped, seen = False, set()
+    while orig is not None and id(orig) not in seen:
+        seen.add(id(orig))
+        first = orig.args[0] if orig.args else None
+        if isinstance(first, dict) and "D" in first:  # pg8000: the server's fields by their codes
+            orig.args = ({code: value for code, value in first.items() if code != "D"}, *orig.args[1:])
+            dropped = True
+        elif isinstance(first, str) and "\nDETAIL:" in first:  # psycopg2: the server's text
+            orig.args = (first.split("\nDETAIL:", 1)[0], *orig.args[1:])
+            dropped = True
+        orig = orig.__cause__ or orig.__context__
+    return dropped
+
+
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """A connection idle in the pool for `idle_seconds` or more is pinged when checked out; a busy one
+    is not.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: one more round trip per request (5.5% of the
+    contacts process on `GET /contacts/{id}`, BENCHMARKS.md). What it protects against is a server
+    that restarted while the connection sat unused; a connection used a moment ago that broke since
+    fails its query instead, which SQLAlchemy reports as a disconnect (a retryable 503) and answers by
+    discarding every connection of the pool made before then. A failed ping raises
+    `DisconnectionError`, on which the pool connects anew (as pre-ping does).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # a new connection, or one given back a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection failed its ping: {type(exc).__name__}") from exc
+        if alive is False:
+            raise DisconnectionError("a pooled connection failed its ping")
+
+
+def outside_transaction(session: Session) -> Session:
+    """`session`, whose statements each commit on their own (autocommit): for a worker that only reads,
+    in one statement. Call it before the session's first statement.
+
+    A read inside a transaction costs two more round trips than its query: psycopg2 sends `BEGIN`
+    before it, and the pool sends `ROLLBACK` when the session closes. One statement sees one snapshot
+    either way; several statements in autocommit may each see a later one, so a read made of more
+    than one statement stays in a transaction.
+    """
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
 
 
 def make_psycopg2_green() -> None:

@@ -13,6 +13,7 @@ import logging
 import time
 
 import eventlet
+from kombu import Queue
 from kombu.exceptions import OperationalError as BrokerError
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import Client, ServiceRpc
@@ -43,9 +44,36 @@ class DeadlineServiceRpc(ServiceRpc):
         self.timeout = timeout or rpc_timeout()
         super().__init__(target_service, expiration=self.timeout)
 
+    def setup(self):
+        super().setup()
+        # Nameko declares the reply queue before every request it publishes: three broker round trips
+        # (exchange, queue, binding) per call, since kombu never caches an expiring queue's declaration.
+        self.publisher.declare = [ReplyQueue.like(self.reply_listener.queue)]
+
     def get_dependency(self, worker_ctx):
         return DeadlineClient(
             super().get_dependency(worker_ctx), self.target_service, self.timeout, self.reply_listener
+        )
+
+
+class ReplyQueue(Queue):
+    """A reply queue declared once per broker connection instead of before every request.
+
+    kombu caches declarations per connection and forgets them when it reconnects, but not for a
+    queue with `x-expires` (Nameko's reply queues expire 5 minutes after their consumer goes): such a
+    queue is declared again on every publish in case it expired. Ours cannot expire while its process
+    runs, because the process's reply listener consumes it; after a broker restart the publisher's new
+    connection declares it again, and so does the listener when it reconnects.
+    """
+
+    @property
+    def can_cache_declaration(self) -> bool:
+        return True
+
+    @classmethod
+    def like(cls, queue: Queue) -> "ReplyQueue":
+        return cls(
+            queue.name, exchange=queue.exchange, routing_key=queue.routing_key, queue_arguments=queue.queue_arguments
         )
 
 

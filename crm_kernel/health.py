@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from crm_kernel.config import amqp_uri, database_url
 from crm_kernel.db import get_engine
 from crm_kernel.http import route
+from crm_kernel.startup import Startup
 
 
 def broker_reachable(uri: str | None = None, timeout: float = 3.0) -> bool:
@@ -38,6 +39,7 @@ class Observable:
     """Mixed into each service class: liveness, readiness and Prometheus metrics over HTTP."""
 
     name: str
+    startup = Startup()
 
     @route("GET", "/healthz")
     def healthz(self, request):
@@ -45,7 +47,11 @@ class Observable:
 
     @route("GET", "/readyz")
     def readyz(self, request):
-        checks = {"database": database_reachable(self.name), "broker": broker_reachable()}
+        checks = {
+            "database": database_reachable(self.name),
+            "broker": broker_reachable(),
+            "started": self.startup.complete(),  # every AMQP consumer connected: RPC and events are served
+        }
         ready = all(checks.values())
         body = {"status": "ready" if ready else "unavailable", "checks": checks}
         headers = {} if ready else {"Retry-After": "5"}

@@ -36,12 +36,14 @@ def visible_or_404(
     expected_version: int | None = None,
     owners: tuple[str, ...] = ("owner_id",),
     department: str = "department_id",
+    options: tuple = (),
 ):
     """The record the caller may see, or NotFound worded the same whether it is absent, deleted
-    (`live`: a soft-deleted one counts as absent) or outside the scope; then its version checked."""
+    (`live`: a soft-deleted one counts as absent) or outside the scope; then its version checked.
+    `options` are the loader options of the SELECT (what it loads with the record)."""
     record = None
     if plausible_id(entity_id):
-        stmt = select(model).where(model.id == entity_id)
+        stmt = select(model).where(model.id == entity_id).options(*options)
         if live and hasattr(model, "deleted_at"):
             stmt = stmt.where(model.deleted_at.is_(None))
         record = session.scalar(visible(stmt, model, scope, owners=owners, department=department))

@@ -5,10 +5,11 @@ import time
 
 import pytest
 from eventlet.event import Event
+from kombu import pools
 from nameko.extensions import DependencyProvider
 from nameko.testing.services import entrypoint_hook
 
-from crm_kernel.deadline_rpc import DeadlineServiceRpc, call_deadline
+from crm_kernel.deadline_rpc import DeadlineServiceRpc, ReplyQueue, call_deadline
 from crm_kernel.errors import NotFound, ServiceUnavailable
 from crm_kernel.rpc import DEADLINE, rpc
 
@@ -114,3 +115,23 @@ def test_a_call_is_due_at_the_earlier_of_its_timeout_and_the_served_deadline():
     assert call_deadline({DEADLINE: "102"}, 5, now=100) == 102
     assert call_deadline({DEADLINE: "200"}, 5, now=100) == 105
     assert call_deadline({DEADLINE: "soon"}, 5, now=100) == 105
+
+
+def test_the_reply_queue_is_declared_once_per_broker_connection_not_before_every_call(caller, monkeypatch):
+    declared_on = []  # the broker connection of each declaration
+    declare = ReplyQueue.declare
+
+    def counted(queue, *args, **kwargs):
+        declared_on.append(id(queue.channel.connection.client))
+        return declare(queue, *args, **kwargs)
+
+    monkeypatch.setattr(ReplyQueue, "declare", counted)
+    labels = [str(n) for n in range(20)]
+    with entrypoint_hook(caller, "call") as call:
+        assert [call("callee", "record", label) for label in labels] == labels
+    assert 1 <= len(declared_on) == len(set(declared_on))  # each pooled connection once, not per call
+    before = len(declared_on)
+    pools.reset()  # the publishers' connections are gone, as after a broker restart
+    with entrypoint_hook(caller, "call") as call:
+        assert call("callee", "record", "after") == "after"
+    assert len(declared_on) == before + 1  # the new connection declared it again

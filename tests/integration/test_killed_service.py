@@ -119,7 +119,7 @@ def test_an_import_whose_process_was_killed_fails_when_its_lease_passes_and_can_
         release.wait()  # the rest never comes before the process dies
 
     def signed(path: str) -> dict:
-        return signed_headers(key.encode(), "POST", path, Scope.system()) | {"X-Actor": "u-importer"}
+        return signed_headers(key.encode(), "POST", path, Scope.system(), actor="u-importer")
 
     upload = eventlet.spawn(
         requests.post, f"{url}/import", data=a_file_still_uploading(), headers=signed("/import"), timeout=60

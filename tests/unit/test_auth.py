@@ -1,6 +1,8 @@
 """Passwords, bearer tokens, and who may call."""
 
+import re
 import secrets
+import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,9 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.test import EnvironBuilder
 
+from crm_kernel.config import PG_DRIVERS
 from crm_kernel.db import get_engine, utcnow
 from crm_kernel.errors import Forbidden, Unauthorized
 from crm_kernel.scope import Scope
+from gateway import auth
 from gateway.auth import Authenticator, hash_password, issue_token, password_matches, principal_from_token
 
 KEY = secrets.token_urlsafe(48)
@@ -92,6 +96,26 @@ def test_an_expired_token_is_unauthorized_and_says_so():
         principal_from_token(token, KEY)
 
 
+def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch):
+    now = utcnow()
+    token = forged({"sub": "u42", "role": "agent", "iat": now, "exp": now + timedelta(seconds=60)})
+    assert principal_from_token(token, KEY).user_id == "u42"
+    monkeypatch.setattr(auth.jwt, "decode", lambda *args, **kwargs: pytest.fail("the signature was checked again"))
+    assert principal_from_token(token, KEY).user_id == "u42"
+
+    monkeypatch.setattr(auth.time, "time", lambda: now.timestamp() + 61)
+    with pytest.raises(Unauthorized, match="expired"):
+        principal_from_token(token, KEY)
+
+
+def test_a_token_verified_with_one_key_is_not_valid_with_another():
+    token = issue_token(User(), KEY)["access_token"]
+    assert principal_from_token(token, KEY).user_id == "u42"
+
+    with pytest.raises(Unauthorized, match="not valid"):
+        principal_from_token(token, secrets.token_urlsafe(48))
+
+
 def test_a_token_signed_with_another_key_is_unauthorized():
     token = issue_token(User(), secrets.token_urlsafe(48))["access_token"]
 
@@ -151,12 +175,22 @@ def test_the_bearer_scheme_is_case_insensitive():
     assert Authenticator(KEY, {}).require(request_with(bearer().replace("Bearer", "bearer"))).user_id == "u42"
 
 
-def test_no_engine_puts_the_values_of_a_query_into_its_errors(tmp_path):
-    engine = get_engine(f"sqlite:///{tmp_path / 'secrets.db'}")
-    assert engine.hide_parameters
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE t (v TEXT UNIQUE)"))
-        connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": "hunter2-secret"})
-    with pytest.raises(IntegrityError) as failure, engine.begin() as connection:
-        connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": "hunter2-secret"})
-    assert "hunter2-secret" not in str(failure.value)
+def test_no_engine_puts_the_values_of_a_query_into_its_errors(database_url):
+    # SQLAlchemy's copy of the parameters (hide_parameters) and PostgreSQL's DETAIL of a unique
+    # violation ("Key (v)=(...) already exists"), on each driver, and in a logged traceback too.
+    if database_url.startswith("sqlite"):
+        urls = [database_url]
+    else:
+        urls = [re.sub(r"^postgresql(\+\w+)?://", f"postgresql+{driver}://", database_url) for driver in PG_DRIVERS]
+    secret = f"hunter2-{secrets.token_hex(8)}"  # not in this file's source, which a traceback quotes
+    for url in urls:
+        engine = get_engine(url)
+        assert engine.hide_parameters
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS t"))
+            connection.execute(text("CREATE TABLE t (v TEXT UNIQUE)"))
+            connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": secret})
+        with pytest.raises(IntegrityError) as failure, engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (:v)"), {"v": secret})
+        logged = "".join(traceback.format_exception(failure.value))
+        assert "unique" in logged.lower() and secret not in logged, url

@@ -6,7 +6,7 @@ from werkzeug.test import EnvironBuilder
 from crm_kernel.errors import Unauthorized
 from crm_kernel.scope import Scope
 from crm_kernel.secrets import WeakSecret
-from crm_kernel.signing import internal_key, signed_headers, verified_scope
+from crm_kernel.signing import internal_key, signed_headers, verified_caller, verified_scope
 
 KEY = b"k" * 32
 NOW = 1_790_000_000.0
@@ -20,6 +20,37 @@ def arriving(method="GET", path="/export", headers=None):
 def test_a_signed_request_carries_the_scope_the_gateway_signed():
     request = arriving(headers=signed_headers(KEY, "GET", "/export", AGENT, now=NOW))
     assert verified_scope(request, KEY, now=NOW + 5) == AGENT
+
+
+def test_the_actor_the_gateway_signed_comes_through_with_the_scope():
+    request = arriving("POST", "/import", signed_headers(KEY, "POST", "/import", AGENT, actor="u1", now=NOW))
+    assert verified_caller(request, KEY, now=NOW) == (AGENT, "u1")
+    unsigned = arriving("POST", "/import", signed_headers(KEY, "POST", "/import", AGENT, now=NOW))
+    assert verified_caller(unsigned, KEY, now=NOW) == (AGENT, None)
+    assert "X-Actor" not in signed_headers(KEY, "POST", "/import", AGENT, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("actor", "tamper"),
+    [
+        ("u1", {"X-Actor": "u-admin"}),  # changed
+        ("u1", {"X-Actor": ""}),  # emptied
+        (None, {"X-Actor": "u-admin"}),  # added to a request signed with no actor
+    ],
+)
+def test_a_changed_or_added_actor_is_refused(actor, tamper):
+    headers = signed_headers(KEY, "POST", "/import", AGENT, actor=actor, now=NOW) | tamper
+    with pytest.raises(Unauthorized, match="does not match"):
+        verified_caller(arriving("POST", "/import", headers), KEY, now=NOW)
+    with pytest.raises(Unauthorized, match="does not match"):
+        verified_scope(arriving("POST", "/import", headers), KEY, now=NOW)
+
+
+def test_a_dropped_actor_is_refused():
+    headers = signed_headers(KEY, "POST", "/import", AGENT, actor="u1", now=NOW)
+    del headers["X-Actor"]
+    with pytest.raises(Unauthorized, match="does not match"):
+        verified_caller(arriving("POST", "/import", headers), KEY, now=NOW)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Contacts: the people the company talks to. Plain functions over an explicit session and scope."""
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload
 
 from contacts import companies, custom_fields
 from contacts.duplicates import rank_duplicates
@@ -10,7 +10,7 @@ from contacts.placement import owner_errors, placement_errors
 from contacts.schemas import CONTACT_SORTS, ContactQuerySchema, ContactSchema, DuplicateSchema, HistoryEntrySchema
 from contacts.search import contacts_matching
 from crm_kernel import records
-from crm_kernel.db import utcnow
+from crm_kernel.db import outside_transaction, utcnow
 from crm_kernel.errors import Conflict, ValidationFailed
 from crm_kernel.outbox import audit_trail
 from crm_kernel.pagination import keyset_page
@@ -43,7 +43,11 @@ def create(db, scope: Scope | None, data: dict, *, outbox, once, on_duplicate: s
 
 
 def get(db, scope: Scope | None, contact_id: str) -> dict:
-    return ContactSchema().dump(live(db, scope, contact_id))
+    """The contact and its tags, read in one statement outside a transaction (one round trip)."""
+    contact = records.visible_or_404(
+        outside_transaction(db), Contact, contact_id, scope, noun="contact", options=(joinedload(Contact.tag_rows),)
+    )
+    return ContactSchema().dump(contact)
 
 
 def update(db, scope: Scope | None, contact_id: str, data: dict, *, outbox, expected_version=None) -> dict:
@@ -97,7 +101,7 @@ def history(db, scope: Scope | None, contact_id: str) -> dict:
 
 def listed(db, scope: Scope | None, query: dict) -> dict:
     params = load(ContactQuerySchema(), query)
-    stmt = contacts_matching(db, params).options(lazyload(Contact.key_rows))  # a list shows no keys
+    stmt = contacts_matching(db, params)
     rows, next_cursor = keyset_page(
         db,
         visible(stmt, Contact, scope),

@@ -1,9 +1,10 @@
 """The contacts service's tables."""
 
+from contextlib import nullcontext
 from datetime import datetime
 
 from sqlalchemy import DDL, JSON, Boolean, ForeignKey, Index, String, Text, event, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
 from contacts.normalise import search_text
 from crm_kernel.db import Entity, UTCDateTime, new_id, utcnow
@@ -78,7 +79,8 @@ class Contact(Entity, Base):
     tag_rows: Mapped[list["ContactTag"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ContactTag.tag"
     )
-    key_rows: Mapped[list["ContactKey"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # Loaded when a write recomputes them (`refresh_search_text`); no read shows them.
+    key_rows: Mapped[list["ContactKey"]] = relationship(cascade="all, delete-orphan", lazy="select")
     attributes: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     timezone: Mapped[str | None] = mapped_column(String(64))
     marketing_consent: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
@@ -100,7 +102,9 @@ class Contact(Entity, Base):
         """Recompute what finds this contact: the search text and the duplicate-matching keys."""
         self.search_text = search_text(self.first_name, self.last_name, self.emails, self.phones, company_name)
         wanted = set(contact_keys(self.emails, self.phones))
-        kept = [row for row in self.key_rows if row.key in wanted]
+        session = object_session(self)
+        with session.no_autoflush if session is not None else nullcontext():  # one UPDATE, one version
+            kept = [row for row in self.key_rows if row.key in wanted]
         have = {row.key for row in kept}
         self.key_rows = kept + [ContactKey(key=key) for key in sorted(wanted - have)]
 

@@ -1,0 +1,85 @@
+"""A PostgreSQL connection is pinged when it comes out of the pool after sitting idle, not at every
+checkout; a dead one is replaced, and a busy one that died is a disconnect the HTTP layer calls a 503."""
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from crm_kernel.db import _create_engine, ping_when_idle
+from crm_kernel.http import database_unavailable
+
+
+@pytest.fixture
+def url(postgres):
+    return postgres.create("ping")
+
+
+@pytest.fixture
+def pings(monkeypatch):
+    """The connections pinged, by backend process id, as the engine's dialect pings them."""
+    pinged = []
+
+    def counting(engine):
+        ping = engine.dialect.do_ping
+        monkeypatch.setattr(engine.dialect, "do_ping", lambda dbapi: pinged.append(id(dbapi)) or ping(dbapi))
+        return engine
+
+    return pinged, counting
+
+
+def backend_pid(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar()
+
+
+def terminate(url: str, pid: int) -> None:
+    """The server ends one backend, as a restart ends them all."""
+    other = create_engine(url)
+    with other.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    other.dispose()
+
+
+def test_a_connection_given_back_a_moment_ago_is_not_pinged(url, pings):
+    pinged, counting = pings
+    engine = counting(_create_engine(url))
+    first = backend_pid(engine)
+
+    assert [backend_pid(engine) for _ in range(5)] == [first] * 5
+    assert pinged == []
+    engine.dispose()
+
+
+def test_a_connection_idle_past_the_limit_is_pinged_at_checkout(url, pings):
+    pinged, counting = pings
+    engine = counting(create_engine(url, pool_size=1))
+    ping_when_idle(engine, idle_seconds=0)
+    backend_pid(engine)  # a new connection: nothing to ping
+
+    backend_pid(engine)
+    backend_pid(engine)
+    assert len(pinged) == 2
+    engine.dispose()
+
+
+def test_an_idle_connection_the_server_ended_is_replaced_before_use(url):
+    engine = create_engine(url, pool_size=1)
+    ping_when_idle(engine, idle_seconds=0)
+    ended = backend_pid(engine)
+    terminate(url, ended)
+
+    assert backend_pid(engine) != ended  # no error reaches the caller
+    engine.dispose()
+
+
+def test_a_busy_connection_the_server_ended_fails_as_unavailable_and_the_next_query_reconnects(url):
+    engine = create_engine(url, pool_size=1)
+    ping_when_idle(engine, idle_seconds=3600)
+    ended = backend_pid(engine)
+    terminate(url, ended)
+
+    with pytest.raises(DBAPIError) as raised:
+        backend_pid(engine)
+    assert database_unavailable(raised.value)  # a retryable 503 over HTTP, never a 500
+    assert backend_pid(engine) != ended
+    engine.dispose()

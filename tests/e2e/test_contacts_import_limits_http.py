@@ -1,9 +1,13 @@
 """The import's limits as a client meets them through the public API: a body over the byte limit, sent
 with its length or chunked without one, and a file over the row limit are each a 413 that changes
-nothing; a file of exactly the row limit is imported whole. A system of its own, with small limits, so
-that the files stay small and these tests fast."""
+nothing; a file of exactly the row limit is imported whole; an upload the client breaks off is never
+taken for a whole file. A system of its own, with small limits, so that the files stay small and these
+tests fast."""
 
+import socket
+import time
 import uuid
+from urllib.parse import urlparse
 
 import pytest
 from e2e_helpers import V1
@@ -95,3 +99,39 @@ def test_a_file_of_exactly_the_row_limit_is_imported_whole(limited):
         if not (cursor := page["next_cursor"]):
             break
     assert len({c["id"] for c in every}) == MAX_ROWS
+
+
+def test_an_upload_the_client_breaks_off_fails_and_its_report_counts_what_it_kept(limited):
+    api, tag = limited.client(), f"d{uuid.uuid4().hex[:10]}"
+    body = people(MAX_ROWS - 1, tag, padding=50)[: MAX_BYTES - 20_000]  # past the checker's 256 KiB
+    address = urlparse(limited.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as raw:
+        raw.sendall(
+            (
+                f"POST {V1}/contacts/import HTTP/1.1\r\nHost: {address.netloc}\r\n"
+                f"Authorization: Bearer {limited.token()}\r\nContent-Type: text/csv\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
+            ).encode()
+        )
+        for piece in chunked(body):
+            raw.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        # ... and the client goes away before the last chunk
+
+    stopped = wait_for(
+        lambda: (found := newest_import(limited, api)) and found["status"] != "running" and found,
+        "the broken-off import to stop",
+    )
+
+    report = stopped["report"]
+    assert stopped["status"] == "failed" and stopped["problem"], stopped
+    assert report["created"] + report["updated"] + report["skipped"] + report["failed"] == report["rows"]
+    assert report["rows"] < body.count(b"\n")  # never a success for part of a file
+    assert len(tagged(limited, api, tag)) == report["created"]  # the committed batches, and no more
+
+
+def wait_for(probe, what: str, seconds: float = 120):
+    deadline = time.monotonic() + seconds
+    while not (found := probe()):
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.2)
+    return found

@@ -117,30 +117,44 @@ class Cluster:
     def gateways(self) -> list[str]:
         return [f"http://127.0.0.1:{base}" for base in self.bases]
 
-    def ready(self, bases: list[int] | None = None) -> bool:
-        """Every process's `/readyz` answers 200, asked side by side (one after the other, ten readiness
-        checks on loaded cores took a second, which the "ready after" column would count)."""
-        urls = [
+    def urls(self, bases: list[int] | None = None) -> list[str]:
+        return [
             f"http://127.0.0.1:{base + offset}/readyz"
             for base in bases or self.bases
             for offset in PORT_OFFSETS.values()
         ]
-        with ThreadPoolExecutor(len(urls)) as pool:
-            return all(pool.map(_answers_200, urls))
 
-    def pids(self, service: str, replica: int | None = None) -> list[int]:
-        """The processes serving `service`, one per replica, or of one replica: those listening on its
-        port (the launchers' warm spares of the same service are waiting, not serving, and left alone)."""
-        bases = self.bases[replica : None if replica is None else replica + 1]
-        found = []
-        for base in bases:
-            listening = subprocess.run(["ss", "-Hltnp", f"sport = :{base + PORT_OFFSETS[service]}"],
-                                       capture_output=True, text=True, timeout=10).stdout  # fmt: skip
-            found += sorted({int(pid) for pid in re.findall(r"pid=(\d+)", listening)})[:1]
-        return found
+    def ready(self, bases: list[int] | None = None) -> bool:
+        """Every process's `/readyz` answers 200 now."""
+        with ThreadPoolExecutor(len(self.urls(bases))) as pool:
+            return all(answer == 200 for answer in pool.map(_readiness, self.urls(bases)))
 
-    def signal(self, service: str, signum: int, replicas: int | None = None, replica: int | None = None) -> list[int]:
-        pids = self.pids(service, replica)[:replicas]
+    def seconds_until_each_ready(self, seconds: float, step: float = 0.2) -> tuple[float | None, list[str]]:
+        """Seconds until every process has answered its `/readyz` with 200 since now (one probe in flight
+        per process), as Kubernetes counts a pod ready after one successful probe; None after `seconds`. Processes are
+        asked side by side: one after the other, ten checks on loaded cores took seconds, and requiring
+        all ten in one round would count any one slow answer of a process that never stopped. Also what
+        the last to become ready answered until then."""
+        started, pending, last = time.monotonic(), self.urls(), []
+        with ThreadPoolExecutor(len(pending)) as pool:
+            while time.monotonic() - started < seconds:
+                answers = dict(zip(pending, pool.map(_readiness, pending), strict=True))
+                pending = [url for url, answer in answers.items() if answer != 200]
+                if not pending:
+                    return round(time.monotonic() - started, 1), last
+                last = [f"{url} {answers[url]}" for url in pending]
+                time.sleep(step)
+        return None, last
+
+    def signal(self, services, signum: int, replicas: int | None = None, replica: int | None = None) -> list[int]:
+        """Send `signum` to the processes serving each of `services` (a name or several, found in one
+        look, so that "all at once" is at once): one per replica, the first `replicas`, or `replica`'s.
+        A process serving is the one listening on the service's port: the launchers' warm spares of
+        the same service are waiting, not serving, and are left alone."""
+        listeners = listening_pids()
+        bases = self.bases[replica : None if replica is None else replica + 1][:replicas]
+        names = [services] if isinstance(services, str) else services
+        pids = [listeners[port] for name in names for base in bases if (port := base + PORT_OFFSETS[name]) in listeners]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
@@ -157,11 +171,32 @@ class Cluster:
                 launcher.kill()
 
 
-def _answers_200(url: str) -> bool:
+def listening_pids() -> dict[int, int]:
+    """Port -> pid of every TCP socket listening on this machine (`ss`, one look)."""
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, timeout=30).stdout
+    found = {}
+    for line in listening.splitlines():
+        port, pid = re.search(r":(\d+)\s", line), re.search(r"pid=(\d+)", line)
+        if port and pid:
+            found.setdefault(int(port.group(1)), int(pid.group(1)))
+    return found
+
+
+def _readiness(url: str, timeout: float = 10) -> int | str:
+    """200, or what `url` answered instead (its status and failed checks, or the connection error).
+
+    A slow answer is waited for (a probe that gave up after 2 s and asked again 0.2 s later left its
+    request running: the requests of a restarted, busy process piled up, each an AMQP handshake and a
+    worker, and kept it from answering for half a minute)."""
     try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+        answer = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    if answer.status_code == 200:
+        return 200
+    with contextlib.suppress(ValueError, AttributeError):
+        return f"{answer.status_code} {[name for name, ok in answer.json()['checks'].items() if not ok]}"
+    return answer.status_code
 
 
 def _port_free(port: int) -> bool:
@@ -212,8 +247,7 @@ class Rehearsal:
 
     # Faults: each returns when the fault has ended (the thing is back, or left to come back).
     def replica_kill(self):
-        for service in SERVICES:
-            self.cluster.signal(service, signal.SIGKILL, replicas=1)
+        self.cluster.signal(SERVICES, signal.SIGKILL, replicas=1)
 
     def service_down(self):
         self.cluster.signal("interactions", signal.SIGSTOP)
@@ -305,7 +339,8 @@ class Rehearsal:
         fault_started = time.time()
         fault(self)
         fault_ended = time.time()
-        ready_after = wait_seconds(self.cluster.ready, 120, step=0.1)
+        load_average = os.getloadavg()[0]  # of the whole machine, shared: the seconds below depend on it
+        ready_after, not_ready = self.cluster.seconds_until_each_ready(120)
         time.sleep(self.load_seconds / 2)
         load.stop()
         row = {"scenario": name, "sent": load.sent, "acknowledged": len(load.acked)}
@@ -318,6 +353,8 @@ class Rehearsal:
         row["process_exits"] = self.cluster.exits() - exits_before - self.KILLS.get(name, 0)
         row.update(reconcile(self.cluster.gateways[0], self.token, load, run))
         row["ready_after_s"] = ready_after
+        row["load_average"] = round(load_average, 1)
+        row["last_not_ready"] = not_ready  # what was the last to become ready, and what it answered until then
         row["p99_back_after_s"] = p99_recovery(load.latencies, fault_started, fault_ended, baseline)
         self.reporting_gap = {}
         row["reporting_converged_after_s"] = wait_seconds(lambda: self._converged(), 120)
@@ -375,9 +412,9 @@ class Rehearsal:
             return -1
 
 
-def wait_seconds(check, seconds: float, step: float = 0.5) -> float | None:
+def wait_seconds(check, seconds: float) -> float | None:
     started = time.monotonic()
-    return round(time.monotonic() - started, 1) if wait_until(check, seconds, step) else None
+    return round(time.monotonic() - started, 1) if wait_until(check, seconds) else None
 
 
 def failures(row: dict) -> list[str]:
@@ -409,7 +446,7 @@ def failures(row: dict) -> list[str]:
 def table(rows: list[dict]) -> str:
     head = ("scenario", "sent", "acked", "client errors", "read back", "lost", "dup", "unacked", "stuck keys",
             "409 in progress", "orphaned blobs", "other exits", "ready after s", "p99 back after s",
-            "reporting converged s", "dead-lettered", "result")  # fmt: skip
+            "reporting converged s", "dead-lettered", "load", "result")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         errors = {k: v for k, v in row["statuses"].items() if k not in ("200", "201")}
@@ -417,7 +454,8 @@ def table(rows: list[dict]) -> str:
                  or "none", row["read_back"], len(row["lost"]), len(row["duplicates"]), row["unacknowledged"],
                  row["stuck_keys"], row.get("in_progress_409"), row.get("orphaned_blobs"), row.get("process_exits"),
                  row["ready_after_s"], row["p99_back_after_s"], row["reporting_converged_after_s"],
-                 row["dead_lettered"], "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
+                 row["dead_lettered"], row.get("load_average"),
+                 "FAIL: " + "; ".join(row["failures"]) if row["failures"] else "ok")  # fmt: skip
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines)
 

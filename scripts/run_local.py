@@ -90,7 +90,7 @@ def supervise(
     processes: dict,
     start_process,
     max_backoff: float = 30.0,
-    stable_after: float = 60.0,
+    stable_after: float = 10.0,
     clock=time.monotonic,
     sleep=time.sleep,
     rounds: int | None = None,
@@ -101,7 +101,8 @@ def supervise(
     One process that exits (killed, or given up on its broker) must not stop the whole system. The
     first exit is restarted at once (a crash is usually a one-off, and readiness after it counts);
     one that keeps exiting is restarted after 1, 2, 4, ... seconds (at most `max_backoff`); one that
-    ran for `stable_after` seconds starts again from at once. Exits are noticed within `poll_every`.
+    ran for `stable_after` seconds (a crash loop exits as it starts) starts again from at once. Exits
+    are noticed within `poll_every`.
     (`clock`, `sleep` and `rounds` are for tests.)
     """
     started = {name: clock() for name in processes}

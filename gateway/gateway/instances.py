@@ -66,10 +66,13 @@ def forget(session: Session, now: datetime) -> int:
 
 class Heartbeat(DependencyProvider):
     """Beats this process's row while the gateway runs; deletes it when the gateway stops cleanly (by
-    then no request is in flight). A database that cannot be reached is retried at the next beat."""
+    then no request is in flight). A database that cannot be reached is retried at the next beat.
+    `after_beat(session)`, if given, runs after each beat that reached the database (the middleware
+    stores there the answers it could not store while the database was away)."""
 
-    def __init__(self, instance: str = INSTANCE_ID):
+    def __init__(self, instance: str = INSTANCE_ID, after_beat=None):
         self.instance = instance
+        self.after_beat = after_beat
 
     def setup(self):
         self.sessions = sessionmaker(get_engine(database_url("gateway")))
@@ -91,8 +94,13 @@ class Heartbeat(DependencyProvider):
 
     def _beat_forever(self):
         while self.running:
-            self._session_do(lambda session: beat(session, self.instance, utcnow()))
+            self._session_do(self._beat)
             eventlet.sleep(heartbeat_interval())
+
+    def _beat(self, session: Session) -> None:
+        beat(session, self.instance, utcnow())
+        if self.after_beat is not None:
+            self.after_beat(session)
 
     def _session_do(self, work) -> None:
         session = self.sessions()

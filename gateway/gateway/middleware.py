@@ -9,7 +9,7 @@ import hashlib
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -162,21 +162,28 @@ def claim(
     return session.get(IdempotencyRecord, (caller, key))
 
 
-def finish(session: Session, caller: str, key: str, claimed_at: datetime, response: Response) -> None:
-    """Keep `response` as the answer to every retry; a 5xx, a 401 (a revoked token: the user logs in
-    again and retries), a 429 or a stream is no answer to keep, so the key is freed for a retry to run
-    again. Nothing changes when another retry took the lease meanwhile."""
+def kept_answer(response: Response) -> dict | None:
+    """What of `response` every retry gets again; None when it is no answer to keep: a 5xx, a 401 (a
+    revoked token: the user logs in again and retries), a 429 or a stream, so the key is freed for a
+    retry to run again."""
+    if response.status_code >= 500 or response.status_code in NOT_KEPT or response.is_streamed:
+        return None
+    headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+    return {"status": response.status_code, "headers": headers, "body": response.get_data(as_text=True)}
+
+
+def finish(session: Session, caller: str, key: str, claimed_at: datetime, kept: dict | None) -> None:
+    """Store `kept` (`kept_answer`) as the answer under the key, or free the key when there is none.
+    Nothing changes when another retry took the lease meanwhile."""
     mine = (
         IdempotencyRecord.caller == caller,
         IdempotencyRecord.key == key,
         IdempotencyRecord.created_at == claimed_at,
     )
-    if response.status_code >= 500 or response.status_code in NOT_KEPT or response.is_streamed:
+    if kept is None:
         session.execute(delete(IdempotencyRecord).where(*mine))
     else:
-        headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-        values = {"status": response.status_code, "headers": headers, "body": response.get_data(as_text=True)}
-        session.execute(update(IdempotencyRecord).where(*mine).values(**values))
+        session.execute(update(IdempotencyRecord).where(*mine).values(**kept))
     session.commit()
 
 
@@ -205,6 +212,9 @@ class EdgeMiddleware:
 
     def __init__(self, instance: str = INSTANCE_ID):
         self.instance = instance  # this gateway process, the owner of the records it claims
+        # Answers not stored because the database was away: (caller, key, claimed_at, kept). Bounded:
+        # past it, the oldest keys wait for their lease instead.
+        self.unfinished: deque = deque(maxlen=10_000)
         self._sessions = None
         self._key = None
         self.buckets = TokenBuckets(
@@ -291,13 +301,26 @@ class EdgeMiddleware:
             return _database_down(exc)
         request.environ[ENVIRON_KEY] = call_key(caller, key)  # to the service: recorded with its write
         response = serve(request)
+        kept = kept_answer(response)
         try:
             with self._session() as session:
-                finish(session, caller, key, claimed_at, response)
+                finish(session, caller, key, claimed_at, kept)
         except DATABASE_ERRORS as exc:
-            # The request did happen: answer it. Its key stays claimed until the lease ends.
+            # The request did happen: answer it. Its answer is stored once the database is back
+            # (`store_unfinished`, after a heartbeat), or else its key is freed when the lease ends.
             log.warning("idempotency record not finished: %s", type(exc).__name__)
+            self.unfinished.append((caller, key, claimed_at, kept))
         return response
+
+    def store_unfinished(self, session: Session) -> int:
+        """Store the answers whose storing failed (the database was away), oldest first; the number
+        stored. One that fails again stays for the next call."""
+        stored = 0
+        while self.unfinished:
+            finish(session, *self.unfinished[0])
+            self.unfinished.popleft()
+            stored += 1
+        return stored
 
     @staticmethod
     def _replay(record: IdempotencyRecord, print_: str) -> Response:

@@ -70,7 +70,9 @@ class GatewayService(*ROUTE_GROUPS, WebApp, ServiceBase):
     documents = DeadlineServiceRpc("documents")
     reporting = DeadlineServiceRpc("reporting")
     http_middleware = EdgeMiddleware()
-    heartbeat = instances.Heartbeat()  # this process is alive: see `gateway.instances`
+    # This process is alive (`gateway.instances`); after each beat, answers the middleware could not
+    # store while the database was away are stored.
+    heartbeat = instances.Heartbeat(after_beat=http_middleware.store_unfinished)
     internal_key = InternalKey()  # signs the requests to the services' internal routes
 
     @timer(interval=float(env("CRM_PURGE_INTERVAL_SECONDS", "300")))

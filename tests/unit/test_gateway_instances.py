@@ -71,6 +71,19 @@ def test_the_heartbeat_beats_while_the_gateway_runs_and_leaves_when_it_stops(tmp
     assert rows(url) == []
 
 
+def test_after_each_beat_that_reached_the_database_the_answers_left_unstored_are_stored(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    Base.metadata.create_all(create_engine(url))
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
+    stored = []
+    heartbeat = Heartbeat("gw-3", after_beat=lambda session: stored.append(rows(url)))
+    heartbeat.container = SimpleNamespace(spawn_managed_thread=lambda run, identifier: run())
+    monkeypatch.setattr(instances, "eventlet", OneBeat(heartbeat))
+    heartbeat.setup()
+    heartbeat.start()
+    assert stored == [["gw-3"]]  # called once, after the beat was recorded
+
+
 def test_a_heartbeat_that_cannot_reach_the_database_keeps_the_gateway_running(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'no-such-dir' / 'gateway.db'}")
     heartbeat = Heartbeat("gw-2")

@@ -309,3 +309,33 @@ def test_a_dead_gateways_key_on_a_route_whose_service_does_not_record_keys_waits
     assert idempotent(api, served, path=path).status_code == 409 and served.calls == 0
     age(api, timedelta(seconds=27))
     assert idempotent(api, served, path=path).status_code == 201 and served.calls == 1
+
+
+class DatabaseAwayWhenFinishing:
+    """The gateway's sessions, except that the second (storing the answer) finds the database away."""
+
+    def __init__(self, sessions):
+        self.sessions, self.opened = sessions, 0
+
+    def __call__(self):
+        self.opened += 1
+        if self.opened == 2:
+            raise OperationalError("UPDATE idempotency_records", {}, ConnectionRefusedError("the database restarts"))
+        return self.sessions()
+
+
+@pytest.mark.parametrize("status", [201, 503])
+def test_an_answer_not_stored_while_the_database_was_away_is_stored_once_it_is_back(api, status):
+    sessions = api._sessions
+    api._sessions = DatabaseAwayWhenFinishing(sessions)
+    served = Served(status=status)
+    assert idempotent(api, served).status_code == status  # the request happened: its answer is given
+    assert idempotent(api, served).status_code == 409 and served.calls == 1  # the key is still claimed
+    with sessions() as session:
+        assert api.store_unfinished(session) == 1
+        assert api.store_unfinished(session) == 0  # stored once
+    retried = idempotent(api, served)
+    if status == 201:  # kept: the retry gets the first answer, and nothing runs twice
+        assert retried.headers["Idempotent-Replayed"] == "true" and served.calls == 1
+    else:  # a 503 is no answer to keep: the key was freed, so the retry runs
+        assert "Idempotent-Replayed" not in retried.headers and served.calls == 2

@@ -10,7 +10,22 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, null, or_, select, true, union_all
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import UTCDateTime
@@ -24,6 +39,7 @@ from reporting.kpis import (
     label_of_day,
     period_bounds,
 )
+from reporting.rollup import UNITS, hour_of, instant_of
 
 
 def periods(start: date, end: date, group_by: str, tz: str) -> list[tuple[str, datetime, datetime]]:
@@ -90,21 +106,38 @@ def _dimension(rows, name: str):
     return rows.c.dimensions[name].as_string()
 
 
-def report_kpis(session: Session, facts: Select, group_by, params: dict, tree, names: tuple, now) -> tuple:
+def report_kpis(
+    session: Session, facts: Select, rolled: Select, group_by, params: dict, tree, names: tuple, now
+) -> tuple:
     """`(totals, groups)`: the `(values, breakdowns)` of the period, and `{key: (values, breakdowns)}`
     per group of `group_by` holding facts (None when not grouped), as `kpis.kpi_values` would give
-    over each group's facts. `facts` selects kpi, occurred_at, user_id, department_id, dimensions.
+    over each group's facts. `facts` selects kpi, occurred_at, user_id, department_id, dimensions;
+    `rolled` the same rows' rollup (`reports.rollup_query`).
 
-    One pass counts every fact once, by its own department, user or bucket; totals and departments'
-    figures (which include those below them) are sums of those counts. Only medians and p90s, which
-    do not add up, are picked per group in a pass of their own over the duration facts.
+    Each bucket (the period, when not grouped by time) is counted from the rollup for the whole UTC
+    hours inside it and from the facts for the minutes before its first and after its last whole hour
+    (none in a whole-hour zone): every fact once, by its own department, user or bucket. Totals and a
+    department's figures (which include those below it) are sums of those counts. Tasks count as
+    overdue only once due: the current hour's come from the facts. Medians and p90s, which do not add
+    up, are picked per group in a pass of their own over the duration facts.
     """
-    facts = facts.where(or_(facts.selected_columns.kpi != "tasks_overdue", facts.selected_columns.occurred_at <= now))
-    facts = facts.subquery("facts")
-    own = keyed(facts, group_by, params, tree, roll_up=False)
+    spans = [(label, *_whole_hours(opens, closes)) for label, opens, closes in _intervals(group_by, params)]
+    current = hour_of(now)
+    when, kpi = facts.selected_columns.occurred_at, facts.selected_columns.kpi
+    edges = [
+        and_(when >= start, when < end)
+        for _, opens, closes, first, last in spans
+        for start, end in _edges(opens, closes, first, last)
+    ]
+    rest = facts.where(or_(false(), *edges, and_(kpi == "tasks_overdue", when >= instant_of(current))))
+    rest = rest.where(or_(kpi != "tasks_overdue", when <= now)).subquery("facts")
+    own = keyed(rest, group_by, params, tree, roll_up=False)
     tallies = _tally(session, own)
     amounts = _won_amounts(session, own) if "won_amount" in names else {}
+    whole = [(label, first, last) for label, _, _, first, last in spans if first < last]
+    _add_rolled(session, rolled, group_by, whole, current, tallies, amounts if "won_amount" in names else None)
     durations = set(DURATION_KPIS) & {FACT_OF[name] for name in names}
+    timed = facts.where(kpi.in_(DURATION_KPIS)).subquery("timed") if durations else None
 
     def added(keys_of) -> dict:
         merged: dict = {}
@@ -115,15 +148,75 @@ def report_kpis(session: Session, facts: Select, group_by, params: dict, tree, n
         return merged
 
     totals = added(lambda key: [None]).get(None)
-    total_durations = _durations(session, keyed(facts, None, params, tree)) if durations else {}
+    total_durations = _durations(session, keyed(timed, None, params, tree)) if durations else {}
     empty = kpi_values([], names, now)
     summary = totals.values(None, names, total_durations, empty) if totals else empty
     if group_by is None:
         return summary, None
     by_department = lambda key: tree.ancestors(key) or [None]  # noqa: E731 - as `kpis.group_keys`
     groups = added(by_department if group_by == "department" else lambda key: [key])
-    group_durations = _durations(session, keyed(facts, group_by, params, tree)) if durations else {}
+    group_durations = _durations(session, keyed(timed, group_by, params, tree)) if durations else {}
     return summary, {key: tally.values(key, names, group_durations, empty) for key, tally in groups.items()}
+
+
+def _intervals(group_by, params: dict) -> list[tuple]:
+    """`(label, opens, closes)` of each bucket of the period; the period itself when not grouped by time."""
+    if group_by in TIME_GROUPINGS:
+        return periods(params["from_"], params["to"], group_by, params["tz"])
+    return [(None, *period_bounds(params["from_"], params["to"], params["tz"]))]
+
+
+def _whole_hours(opens: datetime, closes: datetime) -> tuple:
+    """`(opens, closes, first, last)`: the whole UTC hours `first` <= hour < `last` inside the interval."""
+    first, last = hour_of(opens), hour_of(closes)
+    if instant_of(first) < opens:
+        first += 1
+    return opens, closes, first, max(first, last)
+
+
+def _edges(opens: datetime, closes: datetime, first: int, last: int) -> list[tuple]:
+    """The parts of `opens`..`closes` outside its whole hours `first`..`last`, which the facts count."""
+    if first >= last:
+        return [(opens, closes)]
+    parts = [(opens, instant_of(first)), (instant_of(last), closes)]
+    return [(start, end) for start, end in parts if start < end]
+
+
+def _add_rolled(session: Session, rolled: Select, group_by, whole: list, current: int, tallies, amounts) -> None:
+    """Add to `tallies` (and `amounts`, unless None) the rollup's counts of the whole hours of each bucket
+    in `whole` (`(label, first, last)`), by the group each row counts in. Tasks due in the `current`
+    hour or later are left to the facts."""
+    if not whole:
+        return
+    rows = rolled.subquery("rolled")
+    columns = (rows.c.kpi, rows.c.channel, rows.c.direction, rows.c.kind, rows.c.currency)
+    sums = (func.sum(rows.c.count), func.sum(rows.c.met), func.sum(rows.c.priced), func.sum(rows.c.amount))
+    due = or_(rows.c.kpi != "tasks_overdue", rows.c.hour < current)
+    if group_by in TIME_GROUPINGS:
+        hours = _rows_cte("hours", {"label": String(), "first": BigInteger(), "last": BigInteger()}, whole)
+        key = hours.c.label
+        inside = and_(rows.c.hour >= hours.c.first, rows.c.hour < hours.c.last)
+        stmt = select(key, *columns, *sums).select_from(rows).join(hours, inside).where(due)
+    else:
+        ((_, first, last),) = whole
+        key = {"user": rows.c.user_id, "department": rows.c.department_id}.get(group_by)
+        stmt = select(*([key] if key is not None else []), *columns, *sums)
+        stmt = stmt.where(due, rows.c.hour >= first, rows.c.hour < last)
+    grouping = [*([key] if key is not None else []), *columns]
+    for row in session.execute(stmt.group_by(*grouping)):
+        values = tuple(row)
+        if key is None:
+            values = (None, *values)
+        group, kpi, channel, direction, kind_of, currency, count, met, priced, amount = values
+        tally = tallies[group]
+        tally.counts[kpi] += int(count)
+        tally.met += int(met)
+        found = {"channel": channel, "direction": direction, "kind": kind_of}
+        for dimension in BREAKDOWNS.get(kpi, ()):
+            tally.breakdowns[(kpi, dimension)][str(found[dimension])] += int(count)
+        if amounts is not None and kpi == "deals_won" and int(priced) > 0:
+            by_currency = amounts.setdefault(group, defaultdict(Decimal))
+            by_currency[currency or "?"] += Decimal(int(amount)) / UNITS
 
 
 class _Tally:
@@ -156,7 +249,7 @@ class _Tally:
                 share = round(self.met / judged, 4) if judged else None
                 values[name] = {"met": self.met, "breached": judged - self.met, "share": share}
             elif name == "won_amount":
-                values[name] = {code: str(total) for code, total in sorted(self.amounts.items())}
+                values[name] = {code: money(total) for code, total in sorted(self.amounts.items())}
             else:
                 values[name] = self.counts.get(fact, 0)
         breakdowns = {
@@ -164,6 +257,12 @@ class _Tally:
             for name, dimensions in breakdowns.items()
         }
         return values, breakdowns
+
+
+def money(total: Decimal) -> str:
+    """A sum of amounts as text: two places, or as many as it needs (amounts have up to four)."""
+    cents = total.quantize(Decimal("0.01"))
+    return str(cents) if cents == total else str(total.quantize(Decimal("0.0001")).normalize())
 
 
 def _tally(session: Session, rows) -> dict:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Select,
     String,
     and_,
@@ -124,14 +125,17 @@ def report_kpis(
     spans = [(label, *_whole_hours(opens, closes)) for label, opens, closes in _intervals(group_by, params)]
     current = hour_of(now)
     when, kpi = facts.selected_columns.occurred_at, facts.selected_columns.kpi
-    edges = [
-        and_(when >= start, when < end)
-        for _, opens, closes, first, last in spans
+    pieces = [
+        (label, start, end, False)
+        for label, opens, closes, first, last in spans
         for start, end in _edges(opens, closes, first, last)
     ]
-    rest = facts.where(or_(false(), *edges, and_(kpi == "tasks_overdue", when >= instant_of(current))))
-    rest = rest.where(or_(kpi != "tasks_overdue", when <= now)).subquery("facts")
-    own = keyed(rest, group_by, params, tree, roll_up=False)
+    pieces += [
+        (label, instant_of(current), instant_of(current + 1), True)
+        for label, _, _, first, last in spans
+        if first <= current < last
+    ]
+    own = _in_pieces(facts.where(or_(kpi != "tasks_overdue", when <= now)).subquery("facts"), group_by, pieces)
     tallies = _tally(session, own)
     amounts = _won_amounts(session, own) if "won_amount" in names else {}
     whole = [(label, first, last) for label, _, _, first, last in spans if first < last]
@@ -172,6 +176,30 @@ def _whole_hours(opens: datetime, closes: datetime) -> tuple:
     if instant_of(first) < opens:
         first += 1
     return opens, closes, first, max(first, last)
+
+
+def _in_pieces(facts, group_by, pieces: list[tuple]):
+    """The `facts` (a subquery) inside `pieces` (`(label, opens, closes, overdue_only)`), with a `key`
+    column: the piece's label when grouped by time, else the fact's user, own department or nothing.
+    A join to the pieces (not an `OR` of ranges) lets PostgreSQL read each piece as one index range."""
+    columns = (facts.c.kpi, facts.c.occurred_at, facts.c.dimensions)
+    if not pieces:
+        return select(cast(null(), String).label("key"), *columns).where(false()).subquery("keyed")
+    table = _rows_cte(
+        "pieces",
+        {"label": String(), "opens": UTCDateTime(), "closes": UTCDateTime(), "overdue_only": Boolean()},
+        pieces,
+    )
+    inside = and_(
+        facts.c.occurred_at >= table.c.opens,
+        facts.c.occurred_at < table.c.closes,
+        or_(table.c.overdue_only.is_(False), facts.c.kpi == "tasks_overdue"),
+    )
+    if group_by in TIME_GROUPINGS:
+        key = table.c.label
+    else:
+        key = {"user": facts.c.user_id, "department": facts.c.department_id}.get(group_by, cast(null(), String))
+    return select(key.label("key"), *columns).select_from(facts).join(table, inside).subquery("keyed")
 
 
 def _edges(opens: datetime, closes: datetime, first: int, last: int) -> list[tuple]:

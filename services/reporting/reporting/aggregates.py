@@ -24,6 +24,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     union_all,
 )
@@ -122,6 +123,10 @@ def report_kpis(
     overdue only once due: the current hour's come from the facts. Medians and p90s, which do not add
     up, are picked per group in a pass of their own over the duration facts.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # The planner cannot size a range join on literal pieces and hours: it guesses about a million
+        # rows and JIT-compiles for 300-400 ms a query that runs in 40 (measured). These read few rows.
+        session.execute(text("SET LOCAL jit = off"))
     spans = [(label, *_whole_hours(opens, closes)) for label, opens, closes in _intervals(group_by, params)]
     current = hour_of(now)
     when, kpi = facts.selected_columns.occurred_at, facts.selected_columns.kpi

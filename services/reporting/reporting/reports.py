@@ -137,10 +137,9 @@ def kpi_report(db: Session, scope: Scope, params: dict) -> dict:
     whole hours, `reporting.aggregates`)."""
     wanted = tuple(params.get("kpi") or KPIS)
     tree, now = department_tree(db, scope), utcnow()
-    fact_kpis = tuple({FACT_OF[name] for name in wanted})
-    facts = fact_query(db, scope, params, fact_kpis, tree)
-    rolled = rollup_query(db, scope, params, fact_kpis, tree)
-    totals, grouped = report_kpis(db, facts, rolled, params.get("group_by"), params, tree, wanted, now)
+    facts_of = lambda kpis: fact_query(db, scope, params, kpis, tree)  # noqa: E731
+    rolled = rollup_query(db, scope, params, tuple({FACT_OF[name] for name in wanted}), tree)
+    totals, grouped = report_kpis(db, facts_of, rolled, params.get("group_by"), params, tree, wanted, now)
     report = kpi_table(totals, grouped, params | {"kpi": wanted}, tree, names(db), now)
     return report | {"fresh_as_of": fresh_as_of(db)}
 

@@ -5,11 +5,13 @@
 
 Creates a throw-away database, migrates it, writes N facts of one month (80% contacts created, the
 rest interactions, tickets, deals, tasks; 40 users in 10 departments of a three-level tree) with one
-`INSERT ... SELECT` from generate_series, then calls `ReportingService.kpis` (the RPC behind
-`GET /reports/kpis`: schema, scope, queries, assembly) ungrouped and grouped by day, department and
-user, as an admin and as a manager. It does so at a tenth of the facts and at all of them, so the
-process's memory growth between the two shows whether it stays flat. Prints a Markdown table for
-BENCHMARKS.md. Connection: CRM_BENCH_PG_USER / _HOST / _PORT (default postgres@127.0.0.1:5432).
+`INSERT ... SELECT` from generate_series, counts them into the rollup (`reporting.rollup.rebuild`),
+then calls `ReportingService.kpis` (the RPC behind `GET /reports/kpis`: schema, scope, queries,
+assembly) ungrouped and grouped by day, department and user, as an admin and as a manager, and by day
+in Asia/Kolkata (+5:30: each local midnight's half hours are read from the facts). It does so at a
+tenth of the facts and at all of them, so the process's memory growth between the two shows whether
+it stays flat. Prints a Markdown table for BENCHMARKS.md.
+Connection: CRM_BENCH_PG_USER / _HOST / _PORT (default postgres@127.0.0.1:5432).
 """
 
 import argparse
@@ -32,8 +34,11 @@ from throwaway import create_database, drop_database  # noqa: E402
 
 from crm_kernel.context import CallContext  # noqa: E402
 from crm_kernel.migrations import upgrade  # noqa: E402
+from crm_kernel.schemas import load  # noqa: E402
 from crm_kernel.scope import SCOPE, Scope  # noqa: E402
+from reporting import rollup  # noqa: E402
 from reporting.kpis import KPIS  # noqa: E402
+from reporting.reports import fact_query  # noqa: E402
 from reporting.schemas import ReportQuerySchema  # noqa: E402
 from reporting.service import ReportingService  # noqa: E402
 
@@ -50,7 +55,7 @@ FROM generate_series(0, 39) n"
 FACTS = """
 INSERT INTO kpi_facts (id, source, kpi, occurred_at, user_id, department_id, dimensions)
 SELECT kpi || '-f' || n, 'f:' || n, kpi,
-       timestamptz '2026-03-01 00:00:00+00' + (n % {rows}) * interval '2678399 milliseconds' / {rows},
+       timestamptz '2026-03-01 00:00:00+00' + (n % {rows}) * interval '2678399 seconds' / {rows},
        'u' || (n % 40), CASE WHEN n % 2 = 0 THEN 'd' || (n % 40 % 10) END,
        CASE kpi WHEN 'interactions' THEN json_build_object('channel', 'call', 'direction', 'in')
                 WHEN 'resolution_time' THEN json_build_object('seconds', (n % 86400)::float)
@@ -69,37 +74,47 @@ def rss_mb() -> float:
     return pages * resource.getpagesize() / 1e6
 
 
-def write_facts(engine, start: int, stop: int, rows: int) -> None:
+def write_facts(engine, start: int, stop: int, rows: int) -> int:
+    """Write the facts `start` <= n < `stop`, recount the rollup from every fact (the event batches keep
+    it as they write facts; these are written directly), and return the rollup's rows."""
     with engine.begin() as connection:
         connection.execute(text(FACTS.format(start=start, stop=stop, rows=rows)))
+    with Session(engine) as session:
+        rollup.rebuild(session)
+        session.commit()
+        counted = session.scalar(text("SELECT count(*) FROM kpi_rollup"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE kpi_facts"))
+        connection.execute(text("VACUUM ANALYZE kpi_rollup"))
+    return counted
 
 
 def time_reports(engine, runs: int) -> dict:
     """Milliseconds per report, by (role, grouping), over `runs` calls each, in turn."""
     shapes = [(role, group_by) for role in ("admin", "manager") for group_by in (None, "day", "department", "user")]
+    shapes.append(("admin", "day in Asia/Kolkata"))
     timings: dict = {shape: [] for shape in shapes}
     for _ in range(runs):
         for role, group_by in shapes:
             context = CallContext({SCOPE: (MANAGER if role == "manager" else Scope.system()).encode()})
+            query = {**MONTH} | ({"group_by": group_by.split()[0]} if group_by else {})
+            query |= {"tz": group_by.rsplit(" ", 1)[1]} if group_by and " in " in group_by else {}
             with Session(engine) as session:
                 worker = worker_factory(ReportingService, db=session, context=context)
                 started = time.perf_counter()
-                report = worker.kpis({**MONTH} | ({"group_by": group_by} if group_by else {}))
+                report = worker.kpis(query)
                 timings[(role, group_by)].append((time.perf_counter() - started) * 1000)
-    timings["contacts_created"] = report["kpis"]["contacts_created"]  # the last shape: the manager's, by user
+    timings["contacts_created"] = report["kpis"]["contacts_created"]  # the last shape: the admin's, whole month
     return timings
 
 
 def time_loading(engine) -> dict:
     """What the reports did before they were counted in SQL, up to its first step only: every fact
-    of the month loaded as a dict (`ReportingService._facts`, as an admin), counted in Python."""
+    of the month loaded as a dict (as an admin), counted in Python."""
     with Session(engine) as session:
-        worker = worker_factory(ReportingService, db=session, context=CallContext({SCOPE: Scope.system().encode()}))
-        params = worker._load_query(ReportQuerySchema(), dict(MONTH))
+        params = load(ReportQuerySchema(), dict(MONTH))
         before, started = rss_mb(), time.perf_counter()
-        facts = worker._facts(params, KPIS)
+        facts = [dict(row) for row in session.execute(fact_query(session, Scope.system(), params, KPIS)).mappings()]
         counted = Counter(fact["kpi"] for fact in facts)
         seconds = time.perf_counter() - started
     return {"ms": seconds * 1000, "rss_growth": rss_mb() - before, "facts": sum(counted.values())}
@@ -125,11 +140,11 @@ def main() -> int:
             connection.execute(text(USERS))
         tenth = args.rows // 10
         print(f"writing {tenth:,} facts into {name} ...", flush=True)
-        write_facts(engine, 0, tenth, args.rows)
+        rolled_small = write_facts(engine, 0, tenth, args.rows)
         small = time_reports(engine, max(2, args.runs // 4))
         rss_small = rss_mb()
         print(f"writing {args.rows - tenth:,} more ...", flush=True)
-        write_facts(engine, tenth, args.rows, args.rows)
+        rolled_large = write_facts(engine, tenth, args.rows, args.rows)
         large = time_reports(engine, args.runs)
         rss_large = rss_mb()
         loading = time_loading(engine)
@@ -138,7 +153,8 @@ def main() -> int:
         if not args.keep:
             drop_database(name)
     print(f"\n## reports ({args.rows:,} facts in a month, {platform.python_version()}, {os.cpu_count()} CPUs)\n")
-    print(f"contacts_created counted: {small['contacts_created']:,} then {large['contacts_created']:,}\n")
+    print(f"contacts_created counted: {small['contacts_created']:,} then {large['contacts_created']:,}")
+    print(f"rollup rows (UTC hour, KPI, user, department, breakdown): {rolled_small:,} then {rolled_large:,}\n")
     print(f"| report (GET /reports/kpis) | median ms at {tenth:,} | median ms at {args.rows:,} | p95 ms | target |")
     print("| --- | --- | --- | --- | --- |")
     for role, group_by in (key for key in large if isinstance(key, tuple)):

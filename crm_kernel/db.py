@@ -94,6 +94,7 @@ def _create_engine(url: str) -> Engine:
         pool_size = max_workers() + 2
         engine = create_engine(url, pool_size=pool_size, max_overflow=10, pool_timeout=10, hide_parameters=True)
         ping_when_idle(engine)
+        event.listen(engine, "checkout", _in_transactions_again)
         if engine.dialect.driver == "pg8000":
             event.listen(engine, "do_connect", _connect_without_nagle)
         event.listen(engine, "handle_error", _without_row_values, retval=True)
@@ -194,16 +195,37 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS
 
 
 def outside_transaction(session: Session) -> Session:
-    """`session`, whose statements each commit on their own (autocommit): for a worker that only reads,
-    in one statement. Call it before the session's first statement.
+    """`session`, whose statements on PostgreSQL each commit on their own (the driver's autocommit):
+    for a worker that only reads, in one statement. Call it before the session's first statement.
 
     A read inside a transaction costs two more round trips than its query: psycopg2 sends `BEGIN`
     before it, and the pool sends `ROLLBACK` when the session closes. One statement sees one snapshot
     either way; several statements in autocommit may each see a later one, so a read made of more
-    than one statement stays in a transaction.
+    than one statement stays in a transaction. The driver's flag is set directly, not through
+    SQLAlchemy's `AUTOCOMMIT` isolation level, whose reset at checkin costs psycopg2 a `SET` round
+    trip; the pool clears the flag when it next hands the connection out (`_in_transactions_again`). SQLite
+    has no round trips to save and keeps its transaction.
     """
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        fairy = connection.connection
+        fairy.dbapi_connection.autocommit = True
+        fairy.info[AUTOCOMMIT] = True
     return session
+
+
+AUTOCOMMIT = "crm.autocommit"
+
+
+def _in_transactions_again(dbapi_connection, record, _proxy) -> None:
+    """A connection that `outside_transaction` used works in transactions again when it is next checked
+    out (one that cannot is replaced: never is a write run in autocommit by accident)."""
+    if record.info.get(AUTOCOMMIT):
+        try:
+            dbapi_connection.autocommit = False
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection kept its autocommit: {type(exc).__name__}") from exc
+        del record.info[AUTOCOMMIT]
 
 
 def make_psycopg2_green() -> None:

@@ -15,6 +15,7 @@ import time
 import eventlet
 from kombu import Queue
 from kombu.exceptions import OperationalError as BrokerError
+from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import Client, ServiceRpc
 
@@ -42,7 +43,8 @@ class DeadlineServiceRpc(ServiceRpc):
 
     def __init__(self, target_service: str, timeout: float | None = None):
         self.timeout = timeout or rpc_timeout()
-        super().__init__(target_service, expiration=self.timeout)
+        # Transient: a request is worth nothing after its deadline (`crm_kernel.rpc.TransientPublisher`).
+        super().__init__(target_service, expiration=self.timeout, delivery_mode=NON_PERSISTENT)
 
     def setup(self):
         super().setup()

@@ -156,25 +156,27 @@ class BoundedStream(io.RawIOBase):
     silently at the limit, so a cut-off body would pass for a whole one.
     """
 
-    def __init__(self, stream, limit: int):
+    def __init__(self, stream, limit: int, slack: int = 0):
         self._stream = stream
         self.limit = limit
+        self.allowed = limit + slack  # what may be read before the 413 (which names `limit`)
         self.read_bytes = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self._stream.read(min(len(buffer), self.limit - self.read_bytes + 1))
+        data = self._stream.read(min(len(buffer), self.allowed - self.read_bytes + 1))
         self.read_bytes += len(data)
-        if self.read_bytes > self.limit:
+        if self.read_bytes > self.allowed:
             raise PayloadTooLarge(f"the request body is larger than the limit of {self.limit} bytes")
         buffer[: len(data)] = data
         return len(data)
 
 
-def bound_body(request, limit: int) -> None:
-    """Every later read of `request`'s body stops at `limit` bytes (413), a chunked one included.
+def bound_body(request, limit: int, slack: int = 0) -> None:
+    """Every later read of `request`'s body stops at `limit` bytes (413), a chunked one included; with
+    `slack`, a chunked body may be read that many bytes further before the 413 (which names `limit`).
 
     A `Content-Length` over the limit is refused at once, before a byte is read. Call it before
     anything touches the body: werkzeug makes the request's stream once, on first use.
@@ -183,7 +185,7 @@ def bound_body(request, limit: int) -> None:
         raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
     if is_chunked(request):
         # eventlet decodes the chunks but does not say so (`wsgi.input_terminated`); we count them.
-        request.environ["wsgi.input"] = BoundedStream(request.environ["wsgi.input"], limit)
+        request.environ["wsgi.input"] = BoundedStream(request.environ["wsgi.input"], limit, slack)
         request.environ["wsgi.input_terminated"] = True
     else:
         request.max_content_length = limit

@@ -11,7 +11,10 @@ import time
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError as KombuOperationalError
+from nameko import config
 from nameko import rpc as nameko_rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
 from nameko.messaging import decode_from_headers
 from prometheus_client import Counter
 
@@ -33,7 +36,39 @@ def deadline_passed(context_data: dict, now: float | None = None) -> bool:
         return False
 
 
+class TransientPublisher(Publisher):
+    """Publishes messages the broker keeps in memory only (still confirmed once routed).
+
+    RPC requests and replies are worth nothing after their caller's deadline (`CRM_RPC_TIMEOUT`), and
+    a broker restart outlasts that: persisting them (Nameko's default) only made the broker write each
+    one to disk before confirming it, 2.1-2.5 ms per publish against 0.3-0.5 ms (BENCHMARKS.md), twice
+    per call. A request or reply lost with the broker is a 503 the client retries, as before; events
+    (the outbox) stay persistent.
+    """
+
+    delivery_mode = NON_PERSISTENT
+
+
+class TransientResponder(nameko_rpc.Responder):
+    publisher_cls = TransientPublisher
+
+
+class TransientReplies(nameko_rpc.RpcConsumer):
+    """Nameko's RPC consumer, replying with transient messages (`TransientPublisher`)."""
+
+    def handle_result(self, message, result, exc_info):
+        ssl, login_method = config.get(AMQP_SSL_CONFIG_KEY), config.get(LOGIN_METHOD_CONFIG_KEY)
+        responder = TransientResponder(
+            self.amqp_uri, nameko_rpc.get_rpc_exchange(), message, ssl=ssl, login_method=login_method
+        )
+        result, exc_info = responder.send_response(result, exc_info)
+        self.consumer.ack_message(message)
+        return result, exc_info
+
+
 class Rpc(nameko_rpc.Rpc):
+    rpc_consumer = TransientReplies()
+
     def __init__(self, expected_exceptions=(CrmError,), **kwargs):
         # Errors a caller may expect (bad input, not found, ...) are logged as warnings, not errors.
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)

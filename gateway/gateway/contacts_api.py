@@ -4,7 +4,16 @@ over its internal HTTP."""
 from werkzeug.wrappers import Response
 
 from crm_kernel.errors import NotFound, PayloadTooLarge
-from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
+from crm_kernel.http import (
+    api,
+    body_stream,
+    entity_response,
+    expected_version,
+    json_body,
+    json_response,
+    problem_response,
+    query_args,
+)
 from crm_kernel.signing import signed_headers, with_query
 from gateway.openapi import (
     ERRORS,
@@ -19,7 +28,7 @@ from gateway.openapi import (
     ref,
     request_body,
 )
-from gateway.routing import STAFF, V1, in_chunks, internal_http, max_import_bytes
+from gateway.routing import STAFF, V1, PassThroughProblem, in_chunks, internal_http, max_import_bytes
 
 
 def contacts_http(method: str, path: str, headers: dict, **kwargs):
@@ -112,17 +121,27 @@ class ContactsApi:
         max_bytes = max_import_bytes()
         if (request.content_length or 0) > max_bytes:
             raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes; split it")
-        # The idempotency middleware may have read (and kept) the body already.
+        # The idempotency middleware may have read (and kept) the body already. A chunked body is sent on
+        # up to one byte past the limit (the middleware reads no further): the contacts service, held
+        # to this limit, refuses the import on that byte and undoes what it wrote. Cut off here instead,
+        # it would see an upload broken off, a fault whose batches stay, behind the client's 413.
         cached = getattr(request, "_cached_data", None)
-        body = cached if cached is not None else in_chunks(body_stream(request))
+        body = cached if cached is not None else in_chunks(body_stream(request), up_to=max_bytes + 1)
         headers = {
             "X-Request-Id": self.context.request_id,
+            "X-Max-Import-Bytes": str(max_bytes),
             "Content-Type": request.content_type or "text/csv",
         }
         options = {name: request.args[name] for name in ("mode", "match_by") if name in request.args}
         target = with_query("/import", options)
         headers |= signed_headers(self.internal_key, "POST", target, caller, actor=caller.user_id)
-        report = contacts_http("POST", target, headers, data=body).json()
+        try:
+            report = contacts_http("POST", target, headers, data=body).json()
+        except PassThroughProblem as refused:
+            if refused.status != 413:
+                raise
+            # The rest of the client's body is never read: close the connection rather than drain it.
+            return problem_response(413, refused.title, refused.detail, refused.errors, headers={"Connection": "close"})
         return json_response(report)
 
     @api("GET", f"{V1}/contacts/imports")

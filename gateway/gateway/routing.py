@@ -86,7 +86,11 @@ def internal_http(service: str, method: str, path: str, *, timeout: tuple, **kwa
     return response
 
 
-def in_chunks(stream, size: int = 64 * 1024):
-    """A request body as 64 KiB pieces for `requests` to send on (iterating a stream would give lines)."""
-    while chunk := stream.read(size):
+def in_chunks(stream, size: int = 64 * 1024, up_to: int | None = None):
+    """A request body as 64 KiB pieces for `requests` to send on (iterating a stream would give lines);
+    with `up_to`, its first `up_to` bytes only."""
+    left = up_to
+    while (left is None or left > 0) and (chunk := stream.read(size if left is None else min(size, left))):
+        if left is not None:
+            left -= len(chunk)
         yield chunk

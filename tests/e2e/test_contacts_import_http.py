@@ -57,11 +57,13 @@ def data_rows(body: bytes) -> int:
     return sum(1 for row in reader if any(cell.strip() for cell in row))
 
 
-def listed(system, api, tag: str) -> list[dict]:
-    """Every contact whose e-mail holds `tag` (each test's own), through the API's search pages."""
+def listed(system, api, tag: str, by: str = "tag") -> list[dict]:
+    """Every contact tagged `tag` (each test's own; `by="q"`: whose e-mail holds it), through the API's
+    list pages. By tag, an index lookup: a substring search paged 100 times over 20,000 matches took
+    as long as the import."""
     items, cursor = [], None
     while True:
-        params = {"q": tag, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        params = {by: tag, "limit": 200, **({"cursor": cursor} if cursor else {})}
         page = api.get(system.url(f"{V1}/contacts"), params=params, timeout=60)
         assert page.status_code == 200, page.text
         items += page.json()["items"]
@@ -175,7 +177,7 @@ def test_an_import_is_listed_shown_in_history_and_undone_through_the_api(system)
     assert (undone.json()["undo_report"]["deleted"], undone.json()["undo_report"]["restored"]) == (1, 1)
     restored = api.get(system.url(f"{V1}/contacts/{ada['id']}")).json()
     assert (restored["first_name"], restored["last_name"], restored["tags"]) == ("Ada", "Lovelace", [])
-    assert [c["id"] for c in listed(system, api, tag)] == [ada["id"]]  # Grace, whom it created, is gone
+    assert [c["id"] for c in listed(system, api, tag, by="q")] == [ada["id"]]  # Grace, whom it created, is gone
     again = api.post(system.url(f"{V1}/contacts/imports/{report['import_id']}/undo"))
     assert again.status_code == 409
     assert api.post(system.url(f"{V1}/contacts/imports/{'0' * 32}/undo")).status_code == 404
@@ -290,3 +292,59 @@ def as_imported(cell: str) -> str:
     if cell.startswith("'") and cell.lstrip("'").startswith(("=", "+", "-", "@", "\t", "\r")):
         return cell[1:]
     return cell
+
+
+# Where the contacts service cuts a file: the first 64 KiB are read to find the separator, and a file
+# of 256 KiB or more is checked in a child process that gets the rest in pieces.
+SNIFFED, IN_PROCESS = 64 * 1024, 256 * 1024
+paddings = st.one_of(
+    st.just(0), st.integers(SNIFFED - 3000, SNIFFED + 500), st.integers(IN_PROCESS - 3000, IN_PROCESS + 500)
+)
+
+
+@pytest.mark.timeout(900)
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    first_names=odd_names,
+    last_names=odd_names,
+    padding=paddings,
+    delimiter=st.sampled_from([",", ";"]),
+    crlf=st.booleans(),
+    bom=st.booleans(),
+    last_newline=st.booleans(),
+)
+def test_random_rows_where_the_service_cuts_the_file_are_read_as_csv_reads_them(
+    system, first_names, last_names, padding, delimiter, crlf, bom, last_newline
+):
+    api = system.client()
+    tag = f"k{unique()}"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n" if crlf else "\n")
+    writer.writerow(["first_name", "last_name", "email", "tags", "created_at"])  # created_at: ignored
+    n = 0
+    while buffer.tell() < padding:  # rows of about 1 KB up to the place the random rows should start
+        writer.writerow([f"Pad{n}", "", f"pad{n}.{tag}@example.com", tag, "x" * 1000])
+        n += 1
+    for index, name in enumerate(first_names):
+        writer.writerow([name, last_names[index % len(last_names)], f"r{index}.{tag}@example.com", tag, ""])
+    text = buffer.getvalue() if last_newline else buffer.getvalue().rstrip("\r\n")
+    body = ("\ufeff" if bom else "").encode() + text.encode()
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)
+    expected = {}  # e-mail -> (the line its row starts on, its names as the import must store them)
+    line = reader.line_num
+    for row in reader:
+        expected[row[2]] = (line + 1, as_imported(row[0]), as_imported(row[1]))
+        line = reader.line_num
+
+    report = import_file(system, api, in_pieces(body)).json()
+
+    assert report["rows"] == len(expected), report
+    assert report["created"] + report["failed"] == report["rows"]
+    stored = {c["emails"][0]: (c["first_name"], c["last_name"]) for c in listed(system, api, tag)}
+    failed_lines = {e["line"] for e in report["errors"]}
+    assert len(stored) == report["created"] and len(failed_lines) == report["failed"]
+    for email, (start, first, last) in expected.items():
+        assert stored[email] == (first, last) if email in stored else start in failed_lines

@@ -5,7 +5,8 @@ import time
 
 import pytest
 from eventlet.event import Event
-from kombu import pools
+from kombu import Producer, pools
+from nameko.constants import NON_PERSISTENT
 from nameko.extensions import DependencyProvider
 from nameko.testing.services import entrypoint_hook
 
@@ -135,3 +136,20 @@ def test_the_reply_queue_is_declared_once_per_broker_connection_not_before_every
     with entrypoint_hook(caller, "call") as call:
         assert call("callee", "record", "after") == "after"
     assert len(declared_on) == before + 1  # the new connection declared it again
+
+
+def test_requests_and_replies_are_transient_messages(caller, monkeypatch):
+    published = []  # (routing key, delivery mode) of every message published meanwhile
+    publish = Producer.publish
+
+    def recorded(producer, body, *args, **kwargs):
+        published.append((kwargs.get("routing_key"), kwargs.get("delivery_mode")))
+        return publish(producer, body, *args, **kwargs)
+
+    monkeypatch.setattr(Producer, "publish", recorded)
+    with entrypoint_hook(caller, "call") as call:
+        assert call("callee", "record", "x") == "x"
+
+    request = [mode for key, mode in published if key == "callee.record"]
+    replies = [mode for key, mode in published if key != "callee.record"]
+    assert request == [NON_PERSISTENT] and replies == [NON_PERSISTENT]

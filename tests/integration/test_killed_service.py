@@ -162,7 +162,7 @@ def test_an_undo_killed_part_way_is_resumed_after_its_lease_and_undoes_every_cha
     database = pg8000.native.Connection(database=make_url(database_url).database, **PG_ADMIN)
 
     def post(path: str, body: str | None = None) -> requests.Response:
-        headers = signed_headers(key.encode(), "POST", path, Scope.system()) | {"X-Actor": "u-importer"}
+        headers = signed_headers(key.encode(), "POST", path, Scope.system(), actor="u-importer")
         return requests.post(f"{url}{path}", data=body, headers=headers, timeout=300)
 
     post("/import", "first_name,last_name,email\n" + "".join(f"P{n},Last,p{n}@example.com\n" for n in range(PEOPLE)))

@@ -598,3 +598,12 @@ def test_a_chunked_body_is_stopped_at_the_byte_limit_and_the_import_changes_noth
         )
 
     assert [c for c in stored(engine) if c.deleted_at is None] == []
+
+
+@pytest.mark.parametrize(("sent", "limit"), [(None, 5000), ("4000", 4000), ("9000", 5000), ("-1", 5000), ("x", 5000)])
+def test_an_import_reads_no_more_than_its_own_limit_or_the_smaller_one_the_gateway_sends(monkeypatch, sent, limit):
+    from contacts.importer import max_bytes
+
+    monkeypatch.setenv("CRM_MAX_IMPORT_BYTES", "5000")
+
+    assert max_bytes({"X-Max-Import-Bytes": sent} if sent else {}) == limit

@@ -1,13 +1,15 @@
-"""A problem document from a service's internal HTTP reaches the client as the service wrote it,
-`Retry-After` included, so that a retryable answer stays retryable through the gateway."""
+"""What the gateway's routes share for the services' internal HTTP: a problem document reaches the
+client as the service wrote it, `Retry-After` included, so that a retryable answer stays retryable;
+a streamed body is sent on in pieces, up to a bound when there is one."""
 
+import io
 import json
 
 import pytest
 import requests
 
 from crm_kernel.http import ApiHandler
-from gateway.routing import PassThroughProblem
+from gateway.routing import PassThroughProblem, in_chunks
 
 
 def upstream(status: int, body: dict, **headers) -> requests.Response:
@@ -33,3 +35,11 @@ def test_a_problem_without_retry_after_gets_none():
     passed = PassThroughProblem(upstream(409, {"title": "Conflict", "detail": "undone already"}))
 
     assert "Retry-After" not in ApiHandler("POST", "/x").response_from_exception(passed).headers
+
+
+@pytest.mark.parametrize(("size", "up_to", "sent"), [(10, None, 10), (10, 4, 4), (10, 10, 10), (10, 25, 10), (0, 3, 0)])
+def test_a_body_is_sent_on_in_pieces_up_to_its_bound(size, up_to, sent):
+    pieces = list(in_chunks(io.BytesIO(b"x" * size), size=3, up_to=up_to))
+
+    assert b"".join(pieces) == b"x" * sent
+    assert all(0 < len(piece) <= 3 for piece in pieces)

@@ -130,3 +130,21 @@ def test_a_read_past_the_bound_of_a_chunked_body_is_a_413():
     bound_body(request, 1000)
     with pytest.raises(PayloadTooLarge):
         request.get_data()
+
+
+def chunked_request(body: bytes):
+    request = EnvironBuilder(method="POST", path="/x", headers={"Transfer-Encoding": "chunked"}).get_request()
+    request.environ["wsgi.input"] = io.BytesIO(body)
+    request.environ.pop("CONTENT_LENGTH", None)
+    return request
+
+
+def test_a_chunked_body_may_be_read_its_slack_past_the_bound_and_the_413_names_the_bound():
+    within = chunked_request(b"x" * 1001)
+    bound_body(within, 1000, slack=1)
+    past = chunked_request(b"x" * 1002)
+    bound_body(past, 1000, slack=1)
+
+    assert len(within.get_data()) == 1001
+    with pytest.raises(PayloadTooLarge, match="limit of 1000 bytes"):
+        past.get_data()

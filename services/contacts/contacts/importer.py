@@ -47,9 +47,13 @@ def rules_from(args: dict) -> ImportRules:
     return ImportRules(mode=mode, match_by=match_by, max_rows=int(env("CRM_MAX_IMPORT_ROWS", "2000000")))
 
 
-def max_bytes() -> int:
-    """The largest CSV body an import reads (`CRM_MAX_IMPORT_BYTES`): past it, a 413."""
-    return int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+def max_bytes(headers=None) -> int:
+    """The largest CSV body an import reads (`CRM_MAX_IMPORT_BYTES`), or the gateway's own limit when it
+    sends a smaller one (`X-Max-Import-Bytes`, so that a file the gateway cut is never taken whole):
+    past it, a 413, and what was written is undone."""
+    limit = int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+    sent = (headers or {}).get("X-Max-Import-Bytes", "")
+    return min(limit, int(sent)) if sent.isdigit() else limit
 
 
 def defaults_for(scope: Scope) -> dict:

@@ -133,7 +133,7 @@ class ContactsService(ServiceBase):
     def import_contacts(self, request):
         scope = signed_caller(request, self.internal_key, self.context)
         rules = importer.rules_from(query_args(request))
-        bound_body(request, importer.max_bytes())
+        bound_body(request, importer.max_bytes(request.headers))
         return importer.import_csv(
             self.db,
             body_stream(request),

@@ -10,7 +10,24 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, null, or_, select, true, union_all
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import UTCDateTime
@@ -24,6 +41,7 @@ from reporting.kpis import (
     label_of_day,
     period_bounds,
 )
+from reporting.rollup import UNITS, hour_of, instant_of
 
 
 def periods(start: date, end: date, group_by: str, tz: str) -> list[tuple[str, datetime, datetime]]:
@@ -90,21 +108,46 @@ def _dimension(rows, name: str):
     return rows.c.dimensions[name].as_string()
 
 
-def report_kpis(session: Session, facts: Select, group_by, params: dict, tree, names: tuple, now) -> tuple:
+def report_kpis(session: Session, facts_of, rolled: Select, group_by, params: dict, tree, names: tuple, now) -> tuple:
     """`(totals, groups)`: the `(values, breakdowns)` of the period, and `{key: (values, breakdowns)}`
     per group of `group_by` holding facts (None when not grouped), as `kpis.kpi_values` would give
-    over each group's facts. `facts` selects kpi, occurred_at, user_id, department_id, dimensions.
+    over each group's facts. `facts_of(kpis)` selects those KPIs' facts (kpi, occurred_at, user_id,
+    department_id, dimensions); `rolled` the rollup of the KPIs of `names` (`reports.rollup_query`).
 
-    One pass counts every fact once, by its own department, user or bucket; totals and departments'
-    figures (which include those below them) are sums of those counts. Only medians and p90s, which
-    do not add up, are picked per group in a pass of their own over the duration facts.
+    Each bucket (the period, when not grouped by time) is counted from the rollup for the whole UTC
+    hours inside it and from the facts for the minutes before its first and after its last whole hour
+    (none in a whole-hour zone): every fact once, by its own department, user or bucket. Totals and a
+    department's figures (which include those below it) are sums of those counts. Tasks count as
+    overdue only once due: the current hour's come from the facts. Medians and p90s, which do not add
+    up, are picked per group in a pass of their own over the duration facts.
     """
-    facts = facts.where(or_(facts.selected_columns.kpi != "tasks_overdue", facts.selected_columns.occurred_at <= now))
-    facts = facts.subquery("facts")
-    own = keyed(facts, group_by, params, tree, roll_up=False)
+    if session.get_bind().dialect.name == "postgresql":
+        # The planner cannot size a range join on literal pieces and hours: it guesses about a million
+        # rows and JIT-compiles for 300-400 ms a query that runs in 40 (measured). These read few rows.
+        session.execute(text("SET LOCAL jit = off"))
+    spans = [(label, *_whole_hours(opens, closes)) for label, opens, closes in _intervals(group_by, params)]
+    current = hour_of(now)
+    facts = facts_of(tuple({FACT_OF[name] for name in names}))
+    when, kpi = facts.selected_columns.occurred_at, facts.selected_columns.kpi
+    pieces = [
+        (label, start, end, False)
+        for label, opens, closes, first, last in spans
+        for start, end in _edges(opens, closes, first, last)
+    ]
+    pieces += [
+        (label, instant_of(current), instant_of(current + 1), True)
+        for label, _, _, first, last in spans
+        if first <= current < last
+    ]
+    own = _in_pieces(facts.where(or_(kpi != "tasks_overdue", when <= now)).subquery("facts"), group_by, pieces)
     tallies = _tally(session, own)
     amounts = _won_amounts(session, own) if "won_amount" in names else {}
+    whole = [(label, first, last) for label, _, _, first, last in spans if first < last]
+    _add_rolled(session, rolled, group_by, whole, current, tallies, amounts if "won_amount" in names else None)
     durations = set(DURATION_KPIS) & {FACT_OF[name] for name in names}
+    # Their own query (not the others' with a second `IN`): the planner then sizes it right and reads
+    # each bucket's durations as one index range instead of comparing every duration with every bucket.
+    timed = facts_of(tuple(sorted(durations))).subquery("timed") if durations else None
 
     def added(keys_of) -> dict:
         merged: dict = {}
@@ -115,15 +158,99 @@ def report_kpis(session: Session, facts: Select, group_by, params: dict, tree, n
         return merged
 
     totals = added(lambda key: [None]).get(None)
-    total_durations = _durations(session, keyed(facts, None, params, tree)) if durations else {}
+    total_durations = _durations(session, keyed(timed, None, params, tree)) if durations else {}
     empty = kpi_values([], names, now)
     summary = totals.values(None, names, total_durations, empty) if totals else empty
     if group_by is None:
         return summary, None
     by_department = lambda key: tree.ancestors(key) or [None]  # noqa: E731 - as `kpis.group_keys`
     groups = added(by_department if group_by == "department" else lambda key: [key])
-    group_durations = _durations(session, keyed(facts, group_by, params, tree)) if durations else {}
+    group_durations = _durations(session, keyed(timed, group_by, params, tree)) if durations else {}
     return summary, {key: tally.values(key, names, group_durations, empty) for key, tally in groups.items()}
+
+
+def _intervals(group_by, params: dict) -> list[tuple]:
+    """`(label, opens, closes)` of each bucket of the period; the period itself when not grouped by time."""
+    if group_by in TIME_GROUPINGS:
+        return periods(params["from_"], params["to"], group_by, params["tz"])
+    return [(None, *period_bounds(params["from_"], params["to"], params["tz"]))]
+
+
+def _whole_hours(opens: datetime, closes: datetime) -> tuple:
+    """`(opens, closes, first, last)`: the whole UTC hours `first` <= hour < `last` inside the interval."""
+    first, last = hour_of(opens), hour_of(closes)
+    if instant_of(first) < opens:
+        first += 1
+    return opens, closes, first, max(first, last)
+
+
+def _in_pieces(facts, group_by, pieces: list[tuple]):
+    """The `facts` (a subquery) inside `pieces` (`(label, opens, closes, overdue_only)`), with a `key`
+    column: the piece's label when grouped by time, else the fact's user, own department or nothing.
+    A join to the pieces (not an `OR` of ranges) lets PostgreSQL read each piece as one index range."""
+    columns = (facts.c.kpi, facts.c.occurred_at, facts.c.dimensions)
+    if not pieces:
+        return select(cast(null(), String).label("key"), *columns).where(false()).subquery("keyed")
+    table = _rows_cte(
+        "pieces",
+        {"label": String(), "opens": UTCDateTime(), "closes": UTCDateTime(), "overdue_only": Boolean()},
+        pieces,
+    )
+    inside = and_(
+        facts.c.occurred_at >= table.c.opens,
+        facts.c.occurred_at < table.c.closes,
+        or_(table.c.overdue_only.is_(False), facts.c.kpi == "tasks_overdue"),
+    )
+    if group_by in TIME_GROUPINGS:
+        key = table.c.label
+    else:
+        key = {"user": facts.c.user_id, "department": facts.c.department_id}.get(group_by, cast(null(), String))
+    return select(key.label("key"), *columns).select_from(facts).join(table, inside).subquery("keyed")
+
+
+def _edges(opens: datetime, closes: datetime, first: int, last: int) -> list[tuple]:
+    """The parts of `opens`..`closes` outside its whole hours `first`..`last`, which the facts count."""
+    if first >= last:
+        return [(opens, closes)]
+    parts = [(opens, instant_of(first)), (instant_of(last), closes)]
+    return [(start, end) for start, end in parts if start < end]
+
+
+def _add_rolled(session: Session, rolled: Select, group_by, whole: list, current: int, tallies, amounts) -> None:
+    """Add to `tallies` (and `amounts`, unless None) the rollup's counts of the whole hours of each bucket
+    in `whole` (`(label, first, last)`), by the group each row counts in. Tasks due in the `current`
+    hour or later are left to the facts."""
+    if not whole:
+        return
+    rows = rolled.subquery("rolled")
+    columns = (rows.c.kpi, rows.c.channel, rows.c.direction, rows.c.kind, rows.c.currency)
+    sums = (func.sum(rows.c.count), func.sum(rows.c.met), func.sum(rows.c.priced), func.sum(rows.c.amount))
+    due = or_(rows.c.kpi != "tasks_overdue", rows.c.hour < current)
+    if group_by in TIME_GROUPINGS:
+        hours = _rows_cte("hours", {"label": String(), "first": BigInteger(), "last": BigInteger()}, whole)
+        key = hours.c.label
+        inside = and_(rows.c.hour >= hours.c.first, rows.c.hour < hours.c.last)
+        stmt = select(key, *columns, *sums).select_from(rows).join(hours, inside).where(due)
+    else:
+        ((_, first, last),) = whole
+        key = {"user": rows.c.user_id, "department": rows.c.department_id}.get(group_by)
+        stmt = select(*([key] if key is not None else []), *columns, *sums)
+        stmt = stmt.where(due, rows.c.hour >= first, rows.c.hour < last)
+    grouping = [*([key] if key is not None else []), *columns]
+    for row in session.execute(stmt.group_by(*grouping)):
+        values = tuple(row)
+        if key is None:
+            values = (None, *values)
+        group, kpi, channel, direction, kind_of, currency, count, met, priced, amount = values
+        tally = tallies[group]
+        tally.counts[kpi] += int(count)
+        tally.met += int(met)
+        found = {"channel": channel, "direction": direction, "kind": kind_of}
+        for dimension in BREAKDOWNS.get(kpi, ()):
+            tally.breakdowns[(kpi, dimension)][str(found[dimension])] += int(count)
+        if amounts is not None and kpi == "deals_won" and int(priced) > 0:
+            by_currency = amounts.setdefault(group, defaultdict(Decimal))
+            by_currency[currency or "?"] += Decimal(int(amount)) / UNITS
 
 
 class _Tally:
@@ -156,7 +283,7 @@ class _Tally:
                 share = round(self.met / judged, 4) if judged else None
                 values[name] = {"met": self.met, "breached": judged - self.met, "share": share}
             elif name == "won_amount":
-                values[name] = {code: str(total) for code, total in sorted(self.amounts.items())}
+                values[name] = {code: money(total) for code, total in sorted(self.amounts.items())}
             else:
                 values[name] = self.counts.get(fact, 0)
         breakdowns = {
@@ -164,6 +291,12 @@ class _Tally:
             for name, dimensions in breakdowns.items()
         }
         return values, breakdowns
+
+
+def money(total: Decimal) -> str:
+    """A sum of amounts as text: two places, or as many as it needs (amounts have up to four)."""
+    cents = total.quantize(Decimal("0.01"))
+    return str(cents) if cents == total else str(total.quantize(Decimal("0.0001")).normalize())
 
 
 def _tally(session: Session, rows) -> dict:
@@ -187,21 +320,20 @@ def _tally(session: Session, rows) -> dict:
 
 
 def _durations(session: Session, rows) -> dict:
-    """`{(key, kpi): {median, p90, count}}`: the values at the middle and at the nearest rank of 90%
-    (position ceil(0.9 n), as (9n + 9) div 10 in integers) picked inside the database."""
+    """`{(key, kpi): {median, p90, count}}` of `rows` (duration facts only): the values at the middle
+    and at the nearest rank of 90% (position ceil(0.9 n), as (9n + 9) div 10 in integers) picked inside
+    the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _durations_by_percentile(session, rows)
     seconds = rows.c.dimensions["seconds"].as_float()
     window = {"partition_by": (rows.c.key, rows.c.kpi)}
-    ranked = (
-        select(
-            rows.c.key,
-            rows.c.kpi,
-            seconds.label("seconds"),
-            func.row_number().over(**window, order_by=seconds).label("position"),
-            func.count().over(**window).label("n"),
-        )
-        .where(rows.c.kpi.in_(DURATION_KPIS))
-        .subquery("ranked")
-    )
+    ranked = select(
+        rows.c.key,
+        rows.c.kpi,
+        seconds.label("seconds"),
+        func.row_number().over(**window, order_by=seconds).label("position"),
+        func.count().over(**window).label("n"),
+    ).subquery("ranked")
     n = ranked.c.n
     wanted = ranked.c.position.in_(((n + 1) // 2, (n + 2) // 2, (9 * n + 9) // 10))
     picked: dict = defaultdict(dict)
@@ -217,6 +349,26 @@ def _durations(session: Session, rows) -> dict:
         middle = at[(count + 1) // 2] if count % 2 else (at[count // 2] + at[count // 2 + 1]) / 2
         stats[group] = {"median": middle, "p90": at[(9 * count + 9) // 10], "count": count}
     return stats
+
+
+def _durations_by_percentile(session: Session, rows) -> dict:
+    """As `_durations`, with PostgreSQL's ordered-set aggregates: the middle value from below and from
+    above (equal when the count is odd) and the nearest rank of 90% (`percentile_disc` takes position
+    ceil(0.9 n), as `kpis.p90` does), sorted per group, without a window over every value (twice as
+    fast at 75,000 values, measured)."""
+    seconds = rows.c.dimensions["seconds"].as_float()
+    stmt = select(
+        rows.c.key,
+        rows.c.kpi,
+        func.percentile_disc(0.5).within_group(seconds),
+        func.percentile_disc(0.5).within_group(seconds.desc()),
+        func.percentile_disc(0.9).within_group(seconds),
+        func.count(),
+    ).group_by(rows.c.key, rows.c.kpi)
+    return {
+        (key, kpi): {"median": below if below == above else (below + above) / 2, "p90": p90, "count": count}
+        for key, kpi, below, above, p90, count in session.execute(stmt)
+    }
 
 
 def _counted(session: Session, rows, where, **values):

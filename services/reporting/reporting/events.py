@@ -7,7 +7,9 @@ event holds back no other. Every consumer applies its batch the same way: what a
 depends on its type, which `apply` reads.
 
 `apply` keeps the replicas (departments, users) and the newest snapshot of each entity, replaces the
-facts of every entity the batch changed (one DELETE, one bulk INSERT) and notes the newest event.
+facts of every entity the batch changed (one DELETE that returns what they counted, one bulk INSERT),
+keeps the KPI rollup equal to the facts (one upsert of the difference, `reporting.rollup`) and notes
+the newest event.
 """
 
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from crm_kernel.bulk import insert_rows
 from crm_kernel.db import utcnow
 from crm_kernel.events import consumer
+from reporting import rollup
 from reporting.models import DealStage, Department, Fact, Freshness, Snapshot, User
 from reporting.projection import DELETING_EVENTS, KIND_OF_EVENT, facts_of, instant, source_of, sticky_extras
 
@@ -35,6 +38,8 @@ NEWEST_EVENT_AGE.set_function(
         else float("nan")
     )
 )
+
+REPLACED_COLUMNS = (Fact.kpi, Fact.occurred_at, Fact.user_id, Fact.department_id, Fact.dimensions)
 
 # One advisory lock per entity, taken in the order of their keys (no two batches wait on each other).
 ENTITY_LOCKS = text(
@@ -241,8 +246,12 @@ def _keep_snapshot(session: Session, snapshots: dict, event: dict) -> None:
 def _replace_facts(session: Session, snapshots: dict, kinds: dict) -> None:
     """Replace the facts of each changed entity by those of its newest snapshot."""
     sources = sorted(snapshots)
+    removed = []  # what the replaced facts counted, to subtract from the rollup
     for chunk in _chunks(sources):
-        session.execute(delete(Fact).where(Fact.source.in_(chunk)), execution_options={"synchronize_session": False})
+        removed += session.execute(
+            delete(Fact).where(Fact.source.in_(chunk)).returning(*REPLACED_COLUMNS),
+            execution_options={"synchronize_session": False},
+        ).mappings()
     deal_ids = [snapshots[source].entity["id"] for source in sources if kinds[source] == "deal"]
     stages: dict = {}
     for chunk in _chunks(deal_ids):
@@ -258,6 +267,7 @@ def _replace_facts(session: Session, snapshots: dict, kinds: dict) -> None:
         for fact in facts_of(kinds[source], snapshots[source].entity, stages.get(snapshots[source].entity["id"], []))
     ]
     insert_rows(session, Fact.__table__, facts)
+    rollup.record(session, removed, facts)
 
 
 def _replicate_department(session: Session, event: dict) -> None:

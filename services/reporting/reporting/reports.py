@@ -30,7 +30,7 @@ from reporting.kpis import (
     period_bounds,
     response_rates,
 )
-from reporting.models import DealStage, Department, Fact, Snapshot, User
+from reporting.models import DealStage, Department, Fact, Rollup, Snapshot, User
 
 SLA_KPIS = ("tickets_opened", "tickets_resolved", "first_response_time", "resolution_time", "sla_compliance")
 
@@ -133,11 +133,13 @@ def department_of(db: Session, user_id: str) -> str | None:
 
 def kpi_report(db: Session, scope: Scope, params: dict) -> dict:
     """The KPIs of `params["kpi"]` (all by default) of the period, in total and per group of
-    `params["group_by"]`, over the facts the caller may count."""
+    `params["group_by"]`, over the facts the caller may count (read from the rollup where it covers
+    whole hours, `reporting.aggregates`)."""
     wanted = tuple(params.get("kpi") or KPIS)
     tree, now = department_tree(db, scope), utcnow()
-    facts = fact_query(db, scope, params, tuple({FACT_OF[name] for name in wanted}), tree)
-    totals, grouped = report_kpis(db, facts, params.get("group_by"), params, tree, wanted, now)
+    facts_of = lambda kpis: fact_query(db, scope, params, kpis, tree)  # noqa: E731
+    rolled = rollup_query(db, scope, params, tuple({FACT_OF[name] for name in wanted}), tree)
+    totals, grouped = report_kpis(db, facts_of, rolled, params.get("group_by"), params, tree, wanted, now)
     report = kpi_table(totals, grouped, params | {"kpi": wanted}, tree, names(db), now)
     return report | {"fresh_as_of": fresh_as_of(db)}
 
@@ -160,17 +162,49 @@ def fact_query(db: Session, scope: Scope, params: dict, fact_kpis: tuple, tree: 
         .outerjoin(User, User.id == Fact.user_id)
         .where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
     )
+    return _narrowed(db, stmt, Fact.user_id, department, scope, params, tree)
+
+
+def rollup_query(db: Session, scope: Scope, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None):
+    """The rollup rows of `fact_kpis` that the caller may count, narrowed as `fact_query` narrows facts
+    (the period is the caller's to apply, by hour): kpi, hour, user_id, department_id (the user's when
+    the row has none), channel, direction, kind, currency (None for none), count, met, priced, amount."""
+    department = func.coalesce(func.nullif(Rollup.department_id, ""), User.department_id)
+    breakdown = [
+        func.nullif(getattr(Rollup, name), "").label(name) for name in ("channel", "direction", "kind", "currency")
+    ]
+    stmt = (
+        select(
+            Rollup.kpi,
+            Rollup.hour,
+            func.nullif(Rollup.user_id, "").label("user_id"),
+            department.label("department_id"),
+            *breakdown,
+            Rollup.count,
+            Rollup.met,
+            Rollup.priced,
+            Rollup.amount,
+        )
+        .outerjoin(User, User.id == Rollup.user_id)
+        .where(Rollup.kpi.in_(fact_kpis), Rollup.count != 0)
+    )
+    return _narrowed(db, stmt, Rollup.user_id, department, scope, params, tree)
+
+
+def _narrowed(db: Session, stmt, user_id, department, scope: Scope, params: dict, tree: DepartmentTree | None):
+    """`stmt` restricted to what `scope` may count and to the department (with those below it) and user
+    filters of `params`; `user_id` and `department` are the columns that say whose a row is."""
     if not scope.sees_all_figures:
         if scope.role == "manager":
             stmt = stmt.where(department.in_(scope.departments))
         elif scope.role == "agent":
-            stmt = stmt.where(Fact.user_id == scope.user_id)
+            stmt = stmt.where(user_id == scope.user_id)
         else:
             stmt = stmt.where(false())
     if params.get("department_id"):
         stmt = stmt.where(department.in_((tree or department_tree(db, scope)).subtree(params["department_id"])))
     if params.get("user_id"):
-        stmt = stmt.where(Fact.user_id == params["user_id"])
+        stmt = stmt.where(user_id == params["user_id"])
     return stmt
 
 

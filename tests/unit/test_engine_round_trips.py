@@ -1,11 +1,13 @@
-"""A PostgreSQL connection is pinged when it comes out of the pool after sitting idle, not at every
-checkout; a dead one is replaced, and a busy one that died is a disconnect the HTTP layer calls a 503."""
+"""Round trips a PostgreSQL request does not need: a connection is pinged when it comes out of the pool
+after sitting idle, not at every checkout (a dead one is replaced, a busy one that died is a
+disconnect the HTTP layer calls a 503); a one-statement read runs outside a transaction."""
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from crm_kernel.db import _create_engine, ping_when_idle
+from crm_kernel.db import _create_engine, outside_transaction, ping_when_idle
 from crm_kernel.http import database_unavailable
 
 
@@ -82,4 +84,39 @@ def test_a_busy_connection_the_server_ended_fails_as_unavailable_and_the_next_qu
         backend_pid(engine)
     assert database_unavailable(raised.value)  # a retryable 503 over HTTP, never a 500
     assert backend_pid(engine) != ended
+    engine.dispose()
+
+
+def in_transaction(session) -> bool:
+    """Whether the server holds a transaction open on the session's connection (libpq's own status)."""
+    dbapi = session.connection().connection.dbapi_connection
+    return dbapi.info.transaction_status != 0  # 0: idle, between transactions
+
+
+def test_a_read_outside_a_transaction_leaves_none_open_and_the_next_session_has_transactions_again(url):
+    engine = _create_engine(url)
+    engine.pool.dispose()
+    with Session(engine) as session:
+        outside_transaction(session)
+        assert session.execute(text("SELECT 1")).scalar() == 1
+        assert not in_transaction(session)  # nothing for the pool to roll back
+    for _ in range(3):  # the pool hands the same connection out again
+        with Session(engine) as session:
+            session.execute(text("SELECT 1"))
+            assert in_transaction(session)
+    engine.dispose()
+
+
+def test_a_write_in_the_next_session_rolls_back_as_a_transaction_does(url):
+    engine = _create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (body text)"))
+    with Session(engine) as session:
+        outside_transaction(session)
+        session.execute(text("SELECT 1"))
+    with Session(engine) as session:
+        session.execute(text("INSERT INTO notes VALUES ('not committed')"))
+        session.rollback()
+    with Session(engine) as session:
+        assert session.execute(text("SELECT count(*) FROM notes")).scalar() == 0
     engine.dispose()

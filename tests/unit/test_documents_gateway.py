@@ -55,3 +55,30 @@ def test_an_empty_or_missing_file_is_422_naming_file():
         with pytest.raises(ValidationFailed) as raised:
             uploaded_file(request)
         assert list(raised.value.errors) == ["file"]
+
+
+def test_an_uploads_blob_is_sent_with_the_query_it_was_signed_with(monkeypatch):
+    """The documents service verifies the signature over the path and query as they arrive: the gateway
+    must sign the query it sends (it once signed `/blobs` alone, and every upload was refused)."""
+    from urllib.parse import urlsplit
+
+    from crm_kernel.scope import Scope
+    from crm_kernel.signing import verified_caller
+    from gateway import documents_api
+
+    sent = {}
+
+    def documents_http(method, path, **kwargs):
+        sent.update(method=method, path=path, **kwargs)
+        return type("Answer", (), {"json": lambda self: {"sha256": "0" * 64, "size": 5}})()
+
+    monkeypatch.setattr(documents_api, "documents_http", documents_http)
+    key, caller = b"k" * 32, Scope("u1", "agent", "d1", ("d1",))
+    upload = multipart(b"hello").files["file"]
+    documents_api.store_content(upload, key, caller)
+    target = urlsplit(sent["path"])
+    arrived = EnvironBuilder(
+        method=sent["method"], path=target.path, query_string=target.query, headers=sent["headers"]
+    ).get_request()
+    assert "params" not in sent  # the query is in the path that was signed, not added after
+    assert verified_caller(arrived, key)[0] == caller

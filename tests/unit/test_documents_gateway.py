@@ -1,12 +1,16 @@
 """The gateway's upload checks: size limits before and while reading, empty and missing files."""
 
 import io
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from crm_kernel.errors import PayloadTooLarge, ValidationFailed
+from crm_kernel.scope import Scope
+from crm_kernel.signing import verified_caller
+from gateway import documents_api
 from gateway.documents_api import FORM_ALLOWANCE, uploaded_file
 
 LIMIT = 1000
@@ -60,12 +64,6 @@ def test_an_empty_or_missing_file_is_422_naming_file():
 def test_an_uploads_blob_is_sent_with_the_query_it_was_signed_with(monkeypatch):
     """The documents service verifies the signature over the path and query as they arrive: the gateway
     must sign the query it sends (it once signed `/blobs` alone, and every upload was refused)."""
-    from urllib.parse import urlsplit
-
-    from crm_kernel.scope import Scope
-    from crm_kernel.signing import verified_caller
-    from gateway import documents_api
-
     sent = {}
 
     def documents_http(method, path, **kwargs):

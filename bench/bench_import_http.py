@@ -77,6 +77,29 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of `pid` and of its children it has waited for (the checker), user and system."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_part(launcher: int, tag: str) -> dict[str, float]:
+    """CPU seconds so far of each service process (with its children) and of the PostgreSQL backends
+    serving this run's databases: under load, what the import costs, whatever the wall clock says."""
+    parts = dict.fromkeys((*SERVICES, "postgresql"), 0.0)
+    for pid in children(launcher):
+        for name in SERVICES:
+            if f"{name}.service:" in command_line(pid):
+                parts[name] += cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and f"_{tag} " in command_line(int(entry.name)) + " ":
+            parts["postgresql"] += cpu_seconds(int(entry.name))
+    return parts
+
+
 class MemoryWatch(threading.Thread):
     """Samples the resident memory of the gateway and of the contacts service with its children."""
 
@@ -147,6 +170,7 @@ def main() -> int:
         watch = MemoryWatch(launcher.pid)
         watch.start()
         print(f"uploading {args.rows:,} generated contacts through {api}/contacts/import ...", flush=True)
+        cpu_before = cpu_by_part(launcher.pid, tag)
         started = time.perf_counter()
         response = requests.post(
             f"{api}/contacts/import",
@@ -155,6 +179,8 @@ def main() -> int:
             timeout=7200,
         )
         seconds = time.perf_counter() - started
+        cpu_after = cpu_by_part(launcher.pid, tag)
+        load = os.getloadavg()[0]
         watch.running = False
         watch.join()
         if response.status_code != 200:
@@ -185,6 +211,10 @@ def main() -> int:
     print(f"| peak memory, both | {sum(watch.peaks.values()):,.0f} MB | <= 500 MB |")
     counts = f"{args.rows:,} / {report['rows']:,} / {report['created']:,} / {count:,}"
     print(f"| rows sent / read / created / stored | {counts} | all equal |")
+    cpu = {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
+    spent = ", ".join(f"{part} {value:,.0f}" for part, value in cpu.items())
+    print(f"| CPU seconds during the import | {spent} | |")
+    print(f"| CPU per row, every part | {sum(cpu.values()) / args.rows * 1e6:,.0f} us (load average {load:.1f}) | |")
     print(f"| every row accounted for | {'yes' if accounted and every_row else 'NO'} | yes |")
     return 0 if accounted and every_row else 1
 

@@ -5,10 +5,14 @@ of every marshmallow schema defined in the service's schema modules (`<service>.
 `<service>.*_schemas`), keyed by class name, nested schemas as `#/components/schemas/<ClassName>`, and
 the named values beside them (enums, sort columns, patterns: upper-case names bound to text, numbers
 or lists of them). Each schema object states the kernel's own rules too: an id is at most
-`ID_LENGTH` characters (`StrictSchema` refuses a longer one). The gateway reads these files with
-`read`; a unit test regenerates every file and fails when a committed one differs.
+`ID_LENGTH` characters (`StrictSchema` refuses a longer one), a time zone is the `TimeZone`
+component (the zones the kernel accepts). A rule between fields that JSON Schema can state (`anyOf`,
+`allOf`) is the schema class's `openapi_rules`, written beside the validator it describes. The
+gateway reads these files with `read`; a unit test regenerates every file and fails when a committed
+one differs.
 """
 
+import copy
 import importlib
 import json
 import pkgutil
@@ -21,7 +25,7 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import Schema, fields
 
 from crm_kernel.config import ROOT
-from crm_kernel.schemas import ID_LENGTH, StrictSchema
+from crm_kernel.schemas import ID_LENGTH, TIME_ZONE_COMPONENT, StrictSchema, TimeZone
 
 CONTRACTS_DIR = ROOT / "contracts"
 OPENAPI_VERSION = "3.0.3"
@@ -66,7 +70,22 @@ def schema_objects(classes: list[type[Schema]]) -> dict:
     for schema_cls in classes:
         if issubclass(schema_cls, StrictSchema):
             _state_id_lengths(schema_cls(), objects[schema_cls.__name__])
+        _refer_to_components(schema_cls, objects[schema_cls.__name__], objects)
+        objects[schema_cls.__name__].update(copy.deepcopy(getattr(schema_cls, "openapi_rules", {})))
     return objects
+
+
+def _refer_to_components(schema_cls: type[Schema], described: dict, objects: dict) -> None:
+    """A field whose kind is a component of its own (`TimeZone`: the zone database, 600 names) is a
+    `$ref` to it, the component among `objects`; what the field adds (nullable, a default) stays
+    beside it in an `allOf`, since OpenAPI 3.0 ignores the siblings of a `$ref`."""
+    for name, field in schema_cls().fields.items():
+        key = field.data_key or name
+        if isinstance(field, TimeZone) and key in described.get("properties", {}):
+            objects[TimeZone.component] = copy.deepcopy(TIME_ZONE_COMPONENT)
+            reference = {"$ref": f"#/components/schemas/{TimeZone.component}"}
+            extras = {k: v for k, v in described["properties"][key].items() if k != "type"}
+            described["properties"][key] = {"allOf": [reference], **extras} if extras else reference
 
 
 def _state_id_lengths(schema: Schema, described: dict) -> None:

@@ -20,7 +20,7 @@ import uuid_utils
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, Integer, String, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -97,6 +97,7 @@ def _create_engine(url: str) -> Engine:
         event.listen(engine, "checkout", _in_transactions_again)
         if engine.dialect.driver == "pg8000":
             event.listen(engine, "do_connect", _connect_without_nagle)
+        event.listen(engine, "handle_error", _without_row_values, retval=True)
         return engine
     if url in ("sqlite://", "sqlite:///:memory:"):
         engine = create_engine(
@@ -123,6 +124,42 @@ def _create_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _without_row_values(context) -> DBAPIError | None:
+    """The error with PostgreSQL's DETAIL dropped: a constraint error explains itself with the row's
+    values ("Key (email)=(ada@example.com) already exists"), which `hide_parameters` does not hide.
+    So no value bound to a query reaches a log, however the error is reported."""
+    error, orig = context.sqlalchemy_exception, context.original_exception
+    if not isinstance(error, DBAPIError) or not _drop_detail(orig):
+        return None
+    # SQLAlchemy's message was built from the driver's before this hook: build it again.
+    return type(error)(
+        error.statement,
+        error.params,
+        orig,
+        hide_parameters=True,
+        connection_invalidated=error.connection_invalidated,
+        code=error.code,
+        ismulti=error.ismulti,
+    )
+
+
+def _drop_detail(orig: BaseException) -> bool:
+    """Drop the DETAIL from a driver's error and from the errors it was raised from or during
+    (pg8000 raises a second one while handling the first); whether there was one."""
+    dropped, seen = False, set()
+    while orig is not None and id(orig) not in seen:
+        seen.add(id(orig))
+        first = orig.args[0] if orig.args else None
+        if isinstance(first, dict) and "D" in first:  # pg8000: the server's fields by their codes
+            orig.args = ({code: value for code, value in first.items() if code != "D"}, *orig.args[1:])
+            dropped = True
+        elif isinstance(first, str) and "\nDETAIL:" in first:  # psycopg2: the server's text
+            orig.args = (first.split("\nDETAIL:", 1)[0], *orig.args[1:])
+            dropped = True
+        orig = orig.__cause__ or orig.__context__
+    return dropped
 
 
 PING_AFTER_IDLE_SECONDS = 2.0

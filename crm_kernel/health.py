@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from crm_kernel.config import amqp_uri, database_url
 from crm_kernel.db import get_engine
 from crm_kernel.http import Route, route
+from crm_kernel.startup import Startup
 
 
 class WorkerlessRoute(Route):
@@ -54,6 +55,7 @@ class Observable:
     """Mixed into each service class: liveness, readiness and Prometheus metrics over HTTP."""
 
     name: str
+    startup = Startup()
 
     @workerless_route("GET", "/healthz")
     def healthz(self, request):
@@ -62,7 +64,11 @@ class Observable:
 
     @route("GET", "/readyz")
     def readyz(self, request):
-        checks = {"database": database_reachable(self.name), "broker": broker_reachable()}
+        checks = {
+            "database": database_reachable(self.name),
+            "broker": broker_reachable(),
+            "started": self.startup.complete(),  # every AMQP consumer connected: RPC and events are served
+        }
         ready = all(checks.values())
         body = {"status": "ready" if ready else "unavailable", "checks": checks}
         headers = {} if ready else {"Retry-After": "5"}

@@ -7,7 +7,7 @@ delivery is at least once, and consumers drop what they have seen by `event_id`.
 """
 
 import logging
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from datetime import datetime
 
 import eventlet
@@ -23,7 +23,7 @@ from sqlalchemy import JSON, BigInteger, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from crm_kernel import metrics
-from crm_kernel.config import amqp_uri, database_url, outbox_bulk_interval
+from crm_kernel.config import amqp_uri, database_url, outbox_bulk_interval, outbox_import_interval
 from crm_kernel.context import ACTOR, REQUEST_ID
 from crm_kernel.db import UTCDateTime, get_engine, new_id, utcnow
 
@@ -135,10 +135,25 @@ def backlog(session: Session, model) -> int:
 class OutboxRecorder:
     """What a worker sees: `add(session, type, entity)` records an event in the caller's transaction."""
 
-    def __init__(self, model, context_data: dict):
+    def __init__(self, model, context_data: dict, relay: "Outbox | None" = None):
         self.model = model
         self.context_data = context_data
+        self.relay = relay
         self.recorded = False  # whether the relay has anything to do when the worker ends
+
+    @contextmanager
+    def importing(self):
+        """While the block runs (an import), the process's relay publishes the backlog slowly, so the
+        import keeps the CPU; its events are committed all the same and go out at full pace after."""
+        if self.relay is None:
+            yield
+            return
+        self.relay.importing += 1
+        try:
+            yield
+        finally:
+            self.relay.importing -= 1
+            self.relay.kick()
 
     def republish_all(self, session: Session) -> int:
         """Mark every recorded event unsent, so the relay publishes the history again, in order."""
@@ -179,6 +194,8 @@ class Outbox(DependencyProvider):
         self.exchange: Exchange = get_event_exchange(service)
         self.publisher = Publisher(amqp_uri(), exchange=self.exchange, declare=[self.exchange], serializer="json")
         self.bulk_interval = outbox_bulk_interval()
+        self.import_interval = outbox_import_interval()
+        self.importing = 0  # imports running in this process (`OutboxRecorder.importing`)
         self.bulk = None  # the connection and producer of `publish_many`, opened on first use
         self.make_session = sessionmaker(get_engine(database_url(service)), expire_on_commit=False)
         self.kicks = LightQueue(maxsize=1)
@@ -203,7 +220,7 @@ class Outbox(DependencyProvider):
         self.close_bulk()
 
     def get_dependency(self, worker_ctx):
-        recorder = self.recorders[worker_ctx] = OutboxRecorder(self.model, worker_ctx.data)
+        recorder = self.recorders[worker_ctx] = OutboxRecorder(self.model, worker_ctx.data, self)
         return recorder
 
     def worker_teardown(self, worker_ctx):
@@ -255,6 +272,11 @@ class Outbox(DependencyProvider):
             with suppress(Exception):
                 bulk[0].collect()  # drops the sockets without waiting for a broker that may be gone
 
+    def _pause(self, sent: int) -> float:
+        if sent < self.batch:
+            return 0.0
+        return self.import_interval if self.importing else self.bulk_interval
+
     def _relay_forever(self):
         backoff = 0.0
         try:
@@ -276,8 +298,9 @@ class Outbox(DependencyProvider):
                     # run first (on SQLite a process has one connection, and a backlog of a large
                     # import's events would otherwise hold it for minutes). A full batch means a
                     # backlog (an import's events): wait `bulk_interval` so the import keeps the CPU;
-                    # every event still goes out, at most `batch / bulk_interval` a second meanwhile.
-                    eventlet.sleep(self.bulk_interval if sent == self.batch else 0)
+                    # every event still goes out, at most `batch / bulk_interval` a second meanwhile,
+                    # `batch / import_interval` while an import runs here (reporting applies each one).
+                    eventlet.sleep(self._pause(sent))
                     if not self.running:
                         break  # stopping: what is left is published after the restart
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog(session, self.model))

@@ -1,8 +1,10 @@
 """Marshmallow base schemas: the wire format of every resource starts here."""
 
 from datetime import UTC
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import tzdata
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from crm_kernel.errors import ValidationFailed
@@ -99,17 +101,38 @@ def load(schema: Schema, data, **kwargs):
         raise ValidationFailed(f"invalid fields: {fields_}", errors) from None
 
 
+def _zone_names() -> tuple[str, ...]:
+    # The pinned `tzdata` package's list, not the host's database: what is accepted is what the
+    # OpenAPI document lists, on every machine (hosts add names such as `posix/...` and `localtime`).
+    return tuple(sorted(resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()))
+
+
+TIME_ZONES = _zone_names()
+# The `TimeZone` component of every contract and of the OpenAPI document: one list, referenced.
+TIME_ZONE_COMPONENT = {
+    "type": "string",
+    "description": f"an IANA time zone name such as Europe/Berlin (tzdata {tzdata.IANA_VERSION})",
+    "enum": list(TIME_ZONES),
+}
+_ZONE_SET = frozenset(TIME_ZONES)
+
+
 def valid_timezone(name: str) -> bool:
-    """An IANA time zone name such as `Europe/Berlin`."""
+    """An IANA time zone name such as `Europe/Berlin`, one of `TIME_ZONES`."""
+    if name not in _ZONE_SET:
+        raise ValidationError(f"unknown IANA time zone {name!r}")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" names a folder of the database
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # listed, yet not loadable: say so, never a 500
         raise ValidationError(f"unknown IANA time zone {name!r}") from None
     return True
 
 
 class TimeZone(fields.String):
-    """An IANA time zone name, checked against the zone database."""
+    """An IANA time zone name, one of the zone database's (`TIME_ZONES`); described by the contracts as
+    a reference to the `TimeZone` component."""
+
+    component = "TimeZone"
 
     def __init__(self, **kwargs):
         super().__init__(validate=valid_timezone, **kwargs)

@@ -228,17 +228,36 @@ def reconcile(gateway: str, token: str, load: Load, run: str) -> dict:
     }
 
 
-def reporting_totals(gateway: str, token: str) -> tuple[int, int]:
+# What reporting counts of what the load writes, and where the services list it: a KPI of today per
+# list. Imported rows are contacts (counted as created); documents have no KPI, so no count to compare.
+COUNTED = {
+    "contacts_created": "/api/v1/contacts",
+    "interactions": "/api/v1/interactions",
+    "tickets_opened": "/api/v1/tickets",
+    "deals_created": "/api/v1/deals",
+}
+
+
+def reporting_totals(gateway: str, token: str) -> dict[str, int]:
+    """Today's (UTC) totals of the KPIs in `COUNTED`, as reporting's read models hold them."""
     today = datetime.now(UTC).date().isoformat()
     answer = requests.get(
         f"{gateway}/api/v1/reports/kpis",
-        params={"from": today, "to": today, "tz": "UTC", "kpi": "contacts_created,interactions"},
+        params={"from": today, "to": today, "tz": "UTC", "kpi": ",".join(COUNTED)},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     answer.raise_for_status()
     totals = answer.json()["kpis"]
-    return int(totals["contacts_created"]), int(totals["interactions"])
+    return {kpi: int(totals[kpi]) for kpi in COUNTED}
+
+
+def service_totals(gateway: str, token: str) -> dict[str, int]:
+    """What the services hold of each kind in `COUNTED` (a chaos cluster's databases start empty, and
+    everything in them was written today)."""
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    return {kpi: len(pages(http, gateway + path, {"limit": 200})) for kpi, path in COUNTED.items()}
 
 
 def p99(samples: list[float]) -> float | None:

@@ -2,14 +2,15 @@
 
 Makes sure RabbitMQ answers, migrates each service's database (SQLite files under `var/` unless
 `<SERVICE>_DATABASE_URL` is set), starts the four services and the gateway as separate processes,
-creates the first admin, and prints the gateway URL. A process that exits is restarted (with
-backoff), as Kubernetes would. Ctrl-C stops everything cleanly.
+creates the first admin, and prints the gateway URL. A process that exits is restarted (at once,
+then with backoff), as Kubernetes would. Ctrl-C stops everything cleanly.
 """
 
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,22 +36,33 @@ def main() -> int:
     env.setdefault("DOCUMENTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['documents']}")
     env.setdefault("CONTACTS_URL", f"http://127.0.0.1:{base_port + PORT_OFFSETS['contacts']}")
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    # Every address here is an IP or `localhost`: eventlet's green resolver (dnspython, half a second
+    # of every process start) buys nothing, and a restart after a crash is ready that much sooner.
+    env.setdefault("EVENTLET_NO_GREENDNS", "yes")
     python = sys.executable
 
     ensure_rabbitmq()
     subprocess.run([python, "-m", "crm_kernel.migrations"], env=env, check=True)
 
-    def start_process(name: str) -> subprocess.Popen:
+    def start_process(name: str, spare: bool = False) -> subprocess.Popen:
         process_env = dict(env, WEB_SERVER_ADDRESS=listen_address(base_port + PORT_OFFSETS[name]))
+        run = [python, "-m", "nameko", "run"] if not spare else [python, str(ROOT / "scripts" / "warm_start.py")]
         return subprocess.Popen(
-            [python, "-m", "nameko", "run", "--config", str(ROOT / "config.yaml"), SERVICE_CLASSES[name]],
+            [*run, "--config", str(ROOT / "config.yaml"), SERVICE_CLASSES[name]],
             env=process_env,
             cwd=ROOT,
+            stdin=subprocess.PIPE if spare else None,
         )
 
     processes = {name: start_process(name) for name in SERVICE_CLASSES}
+    spares = Spares(lambda name: start_process(name, spare=True)) if env.get("CRM_WARM_SPARES") == "1" else None
+
+    def restart(name: str) -> subprocess.Popen:
+        return (spares and spares.take(name)) or start_process(name)
 
     def stop(*_, code=0):
+        if spares:
+            spares.close()
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -69,7 +81,9 @@ def main() -> int:
     if not wait_ready(processes, base_port) or subprocess.run([python, "-m", "gateway.bootstrap"], env=env).returncode:
         stop(code=1)
     print(f"CRM gateway ready at http://127.0.0.1:{base_port}/api/v1 (Ctrl-C stops everything)", flush=True)
-    supervise(processes, start_process)
+    if spares:
+        spares.fill(SERVICE_CLASSES)
+    supervise(processes, restart)
 
 
 def supervise(
@@ -80,15 +94,18 @@ def supervise(
     clock=time.monotonic,
     sleep=time.sleep,
     rounds: int | None = None,
+    poll_every: float = 0.1,
 ) -> None:
     """Restart any process that exits, as Kubernetes would, until the launcher itself is stopped.
 
-    One process that exits (killed, or given up on its broker) must not stop the whole system. A
-    process that keeps exiting is restarted after 1, 2, 4, ... seconds (at most `max_backoff`); one
-    that ran for `stable_after` seconds starts again from 1. (`clock`, `sleep` and `rounds` are for tests.)
+    One process that exits (killed, or given up on its broker) must not stop the whole system. The
+    first exit is restarted at once (a crash is usually a one-off, and readiness after it counts);
+    one that keeps exiting is restarted after 1, 2, 4, ... seconds (at most `max_backoff`); one that
+    ran for `stable_after` seconds starts again from at once. Exits are noticed within `poll_every`.
+    (`clock`, `sleep` and `rounds` are for tests.)
     """
     started = {name: clock() for name in processes}
-    backoff = dict.fromkeys(processes, 0.0)
+    exits_in_a_row = dict.fromkeys(processes, 0)
     due: dict[str, float] = {}
     while rounds is None or rounds > 0:
         rounds = None if rounds is None else rounds - 1
@@ -97,15 +114,70 @@ def supervise(
             if name in due or process.poll() is None:
                 continue
             ran = now - started[name]
-            backoff[name] = 1.0 if ran >= stable_after else min(max_backoff, max(1.0, backoff[name] * 2))
-            due[name] = now + backoff[name]
-            print(f"{name} exited with {process.returncode} after {ran:.0f}s; restarting in {backoff[name]:.0f}s",
-                  flush=True)  # fmt: skip
+            if ran >= stable_after:
+                exits_in_a_row[name] = 0
+            delay = 0.0 if exits_in_a_row[name] == 0 else min(max_backoff, 2.0 ** (exits_in_a_row[name] - 1))
+            exits_in_a_row[name] += 1
+            due[name] = now + delay
+            print(f"{name} exited with {process.returncode} after {ran:.0f}s; restarting in {delay:.0f}s", flush=True)
         for name in [name for name, at in due.items() if at <= now]:
             del due[name]
             processes[name] = start_process(name)
             started[name] = clock()
-        sleep(0.5)
+        sleep(poll_every)
+
+
+class Spares:
+    """With `CRM_WARM_SPARES=1`, one process per service started ahead of need (scripts/warm_start.py):
+    its imports, most of the CPU a start costs, are done, and it waits on its stdin. A restart takes
+    it, and is ready in a fraction of a second instead of seconds (several at once on two loaded
+    cores: many seconds); a new spare is made `refill_after` seconds later, so as not to compete with
+    the restart. Off by default: each spare holds about 90 MB."""
+
+    def __init__(self, spawn, refill_after: float = 10.0):
+        self.spawn = spawn
+        self.refill_after = refill_after
+        self.waiting: dict[str, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def fill(self, names) -> None:
+        for name in names:
+            self._make(name)
+
+    def take(self, name: str) -> subprocess.Popen | None:
+        """The spare of `name` told to run (None when there is none alive), and a new one due."""
+        with self.lock:
+            spare = self.waiting.pop(name, None)
+        timer = threading.Timer(self.refill_after, self._make, args=(name,))
+        timer.daemon = True
+        timer.start()
+        if spare is None or spare.poll() is not None:
+            return None
+        try:
+            spare.stdin.write(b"run\n")
+            spare.stdin.close()
+        except OSError:
+            return None
+        return spare
+
+    def close(self) -> None:
+        """End every waiting spare: end of its input makes it exit."""
+        with self.lock:
+            self.closed = True
+            waiting, self.waiting = list(self.waiting.values()), {}
+        for spare in waiting:
+            try:
+                spare.stdin.close()
+                spare.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                spare.kill()
+
+    def _make(self, name: str) -> None:
+        with self.lock:
+            if self.closed or name in self.waiting:
+                return
+            self.waiting[name] = self.spawn(name)
 
 
 def listen_address(port: int) -> str:

@@ -3,6 +3,7 @@
 import secrets
 import time
 from datetime import timedelta
+from functools import cache
 from weakref import WeakSet
 
 import jwt
@@ -22,8 +23,14 @@ from crm_kernel.secrets import required_secret
 from gateway.models import Department, User
 
 _hasher = PasswordHasher()
-# Verifying against this when the e-mail is unknown costs the same time as a real check.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """What a login with an unknown e-mail is verified against, so it costs the same time as a real
+    check. Made on first use, not at import: a hash costs about a second of CPU on a loaded machine,
+    which every gateway start (and restart after a crash) would otherwise pay before it serves."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -32,7 +39,7 @@ def hash_password(password: str) -> str:
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -1,7 +1,7 @@
 """`/api/v1/campaigns`: offers to contacts who agreed to marketing, and how they responded."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.openapi import ID_PARAM, PAGE_PARAMS, action, contract_value, crud, read_only, ref
+from gateway.openapi import ID_PARAM, PAGE_PARAMS, RECORDS, action, contract_value, crud, read_only, ref
 from gateway.routing import STAFF, V1, check_owner
 
 
@@ -69,6 +69,7 @@ class CampaignsApi:
             ref("CampaignResponse"),
             ref("CampaignResponse"),
             "201",
+            rules=(RECORDS, "kind sent only to a contact with marketing consent"),
         )
         page = {
             "type": "object",

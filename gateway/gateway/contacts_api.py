@@ -5,17 +5,19 @@ from werkzeug.wrappers import Response
 
 from crm_kernel.errors import NotFound, PayloadTooLarge
 from crm_kernel.http import api, body_stream, entity_response, expected_version, json_body, json_response, query_args
-from crm_kernel.signing import signed_headers
+from crm_kernel.signing import signed_headers, with_query
 from gateway.openapi import (
     ERRORS,
     PAGE_PARAMS,
     action,
+    checked_beyond,
     contract_value,
     crud,
     json_content,
     query_parameters,
     read_only,
     ref,
+    request_body,
 )
 from gateway.routing import STAFF, V1, in_chunks, internal_http, max_import_bytes
 
@@ -24,6 +26,21 @@ def contacts_http(method: str, path: str, headers: dict, **kwargs):
     # urllib3 sends a body under the connect timeout: it must outlast the service's pauses between
     # reads (a batch being written), or a large upload is cut off as "not reachable".
     return internal_http("contacts", method, path, headers=headers, timeout=(60, 3600), **kwargs)
+
+
+CONTACT_RULES = (
+    "department_id is one you may assign records to",
+    "phones are numbers of their country's numbering plan (any parseable form; without + they are read in "
+    "the service's CONTACTS_DEFAULT_REGION)",
+    "attributes has the keys of defined custom fields (GET /contact-fields) with values of their type, and "
+    "every required one",
+)
+IMPORT_BODY = (
+    "UTF-8 CSV (`,` or `;`), its first line the header: first_name, and any of last_name, email(s), "
+    "phone(s), tags, company, company_id, owner_id, department_id, timezone, marketing_consent, id "
+    "and attr.<key> of a defined custom field, each once, in any order (the pattern shows one). "
+    "A bad row fails alone and is named in the report."
+)
 
 
 class ContactsApi:
@@ -100,14 +117,12 @@ class ContactsApi:
         body = cached if cached is not None else in_chunks(body_stream(request))
         headers = {
             "X-Request-Id": self.context.request_id,
-            "X-Actor": caller.user_id,
-            "X-Default-Owner": caller.user_id,
-            "X-Default-Department": caller.department_id or "",
             "Content-Type": request.content_type or "text/csv",
-            **signed_headers(self.internal_key, "POST", "/import", caller),
         }
         options = {name: request.args[name] for name in ("mode", "match_by") if name in request.args}
-        report = contacts_http("POST", "/import", headers, data=body, params=options).json()
+        target = with_query("/import", options)
+        headers |= signed_headers(self.internal_key, "POST", target, caller, actor=caller.user_id)
+        report = contacts_http("POST", target, headers, data=body).json()
         return json_response(report)
 
     @api("GET", f"{V1}/contacts/imports")
@@ -129,8 +144,7 @@ class ContactsApi:
         path = f"/imports/{import_id}/undo"
         headers = {
             "X-Request-Id": self.context.request_id,
-            "X-Actor": caller.user_id,
-            **signed_headers(self.internal_key, "POST", path, caller),
+            **signed_headers(self.internal_key, "POST", path, caller, actor=caller.user_id),
         }
         return json_response(contacts_http("POST", path, headers).json())
 
@@ -138,11 +152,12 @@ class ContactsApi:
     def export_contacts(self, request):
         caller = self.auth.require(request, *STAFF)
         # The export runs outside RPC: the caller's scope goes along, signed, so it is filtered the same.
+        target = with_query("/export", query_args(request))
         headers = {
             "X-Request-Id": self.context.request_id,
-            **signed_headers(self.internal_key, "GET", "/export", caller),
+            **signed_headers(self.internal_key, "GET", target, caller),
         }
-        upstream = contacts_http("GET", "/export", headers, params=query_args(request), stream=True)
+        upstream = contacts_http("GET", target, headers, stream=True)
         return Response(
             upstream.iter_content(64 * 1024),
             mimetype="text/csv",
@@ -190,7 +205,7 @@ class ContactsApi:
             spec.publish(name, "contacts", schema)
         query = spec.contract_schema("contacts", "ContactQuerySchema")
         sorts = tuple(contract_value("contacts", "CONTACT_SORTS"))
-        crud(spec, f"{V1}/contacts", "Contact", "contacts", query=query, sorts=sorts)
+        crud(spec, f"{V1}/contacts", "Contact", "contacts", query=query, sorts=sorts, rules=CONTACT_RULES)
         on_duplicate = {
             "name": "on_duplicate",
             "in": "query",
@@ -199,8 +214,9 @@ class ContactsApi:
         created = {
             "tags": ["contacts"],
             "summary": "Create; possible duplicates are named in X-Possible-Duplicates (on_duplicate=reject: 409)",
+            **checked_beyond(spec, "Contact", CONTACT_RULES),
             "parameters": [on_duplicate],
-            "requestBody": json_content(ref("Contact")),
+            "requestBody": request_body(ref("Contact")),
             "responses": {
                 "201": {
                     "description": "Created",
@@ -221,9 +237,20 @@ class ContactsApi:
         read_only(spec, f"{V1}/contacts/{{id}}/history", "contacts", "Every change, newest first", items)
         read_only(spec, f"{V1}/contacts/{{id}}/duplicates", "contacts", "Possible duplicates with score", items)
         merge = ref("MergeRequest")
-        action(spec, f"{V1}/contacts/{{id}}/merge", "contacts", "Merge sources into this", merge, ref("Merge"))
+        merged = ("source_ids name contacts you may see, other than this one",)
+        action(
+            spec,
+            f"{V1}/contacts/{{id}}/merge",
+            "contacts",
+            "Merge sources into this",
+            merge,
+            ref("Merge"),
+            rules=merged,
+        )
         action(spec, f"{V1}/contacts/merges/{{id}}/undo", "contacts", "Undo a merge", None, ref("Merge"))
         csv = {"text/csv": {"schema": {"type": "string"}}}
+        header = contract_value("contacts", "IMPORT_HEADER_PATTERN")
+        csv_import = {"text/csv": {"schema": {"type": "string", "pattern": header, "description": IMPORT_BODY}}}
         counts = ("rows", "created", "updated", "skipped", "failed", "possible_duplicate_rows")
         report = {
             "type": "object",
@@ -249,7 +276,7 @@ class ContactsApi:
                         },
                         {"name": "match_by", "in": "query", "schema": {"type": "string", "enum": ["email", "id"]}},
                     ],
-                    "requestBody": {"content": csv},
+                    "requestBody": {"required": True, "content": csv_import},
                     "responses": {"200": {"description": "Report", **json_content(report)}, **ERRORS},
                 }
             },
@@ -262,7 +289,9 @@ class ContactsApi:
                 "undo_report": {"type": "object", "nullable": True},
             },
         }
-        read_only(spec, f"{V1}/contacts/imports", "contacts", "Imports you may see, newest first", items, PAGE_PARAMS)
+        read_only(
+            spec, f"{V1}/contacts/imports", "contacts", "Imports you may see, newest first", items, PAGE_PARAMS[:2]
+        )
         read_only(spec, f"{V1}/contacts/imports/{{id}}", "contacts", "One import with its report", the_import)
         action(spec, f"{V1}/contacts/imports/{{id}}/undo", "contacts", "Undo an import as a whole", None, the_import)
         paging = ("limit", "cursor")  # an export is every page
@@ -278,4 +307,10 @@ class ContactsApi:
                 }
             },
         )
-        crud(spec, f"{V1}/contact-fields", "ContactField", "contact fields")
+        crud(
+            spec,
+            f"{V1}/contact-fields",
+            "ContactField",
+            "contact fields",
+            rules=("key is not taken by another field", "a change keeps the key and the type"),
+        )

@@ -57,7 +57,15 @@ class DealsApi:
         spec.publish("DealStageChange", "interactions", "StageChangeSchema")
         query = spec.contract_schema("interactions", "DealQuerySchema")
         sorts = tuple(contract_value("interactions", "DEAL_SORTS"))
-        crud(spec, f"{V1}/deals", "Deal", "deals", query=query, sorts=sorts)
+        crud(
+            spec,
+            f"{V1}/deals",
+            "Deal",
+            "deals",
+            query=query,
+            sorts=sorts,
+            rules=("stage is given on create only (an open stage); later it moves by POST /deals/{id}/transitions",),
+        )
         item = f"{V1}/deals/{{id}}"
         action(
             spec,
@@ -67,6 +75,7 @@ class DealsApi:
             "stage, with lost_reason; lost -> lead reopens; won is final); 409 names a move not allowed",
             ref("DealTransition"),
             ref("Deal"),
+            rules=("the move is allowed from the deal's stage (409 otherwise)", "lost needs a lost_reason"),
         )
         history = {
             "type": "object",

@@ -15,7 +15,19 @@ from crm_kernel.http import (
 )
 from crm_kernel.scope import Scope
 from crm_kernel.signing import signed_headers
-from gateway.openapi import ERRORS, ID_PARAM, action, json_content, page_of, query_parameters, read_only, ref
+from gateway.openapi import (
+    ERRORS,
+    ID_PARAM,
+    RECORDS,
+    action,
+    beyond_schema,
+    json_content,
+    page_of,
+    query_parameters,
+    read_only,
+    ref,
+    request_body,
+)
 from gateway.routing import FORM_ALLOWANCE, STAFF, V1, internal_http, max_upload_bytes
 
 DOCUMENT_FIELDS = ("title", "kind", "contact_id", "deal_id", "ticket_id")
@@ -161,13 +173,14 @@ class DocumentsApi:
         spec.publish("DocumentTransitionRequest", "documents", "TransitionRequestSchema")
         spec.publish("DocumentGenerateRequest", "documents", "GenerateSchema")
         tag, item = "documents", f"{V1}/documents/{{id}}"
-        file_part = {"file": {"type": "string", "format": "binary"}}
+        file_part = {"file": {"type": "string", "format": "binary", "minLength": 1}}  # an empty file is refused
         described = spec.contract_schema("documents", "DocumentSchema")["properties"]
         form = {name: _form_field(described[name]) for name in DOCUMENT_FIELDS}
 
         def multipart(properties: dict) -> dict:
-            schema = {"type": "object", "required": ["file"], "properties": properties}
-            return {"content": {"multipart/form-data": {"schema": schema}}}
+            # Any other part is refused by name ("unknown field").
+            schema = {"type": "object", "required": ["file"], "properties": properties, "additionalProperties": False}
+            return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
         filters = query_parameters(
             spec.contract_schema("documents", "DocumentQuerySchema"), ("created_at", "updated_at", "title")
@@ -178,6 +191,7 @@ class DocumentsApi:
                 "post": {
                     "tags": [tag],
                     "summary": "Upload a document (413 past CRM_MAX_UPLOAD_BYTES; the content type is sniffed)",
+                    "description": beyond_schema(RECORDS),
                     "requestBody": multipart({**file_part, **form}),
                     "responses": {
                         "201": {"description": "Stored, in draft", **json_content(ref("Document"))},
@@ -187,6 +201,7 @@ class DocumentsApi:
                 "get": {
                     "tags": [tag],
                     "summary": "Search by kind, status, links, creation time (created_from inclusive, created_to not)",
+                    "description": beyond_schema("created_to is not before created_from"),
                     "parameters": filters,
                     "responses": {"200": {"description": "A page", **page_of("Document")}, **ERRORS},
                 },
@@ -199,7 +214,8 @@ class DocumentsApi:
                 "post": {
                     "tags": [tag],
                     "summary": generated,
-                    "requestBody": json_content(ref("DocumentGenerateRequest")),
+                    "description": beyond_schema(RECORDS),
+                    "requestBody": request_body(ref("DocumentGenerateRequest")),
                     "responses": {"201": {"description": generated, **json_content(ref("Document"))}, **ERRORS},
                 }
             },

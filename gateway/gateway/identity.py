@@ -1,5 +1,7 @@
 """Identity, owned by the gateway: the rules of departments and users, as plain functions on a session."""
 
+from contextlib import contextmanager
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,15 +31,22 @@ def load_or_404(session: Session, model, entity_id: str, request=None, principal
     return entity
 
 
-def commit_or_conflict(session: Session, what: str) -> None:
+@contextmanager
+def conflicts_refused(session: Session, what: str):
+    """A unique key taken (409) or a version moved on (412) while the block writes: rolled back, refused."""
     try:
-        session.commit()
+        yield
     except IntegrityError:
         session.rollback()
         raise Conflict(f"{what} conflicts with an existing record") from None
     except StaleDataError:
         session.rollback()
         raise PreconditionFailed(f"{what} was changed meanwhile; read it again") from None
+
+
+def commit_or_conflict(session: Session, what: str) -> None:
+    with conflicts_refused(session, what):
+        session.commit()
 
 
 def check_parent(session: Session, department_id: str | None, parent_id: str | None) -> None:
@@ -57,6 +66,15 @@ def check_parent(session: Session, department_id: str | None, parent_id: str | N
 def check_department_exists(session: Session, department_id: str | None) -> None:
     if department_id is not None and session.get(Department, department_id) is None:
         raise ValidationFailed(f"department {department_id} does not exist", {"department_id": ["unknown department"]})
+
+
+def check_email_free(session: Session, email: str | None, user_id: str | None = None) -> None:
+    """No other user (`user_id` is the one being changed) has `email`: a 409 naming the field."""
+    if email is None:
+        return
+    taken = session.scalar(select(User.id).where(User.email == email, User.id != user_id).limit(1))
+    if taken is not None:
+        raise Conflict(f"a user with e-mail {email} exists", {"email": ["already taken"]})
 
 
 def ensure_admin(session: Session, email: str, password: str, outbox=None) -> User | None:
@@ -102,10 +120,11 @@ def apply_changes(session: Session, outbox, entity, fields: dict, schema, kind: 
         changed["password"] = ["(secret)", "(secret)"]
     if changed:
         entity.updated_at = utcnow()
-        session.flush()
-        after = schema.dump(entity)
-        outbox.add(session, f"{kind}.updated", after, changes=changed)
-        commit_or_conflict(session, f"the {kind}")
+        with conflicts_refused(session, f"the {kind}"):  # the flush meets the unique keys first
+            session.flush()
+            after = schema.dump(entity)
+            outbox.add(session, f"{kind}.updated", after, changes=changed)
+            session.commit()
     return entity_response(after)
 
 

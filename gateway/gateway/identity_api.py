@@ -11,9 +11,17 @@ from crm_kernel.schemas import load
 from gateway import throttle
 from gateway.auth import hash_password, issue_token, password_matches
 from gateway.callers import client_address, login_keys
-from gateway.identity import apply_changes, check_department_exists, check_parent, commit_or_conflict, load_or_404, page
+from gateway.identity import (
+    apply_changes,
+    check_department_exists,
+    check_email_free,
+    check_parent,
+    commit_or_conflict,
+    load_or_404,
+    page,
+)
 from gateway.models import Department, User
-from gateway.openapi import ERRORS, crud, json_content, own_schema, ref
+from gateway.openapi import ERRORS, crud, json_content, own_schema, ref, request_body
 from gateway.routing import V1, visible_to
 from gateway.schemas import DepartmentSchema, IdentityQuerySchema, TokenRequestSchema, UserSchema
 
@@ -112,8 +120,7 @@ class IdentityApi:
         self.auth.require(request, "admin")
         fields = load(UserSchema(), json_body(request))
         check_department_exists(self.db, fields["department_id"])
-        if self.db.scalar(select(User.id).where(User.email == fields["email"])):
-            raise Conflict(f"a user with e-mail {fields['email']} exists", {"email": ["already taken"]})
+        check_email_free(self.db, fields["email"])
         password = fields.pop("password")
         user = User(**fields, password_hash=hash_password(password))
         self.db.add(user)
@@ -140,6 +147,7 @@ class IdentityApi:
         fields = load(UserSchema(), json_body(request), partial=True)
         if "department_id" in fields:
             check_department_exists(self.db, fields["department_id"])
+        check_email_free(self.db, fields.get("email"), user.id)
         password = fields.pop("password", None)
         if password is not None:
             user.password_hash = hash_password(password)
@@ -186,7 +194,7 @@ class IdentityApi:
                 "post": {
                     "tags": ["auth"],
                     "security": [],
-                    "requestBody": json_content(ref("TokenRequest")),
+                    "requestBody": request_body(ref("TokenRequest")),
                     "responses": {"200": {"description": "A bearer token", **json_content(token)}, **ERRORS},
                 }
             },
@@ -200,7 +208,12 @@ class IdentityApi:
             "departments",
             query=query,
             sorts=("created_at", "name"),
+            rules=(
+                "parent_id is not this department or one below it",
+                "working intervals start before they end and do not overlap, at least an hour a week (or none)",
+            ),
         )
-        crud(spec, f"{V1}/users", "User", "users", query=query, sorts=("created_at", "name"))
+        user_rules = ("email is not another user's",)
+        crud(spec, f"{V1}/users", "User", "users", query=query, sorts=("created_at", "name"), rules=user_rules)
         me = {"200": {"description": "The caller", **json_content(ref("User"))}, **ERRORS}
         spec.path(path=f"{V1}/users/me", operations={"get": {"tags": ["users"], "responses": me}})

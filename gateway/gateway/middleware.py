@@ -26,6 +26,7 @@ from crm_kernel.http import bound_body, is_chunked, max_json_bytes, problem_resp
 from crm_kernel.idempotency import ENVIRON_KEY, call_key
 from gateway.auth import bearer_token, secret_key, token_claims
 from gateway.callers import client_address
+from gateway.instances import INSTANCE_ID, heartbeat_stale, is_gone
 from gateway.models import IdempotencyRecord
 from gateway.routing import FORM_ALLOWANCE, V1, max_import_bytes, max_upload_bytes
 
@@ -44,6 +45,13 @@ REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
 NOT_KEPT = (401, 429)  # answers about the caller or the moment, not about the request
 LOGIN = f"{V1}/auth/token"  # the one route that reads a body from a caller without a token
 UPLOADS = re.compile(rf"^{V1}/documents(/[^/]+/versions)?$")
+# POST routes whose one write is an `@idempotent` service method: the service records the caller's key
+# in the write's own commit, so a retry that runs while a dead gateway's attempt is still in flight
+# gets the first answer, not a second write. Only their records are taken over when the owner dies;
+# the others (merges, transitions, comments, imports, the gateway's own writes) wait for the lease.
+GUARDED_WRITES = re.compile(
+    rf"^{V1}/(contacts|interactions|tickets|deals|tasks|documents|documents/generate|documents/[^/]+/versions)$"
+)
 
 
 def body_limit(request) -> int:
@@ -107,13 +115,25 @@ def fingerprint(request) -> str:
     return digest.hexdigest()
 
 
-def claim(session: Session, caller: str, key: str, print_: str, now: datetime) -> IdempotencyRecord | None:
-    """None when this request may run under the key (a new key, an expired lease, an expired record),
-    claimed for it as of `now`; else the record to answer from."""
+def lease_over(session: Session, record: IdempotencyRecord, now: datetime, guarded: bool) -> bool:
+    """Whether the unfinished `record` may be taken over: its lease has ended, or (on a guarded route)
+    its owner is dead and it was claimed at least a heartbeat's staleness ago (an owner that claimed
+    before its first beat is not taken for dead)."""
+    if record.created_at <= now - idempotency_lease():
+        return True
+    return guarded and record.created_at <= now - heartbeat_stale() and is_gone(session, record.owner, now)
+
+
+def claim(
+    session: Session, caller: str, key: str, print_: str, now: datetime, owner: str = INSTANCE_ID, guarded: bool = False
+) -> IdempotencyRecord | None:
+    """None when this request may run under the key (a new key, an expired lease or a dead owner's
+    guarded request, an expired record), claimed for it by `owner` as of `now`; else the record to
+    answer from."""
     record = session.get(IdempotencyRecord, (caller, key))
     if record is None:
         try:
-            session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=print_, created_at=now))
+            session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=print_, created_at=now, owner=owner))
             session.commit()
             return None
         except IntegrityError:
@@ -122,8 +142,8 @@ def claim(session: Session, caller: str, key: str, print_: str, now: datetime) -
             if record is None:
                 raise
     expired = record.created_at <= now - idempotency_ttl()
-    lease_over = record.status is None and record.created_at <= now - idempotency_lease()
-    if not (expired or (lease_over and record.fingerprint == print_)):
+    unfinished = record.status is None and record.fingerprint == print_
+    if not (expired or (unfinished and lease_over(session, record, now, guarded))):
         return record
     taken = session.execute(
         update(IdempotencyRecord)
@@ -132,7 +152,7 @@ def claim(session: Session, caller: str, key: str, print_: str, now: datetime) -
             IdempotencyRecord.key == key,
             IdempotencyRecord.created_at == record.created_at,
         )
-        .values(created_at=now, fingerprint=print_, status=None, headers={}, body=None)
+        .values(created_at=now, fingerprint=print_, status=None, headers={}, body=None, owner=owner)
     ).rowcount
     session.commit()
     if taken:
@@ -182,7 +202,8 @@ class EdgeMiddleware:
     """The gateway's `http_middleware`: rate limits, body bounds, no body read without a valid token,
     idempotency keys, security and CORS headers."""
 
-    def __init__(self):
+    def __init__(self, instance: str = INSTANCE_ID):
+        self.instance = instance  # this gateway process, the owner of the records it claims
         self._sessions = None
         self._key = None
         self.buckets = TokenBuckets(
@@ -259,7 +280,8 @@ class EdgeMiddleware:
         claimed_at = utcnow()
         try:
             with self._session() as session:
-                record = claim(session, caller, key, print_, claimed_at)
+                guarded = GUARDED_WRITES.match(request.path) is not None
+                record = claim(session, caller, key, print_, claimed_at, self.instance, guarded)
                 if record is not None:
                     return self._replay(record, print_)
         except DATABASE_ERRORS as exc:

@@ -69,3 +69,15 @@ class IdempotencyRecord(Base):
     headers: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    # The gateway process serving the request (`gateway_instances.id`); empty in records made before.
+    owner: Mapped[str | None] = mapped_column(String(32))
+
+
+class GatewayInstance(Base):
+    """A running gateway process and when it last said so: an unfinished idempotency record whose
+    owner stopped beating is taken over at once (`gateway.instances`)."""
+
+    __tablename__ = "gateway_instances"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

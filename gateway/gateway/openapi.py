@@ -17,6 +17,7 @@ from functools import cache
 from apispec import APISpec
 
 from crm_kernel import contracts
+from crm_kernel.schemas import TIME_ZONE_COMPONENT, TimeZone
 
 PROBLEM = {
     "type": "object",
@@ -47,9 +48,10 @@ ERRORS = {
     ]
 }
 ID_PARAM = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+CURSOR = "opaque: the next_cursor of the page before, as it was given (anything else is refused)"
 PAGE_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {"name": "cursor", "in": "query", "description": CURSOR, "schema": {"type": "string"}},
     {"name": "sort", "in": "query", "schema": {"type": "string"}},
 ]
 REF_PREFIX = "#/components/schemas/"
@@ -82,9 +84,12 @@ class Spec(APISpec):
         return schema
 
     def publish(self, name: str, service: str, class_name: str) -> None:
-        """Make `class_name` of `service`'s contract the component `name`."""
+        """Make `class_name` of `service`'s contract the component `name` (a component several
+        contracts share, such as the kernel's `TimeZone`, once)."""
         self.published[(service, class_name)] = name
-        self.components.schema(name, self.contract_schema(service, class_name))
+        schema = self.contract_schema(service, class_name)
+        if self.components.schemas.get(name) != schema:
+            self.components.schema(name, schema)
 
     def _name_nested(self, service: str, node) -> None:
         if isinstance(node, list):
@@ -107,6 +112,11 @@ def ref(name: str) -> dict:
 
 def json_content(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
+
+
+def request_body(schema: dict) -> dict:
+    """A JSON request body: required, since every route that takes one refuses a request without it."""
+    return {"required": True, **json_content(schema)}
 
 
 def page_of(name: str) -> dict:
@@ -148,23 +158,56 @@ def query_parameters(schema: dict, sorts: tuple = ()) -> list[dict]:
             described.pop("default", None)
         if "enum" in described:
             described["enum"] = [value for value in described["enum"] if value is not None]
+        if name == "cursor":
+            parameter["description"] = CURSOR
         if name == "sort" and sorts:
             described["enum"] = [f"{direction}{column}" for column in sorts for direction in ("", "-")]
         parameters.append(parameter)
     return parameters
 
 
-def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, query=None, sorts=()) -> None:
+# The rule every create and change is checked for: no OpenAPI keyword says "names an existing record".
+RECORDS = "each *_id names a record that exists and that you may see"
+
+
+def references(schema: dict) -> list[str]:
+    """The ids a client sends in a body of `schema`: each must name a record, which no keyword can say."""
+    properties = schema.get("properties", {})
+    return sorted(key for key, stated in properties.items() if key.endswith("_id") and not stated.get("readOnly"))
+
+
+def checked_beyond(spec: APISpec, name: str, rules=()) -> dict:
+    """The description of a create or change of the component `name`: the ids it names exist, and `rules`."""
+    ids = references(spec.components.schemas.get(name, {}))
+    if ids:
+        named = "names a record" if len(ids) == 1 else "name records"
+        rules = (f"{', '.join(ids)} {named} that exist{'s' if len(ids) == 1 else ''} and that you may see", *rules)
+    return {"description": beyond_schema(*rules)} if rules else {}
+
+
+def beyond_schema(*rules: str) -> str:
+    """An operation's description of the rules its schemas cannot state (OpenAPI 3.0 has no keyword
+    for "names an existing record" or for one value against another)."""
+    return "Checked beyond the schema: " + "; ".join(rules) + "."
+
+
+def crud(
+    spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=True, query=None, sorts=(), rules=()
+) -> None:
     """The five CRUD operations of a resource; `query` (a schema object) describes the list's
-    parameters as the service validates them, else they are the page's."""
+    parameters as the service validates them, else they are the page's. A create or a change is
+    described with what it is checked for beyond its schema: the ids it names exist (`references`),
+    and `rules`."""
     item = f"{path}/{{id}}"
     list_params = query_parameters(query, sorts) if query is not None else PAGE_PARAMS
+    described = checked_beyond(spec, name, rules)
     spec.path(
         path=path,
         operations={
             "post": {
                 "tags": [tag],
-                "requestBody": json_content(ref(name)),
+                **described,
+                "requestBody": request_body(ref(name)),
                 "responses": {"201": {"description": "Created", **json_content(ref(name))}, **ERRORS},
             },
             "get": {
@@ -185,8 +228,9 @@ def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=T
         if_match = {"name": "If-Match", "in": "header", "schema": {"type": "string"}}
         operations["patch"] = {
             "tags": [tag],
+            **described,
             "parameters": [*ID_PARAM, if_match],
-            "requestBody": json_content(ref(name)),
+            "requestBody": request_body(ref(name)),
             "responses": {"200": {"description": "Changed", **json_content(ref(name))}, **ERRORS},
         }
     if delete:
@@ -198,16 +242,19 @@ def crud(spec: APISpec, path: str, name: str, tag: str, *, update=True, delete=T
     spec.path(path=item, operations=operations)
 
 
-def action(spec, path: str, tag: str, summary: str, body: dict | None, response: dict, status: str = "200") -> None:
-    """Describe one POST on an item (a transition, a comment, ...)."""
+def action(
+    spec, path: str, tag: str, summary: str, body: dict | None, response: dict, status: str = "200", rules=()
+) -> None:
+    """Describe one POST on an item (a transition, a comment, ...); `rules` as for `crud`."""
     operation = {
         "tags": [tag],
         "summary": summary,
+        **({"description": beyond_schema(*rules)} if rules else {}),
         "parameters": ID_PARAM,
         "responses": {status: {"description": summary, **json_content(response)}, **ERRORS},
     }
     if body is not None:
-        operation["requestBody"] = json_content(body)
+        operation["requestBody"] = request_body(body)
     spec.path(path=path, operations={"post": operation})
 
 
@@ -224,11 +271,16 @@ def openapi_document(route_groups) -> dict:
         title="CRM platform API",
         version="1.0.0",
         openapi_version="3.0.3",
-        info={"description": "Contacts, interactions, documents and reports. Errors are application/problem+json."},
+        info={
+            "description": "Contacts, interactions, documents and reports. Errors are application/problem+json. "
+            "No text may hold a NUL character. What an operation is checked for beyond its schemas (records "
+            "that must exist, one value against another) is in its description."
+        },
         servers=[{"url": "/"}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Problem", PROBLEM)
+    spec.components.schema(TimeZone.component, copy.deepcopy(TIME_ZONE_COMPONENT))  # the gateway's own use it too
     for group in route_groups:
         group.describe(spec)
     document = spec.to_dict()

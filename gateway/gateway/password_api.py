@@ -20,7 +20,7 @@ from gateway import throttle
 from gateway.auth import hash_password, password_matches
 from gateway.identity import commit_or_conflict, load_or_404
 from gateway.models import User
-from gateway.openapi import ERRORS, json_content, own_schema, ref
+from gateway.openapi import ERRORS, own_schema, ref, request_body
 from gateway.routing import V1
 from gateway.schemas import UserSchema
 
@@ -106,7 +106,7 @@ class PasswordApi:
             operations={
                 "post": {
                     "tags": ["auth"],
-                    "requestBody": json_content(ref("PasswordChange")),
+                    "requestBody": request_body(ref("PasswordChange")),
                     "responses": responses,
                 }
             },

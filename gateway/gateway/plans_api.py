@@ -40,4 +40,12 @@ class PlansApi:
     def describe(spec):
         spec.publish("Plan", "reporting", "PlanSchema")
         query = spec.contract_schema("reporting", "PlanQuerySchema")
-        crud(spec, f"{V1}/plans", "Plan", "plans", query=query, sorts=("created_at", "period", "metric"))
+        crud(
+            spec,
+            f"{V1}/plans",
+            "Plan",
+            "plans",
+            query=query,
+            sorts=("created_at", "period", "metric"),
+            rules=("a change is checked merged with the stored plan, by the same rules as a new one",),
+        )

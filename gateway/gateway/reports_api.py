@@ -5,7 +5,7 @@ import base64
 from werkzeug.wrappers import Response
 
 from crm_kernel.http import api, content_disposition, json_response, query_args
-from gateway.openapi import ERRORS, contract_value
+from gateway.openapi import ERRORS, beyond_schema, contract_value, ref
 from gateway.routing import READERS, V1
 
 
@@ -29,7 +29,12 @@ PERIOD_PARAMS = [
         format="date",
         pattern=DAY,
     ),
-    _param("tz", "IANA time zone the days are read in (default UTC)"),
+    {
+        "name": "tz",
+        "in": "query",
+        "description": "IANA time zone the days are read in (default UTC)",
+        "schema": ref("TimeZone"),
+    },
     _param("department_id", "a department, with every department below it", **ID),
     _param("user_id", "a user", **ID),
     _param("format", "json (default), csv or png", enum=["json", "csv", "png"]),
@@ -76,6 +81,23 @@ def reports() -> dict:
             [*PERIOD_PARAMS[:3], *compared, PERIOD_PARAMS[5], *COMPARE_PARAMS, kpi],
         ),
     }
+
+
+PERIOD_RULES = (
+    "`to` is not before `from`",
+    "a period is at most 366 days with group_by=day, 1830 with week, 3660 otherwise",
+)
+COMPARE_RULES = (
+    *PERIOD_RULES,
+    "either compare_from and compare_to (not before it), with at most one id in department_id and user_id, "
+    "or two or more ids in department_id or in user_id, not both",
+)
+
+
+def rules_of(report: str) -> dict:
+    """The description of what `report`'s parameters are checked for beyond their schemas."""
+    rules = {"compare": COMPARE_RULES, "plan-vs-actual": ()}.get(report, PERIOD_RULES)
+    return {"description": beyond_schema(*rules)} if rules else {}
 
 
 def report_response(result: dict) -> Response:
@@ -132,6 +154,7 @@ class ReportsApi:
                     "get": {
                         "tags": ["reports"],
                         "summary": summary,
+                        **rules_of(name),
                         "parameters": parameters,
                         "responses": {"200": {"description": summary, "content": content}, **ERRORS},
                     }

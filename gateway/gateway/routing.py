@@ -63,6 +63,9 @@ class PassThroughProblem(BadRequest):
         super().__init__(body.get("detail", ""), body.get("errors"))
         self.status = response.status_code
         self.title = body.get("title", "Error")
+        retry_after = response.headers.get("Retry-After", "")
+        if retry_after.isdigit():  # a 503 or a 409 "in progress" stays retryable through the gateway
+            self.retry_after = int(retry_after)
 
 
 # Where `make run` starts the services that stream over HTTP (CSV and document content).

@@ -20,7 +20,7 @@ from crm_kernel.http import api
 from crm_kernel.outbox import Outbox
 from crm_kernel.service import ServiceBase
 from crm_kernel.signing import InternalKey
-from gateway import middleware, throttle
+from gateway import instances, middleware, throttle
 from gateway.audit_api import AuditApi
 from gateway.auth import Auth
 from gateway.campaigns_api import CampaignsApi
@@ -70,14 +70,17 @@ class GatewayService(*ROUTE_GROUPS, WebApp, ServiceBase):
     documents = DeadlineServiceRpc("documents")
     reporting = DeadlineServiceRpc("reporting")
     http_middleware = EdgeMiddleware()
+    heartbeat = instances.Heartbeat()  # this process is alive: see `gateway.instances`
     internal_key = InternalKey()  # signs the requests to the services' internal routes
 
     @timer(interval=float(env("CRM_PURGE_INTERVAL_SECONDS", "300")))
     def purge_expired(self):
-        """Idempotency records and login throttles past their time to live are deleted."""
+        """Idempotency records and login throttles past their time to live, and gateway instances long
+        silent, are deleted."""
         now = utcnow()
         middleware.purge(self.db, now)
         throttle.purge(self.db, now)
+        instances.forget(self.db, now)
         self.db.commit()
 
     @api("GET", f"{V1}/openapi.json")

@@ -1,7 +1,7 @@
 """`/api/v1/tickets` and `/api/v1/sla-policies`: requests and complaints, and their SLA targets."""
 
 from crm_kernel.http import api, entity_response, expected_version, json_body, query_args
-from gateway.openapi import ID_PARAM, PAGE_PARAMS, action, contract_value, crud, page_of, read_only, ref
+from gateway.openapi import ID_PARAM, action, contract_value, crud, page_of, query_parameters, read_only, ref
 from gateway.routing import STAFF, V1, check_owner
 
 
@@ -91,6 +91,8 @@ class TicketsApi:
     def describe(spec):
         spec.publish("Ticket", "interactions", "TicketSchema")
         spec.publish("TicketComment", "interactions", "CommentSchema")
+        author = spec.components.schemas["TicketComment"]["properties"]["author_id"]
+        author["readOnly"] = True  # the caller, whatever a body says (see comment_ticket)
         spec.publish("TicketTransition", "interactions", "TicketTransitionSchema")
         spec.publish("SlaPolicy", "interactions", "SlaPolicySchema")
         query = spec.contract_schema("interactions", "TicketQuerySchema")
@@ -112,7 +114,7 @@ class TicketsApi:
             "tickets",
             "The ticket's comments, a page at a time, oldest first",
             page_of("TicketComment")["content"]["application/json"]["schema"],
-            [*ID_PARAM, *PAGE_PARAMS],
+            [*ID_PARAM, *query_parameters(spec.contract_schema("interactions", "CommentQuerySchema"), ("created_at",))],
         )
         action(
             spec,
@@ -124,4 +126,15 @@ class TicketsApi:
             ref("Ticket"),
         )
         policies = spec.contract_schema("interactions", "SlaPolicyQuerySchema")
-        crud(spec, f"{V1}/sla-policies", "SlaPolicy", "sla-policies", query=policies, sorts=("created_at",))
+        crud(
+            spec,
+            f"{V1}/sla-policies",
+            "SlaPolicy",
+            "sla-policies",
+            query=policies,
+            sorts=("created_at",),
+            rules=(
+                "one policy per department, which a change keeps",
+                "working intervals start before they end and do not overlap, at least an hour a week (or none)",
+            ),
+        )

@@ -80,11 +80,25 @@ def test_each_service_logs_in_to_its_own_database_created_by_the_init_script(com
 
 def test_secrets_must_be_given_and_are_never_defaulted(compose):
     text = (ROOT / "docker-compose.yml").read_text()
-    for secret in ("RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "CRM_SECRET_KEY", "CRM_ADMIN_PASSWORD"):
+    for secret in (
+        "RABBITMQ_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "CRM_SECRET_KEY",
+        "CRM_ADMIN_PASSWORD",
+        "CRM_INTERNAL_KEY",
+    ):
         assert f"${{{secret}:?" in text
         assert f"${{{secret}:-" not in text
     example = (ROOT / "deploy" / "compose.env.example").read_text()
     assert all(f"{name}=" in example for name in re.findall(r"\$\{(\w+):\?", text))
+
+
+def test_only_the_gateway_and_the_services_with_internal_routes_hold_the_one_internal_key(compose):
+    # The gateway signs, contacts and documents check; a process that does neither has no use for it.
+    holders = {app: compose["services"][app]["environment"].get("CRM_INTERNAL_KEY") for app in APPS}
+    given = {app: value for app, value in holders.items() if value}
+    assert set(given) == {"gateway", "contacts", "documents"}
+    assert all(value.startswith("${CRM_INTERNAL_KEY:?") for value in given.values())
 
 
 def test_data_and_documents_live_on_named_volumes(compose):

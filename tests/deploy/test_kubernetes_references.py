@@ -167,6 +167,22 @@ def test_prod_secret_files_are_git_ignored_and_their_examples_hold_placeholders_
         assert all(v.startswith("REPLACE") or v == "crm" for v in values), env_file
 
 
+@pytest.mark.parametrize("overlay", DEPLOYABLE)
+def test_the_gateway_and_the_services_with_internal_routes_read_one_internal_key(rendered, overlay):
+    # Internal routes check the gateway's signature in Kubernetes too: a NetworkPolicy is a second wall.
+    readers = {
+        obj["metadata"]["name"]: variable["valueFrom"]["secretKeyRef"]
+        for obj in rendered[overlay]
+        if obj["kind"] == "Deployment"
+        for container in containers(obj)
+        for variable in container.get("env", [])
+        if variable["name"] == "CRM_INTERNAL_KEY"
+    }
+    assert set(readers) == {"gateway", "contacts", "documents"}
+    assert len({(ref["name"], ref["key"]) for ref in readers.values()}) == 1
+    assert not any(ref.get("optional") for ref in readers.values())
+
+
 def test_prod_renders_the_operators_secret_files_when_present(tmp_path):
     # The renderer reads the real file first; the examples stand in only when it is absent.
     overlay = tmp_path / "prod"
@@ -198,7 +214,8 @@ def test_every_published_example_secret_is_refused_outside_development():
         for line in lines
         for key, value in [line.split("=", 1)]
         if "PASSWORD" in key.upper()
-        or key.upper() in ("CRM_SECRET_KEY", "SECRET-KEY", "ERLANG-COOKIE", "SECRET-ACCESS-KEY")
+        or key.upper() in ("CRM_SECRET_KEY", "SECRET-KEY", "CRM_INTERNAL_KEY", "INTERNAL-KEY", "ERLANG-COOKIE")
+        or key.upper() == "SECRET-ACCESS-KEY"
     ]
     dev = yaml.safe_load((K8S / "overlays" / "dev" / "kustomization.yaml").read_text())
     secrets += [lit.split("=", 1)[1] for g in dev["secretGenerator"] for lit in g["literals"] if "dev-only" in lit]

@@ -35,11 +35,11 @@ def wait_ready(process: subprocess.Popen, url: str, seconds: float = 60) -> None
     raise AssertionError(f"{url} not ready after {seconds}s")
 
 
-def test_a_service_started_with_nameko_run_exits_0_on_sigterm_within_the_grace_period(make_vhost, tmp_path):
+def start_reporting(amqp_uri: str, migrations_amqp_uri: str, tmp_path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
         **os.environ,
-        "AMQP_URI": make_vhost(),
+        "AMQP_URI": migrations_amqp_uri,
         "REPORTING_DATABASE_URL": f"sqlite:///{tmp_path / 'reporting.db'}",
         "CRM_VAR_DIR": str(tmp_path),
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
@@ -48,16 +48,45 @@ def test_a_service_started_with_nameko_run_exits_0_on_sigterm_within_the_grace_p
     subprocess.run([sys.executable, "-m", "crm_kernel.migrations", "reporting"], env=env, check=True, timeout=60)
     log = (tmp_path / "reporting.log").open("w")
     command = [sys.executable, "-m", "nameko", "run", "--config", "config.yaml", SERVICE_CLASSES["reporting"]]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, env={**env, "AMQP_URI": amqp_uri}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    log.close()
+    return process, port
+
+
+def stop_within_grace(process: subprocess.Popen, tmp_path) -> tuple[int, str]:
     try:
-        wait_ready(process, f"http://127.0.0.1:{port}/readyz")
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=GRACE_SECONDS)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        log.close()
-    output = (tmp_path / "reporting.log").read_text()
+    return code, (tmp_path / "reporting.log").read_text()
+
+
+def test_a_service_started_with_nameko_run_exits_0_on_sigterm_within_the_grace_period(make_vhost, tmp_path):
+    vhost = make_vhost()
+    process, port = start_reporting(vhost, vhost, tmp_path)
+    try:
+        wait_ready(process, f"http://127.0.0.1:{port}/readyz")
+    finally:
+        code, output = stop_within_grace(process, tmp_path)
     assert code == 0, output[-3000:]
     assert "Traceback" not in output
+
+
+def test_a_service_stopped_while_its_consumers_are_still_connecting_exits_0_and_was_never_ready(make_vhost, tmp_path):
+    """The cause of a shutdown that once hung: the HTTP server answers before the AMQP consumers have
+    connected, and a SIGTERM then left their starts waiting for ever (crm_kernel.startup). Here the
+    broker never answers, so the consumers are still connecting when the signal comes."""
+    nowhere = f"amqp://guest:guest@127.0.0.1:{free_port()}/"  # nothing listens there
+    process, port = start_reporting(nowhere, make_vhost(), tmp_path)
+    try:
+        wait_ready(process, f"http://127.0.0.1:{port}/healthz")
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+    finally:
+        code, output = stop_within_grace(process, tmp_path)
+    assert ready.status_code == 503 and ready.json()["checks"]["started"] is False
+    assert code == 0, output[-3000:]

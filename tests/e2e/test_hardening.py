@@ -8,6 +8,9 @@ from access_world import World
 from e2e_helpers import V1, contact_body, count_contacts
 from werkzeug.http import parse_options_header
 
+from crm_kernel.scope import Scope
+from crm_kernel.signing import signed_headers
+
 
 def new_agent(system, admin, role="agent", department_id=None) -> dict:
     agent = {
@@ -211,6 +214,37 @@ def test_internal_routes_refuse_what_the_gateway_did_not_sign(system):
     put = system.http.put(service_url(system, 3, "/blobs"), data=b"planted", headers=forged)
     assert put.status_code == 401
     assert api.get(system.url(f"{V1}/documents/{document['id']}/content")).content == b"signed blobs only\n"
+
+
+def test_an_internal_request_whose_signed_actor_was_changed_dropped_or_added_is_refused(system):
+    api = system.client()
+    agent = new_agent(system, api)
+    admin_id = api.get(system.url(f"{V1}/users/me")).json()["id"]
+    key = (system.log.parent / "internal-key").read_bytes().strip()  # `make run`'s generated key
+    url = service_url(system, 1, "/import")
+    signed = signed_headers(key, "POST", "/import", Scope.system(), actor=agent["id"])
+    anonymous = signed_headers(key, "POST", "/import", Scope.system())
+    dropped = {name: value for name, value in signed.items() if name != "X-Actor"}
+    before = count_contacts(system, api)
+
+    def post(headers, name):
+        body = f"first_name,email\n{name},{name.lower()}.{uuid.uuid4().hex[:8]}@example.com\n".encode()
+        return system.http.post(url, data=body, headers={**headers, "Content-Type": "text/csv"})
+
+    for forged in (signed | {"X-Actor": admin_id}, dropped, anonymous | {"X-Actor": agent["id"]}):
+        refused = post(forged, "Mallory")
+        assert refused.status_code == 401 and "does not match" in refused.json()["detail"]
+    # The query is signed too: an import signed to create only cannot be replayed as an update.
+    create_only = signed_headers(key, "POST", "/import?mode=create", Scope.system(), actor=agent["id"])
+    replayed = system.http.post(
+        f"{url}?mode=update", data=b"first_name,email\nMallory,m@example.com\n", headers=create_only
+    )
+    assert replayed.status_code == 401 and "does not match" in replayed.json()["detail"]
+    assert count_contacts(system, api) == before
+    accepted = post(signed, "Trent")  # the same signature, untouched: the key and the route are right
+    assert accepted.status_code == 200 and accepted.json()["created"] == 1, accepted.text
+    imported = api.get(system.url(f"{V1}/contacts/imports/{accepted.json()['import_id']}")).json()
+    assert imported["actor"] == agent["id"]
 
 
 def test_any_upload_name_downloads_under_that_name_and_adds_no_header_parameter(system):

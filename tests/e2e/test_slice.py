@@ -9,7 +9,7 @@ from e2e_helpers import V1, contact_body, count_contacts, eventually, kpis
 def test_health_readiness_and_metrics(system):
     assert system.http.get(system.url("/healthz")).json() == {"status": "ok"}
     ready = system.http.get(system.url("/readyz"))
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "broker": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "broker": True, "started": True}
     metrics = system.http.get(system.url("/metrics")).text
     assert "crm_entrypoint_duration_seconds_bucket" in metrics
 

@@ -1,5 +1,6 @@
 """A service process killed with SIGKILL: the RPCs sent while it is down wait in RabbitMQ and are
-served, each once, when it comes back; an import it was running fails once its lease passes."""
+served, each once, when it comes back; an import it was running fails once its lease passes; an
+undo it was running is resumed by the next request once its lease passes, and undoes each change once."""
 
 import contextlib
 import os
@@ -13,10 +14,14 @@ from pathlib import Path
 
 import eventlet
 import eventlet.event
+import pg8000.native
 import pytest
 import requests
+from leftovers import PG_ADMIN
 from nameko.standalone.rpc import ClusterRpcClient
+from sqlalchemy.engine import make_url
 
+from crm_kernel.migrations import upgrade
 from crm_kernel.scope import SCOPE, Scope
 from crm_kernel.signing import signed_headers
 
@@ -114,7 +119,7 @@ def test_an_import_whose_process_was_killed_fails_when_its_lease_passes_and_can_
         release.wait()  # the rest never comes before the process dies
 
     def signed(path: str) -> dict:
-        return signed_headers(key.encode(), "POST", path, Scope.system()) | {"X-Actor": "u-importer"}
+        return signed_headers(key.encode(), "POST", path, Scope.system(), actor="u-importer")
 
     upload = eventlet.spawn(
         requests.post, f"{url}/import", data=a_file_still_uploading(), headers=signed("/import"), timeout=60
@@ -138,6 +143,109 @@ def test_an_import_whose_process_was_killed_fails_when_its_lease_passes_and_can_
     assert (failed["status"], failed["problem"].split(":")[0]) == ("failed", "interrupted")
     assert undone.status_code == 200, undone.text
     assert undone.json()["status"] == "undone"
+
+
+# Contacts an import renames and tags, and contacts it creates: six undo batches, the first three of
+# renamed ones (ids grow with time), the others of created ones.
+PEOPLE, NEW = 3000, 3000
+
+
+def test_an_undo_killed_part_way_is_resumed_after_its_lease_and_undoes_every_change_once(
+    contacts_process, rabbit_config, postgres
+):
+    key = secrets.token_hex(32)
+    database_url = postgres.create("undo")  # PostgreSQL: a row lock holds the undo at a batch of the test's choice
+    upgrade("contacts", database_url)
+    contacts_process.env.update(CRM_INTERNAL_KEY=key, CONTACTS_DATABASE_URL=database_url)
+    contacts_process.start()
+    url = f"http://127.0.0.1:{contacts_process.port}"
+    database = pg8000.native.Connection(database=make_url(database_url).database, **PG_ADMIN)
+
+    def post(path: str, body: str | None = None) -> requests.Response:
+        headers = signed_headers(key.encode(), "POST", path, Scope.system()) | {"X-Actor": "u-importer"}
+        return requests.post(f"{url}{path}", data=body, headers=headers, timeout=300)
+
+    post("/import", "first_name,last_name,email\n" + "".join(f"P{n},Last,p{n}@example.com\n" for n in range(PEOPLE)))
+    renamed = "".join(f"Renamed{n},p{n}@example.com,imported\n" for n in range(PEOPLE))
+    created = "".join(f"N{n},n{n}@example.com,imported\n" for n in range(NEW))
+    report = post("/import", "first_name,email,tags\n" + renamed + created).json()
+    assert (report["updated"], report["created"]) == (PEOPLE, NEW), report
+    changes = database.run(
+        "SELECT contact_id, before IS NULL FROM contact_import_changes WHERE import_id = :i ORDER BY contact_id",
+        i=report["import_id"],
+    )
+    edited = next(contact for contact, was_created in changes if not was_created)
+    removed = next(contact for contact, was_created in changes if was_created)
+    with ClusterRpcClient(uri=rabbit_config["AMQP_URI"], timeout=30, context_data=system()) as cluster:
+        cluster.contacts.update_contact(edited, {"last_name": "Edited"})  # changed since the import
+        cluster.contacts.delete_contact(removed)  # deleted since the import
+    path = f"/imports/{report['import_id']}/undo"
+    blocker = pg8000.native.Connection(database=make_url(database_url).database, **PG_ADMIN)
+    blocker.run("BEGIN")
+    blocker.run("SELECT id FROM contacts WHERE id = :i FOR UPDATE", i=changes[4500][0])  # in the fifth batch
+
+    def progress() -> dict:
+        [[undo_report]] = database.run("SELECT undo_report FROM contact_imports WHERE id = :i", i=report["import_id"])
+        return undo_report or {}
+
+    def first_undo() -> requests.Response | requests.RequestException:
+        try:
+            return post(path)
+        except requests.RequestException as cut:  # its process killed
+            return cut
+
+    first = eventlet.spawn(first_undo)
+    wait_for(
+        lambda: sum(progress().get(k, 0) for k in ("deleted", "restored", "not_undone_count")) == 4000, "4 batches"
+    )
+    concurrent = post(path)
+    contacts_process.kill()
+    blocker.run("ROLLBACK")
+    assert isinstance(first.wait(), requests.RequestException)  # it never answered
+    contacts_process.start()
+    retried = post(path)
+    database.run(
+        "UPDATE contact_imports SET lease_until = now() - interval '1 second' WHERE id = :i", i=report["import_id"]
+    )
+    resumed = post(path)
+    again = post(path)
+
+    assert (concurrent.status_code, retried.status_code) == (409, 409), (concurrent.text, retried.text)
+    assert "being undone" in concurrent.json()["detail"] and 1 <= int(concurrent.headers["Retry-After"]) <= 10
+    assert "being undone" in retried.json()["detail"]  # its lease outlives the process it belonged to
+    assert resumed.status_code == 200, resumed.text
+    undo_report = resumed.json()["undo_report"]
+    assert resumed.json()["status"] == "undone"
+    assert (undo_report["deleted"], undo_report["restored"], undo_report["not_undone_count"]) == (
+        NEW - 1,
+        PEOPLE - 1,
+        2,
+    )
+    reasons = {entry["id"]: entry["reason"].split(" (")[0] for entry in undo_report["not_undone"]}
+    assert reasons == {edited: "changed since the import", removed: "deleted since the import"}
+    assert sum(undo_report[k] for k in ("deleted", "restored", "not_undone_count")) == len(changes)
+    [[edited_email]] = database.run("SELECT emails->>0 FROM contacts WHERE id = :i", i=edited)
+    expected = {f"p{n}@example.com": [f"P{n}", "Last", False] for n in range(PEOPLE)}
+    expected |= {f"n{n}@example.com": [f"N{n}", "", True] for n in range(NEW)}
+    expected[edited_email] = [f"Renamed{edited_email[1:].split('@')[0]}", "Edited", False]
+    stored = database.run("SELECT emails->>0, first_name, last_name, deleted_at IS NOT NULL FROM contacts")
+    assert {email: rest for email, *rest in stored} == expected
+    live_tags = database.run(
+        "SELECT contact_id, tag FROM contact_tags JOIN contacts ON id = contact_id WHERE deleted_at IS NULL"
+    )
+    assert live_tags == [[edited, "imported"]]  # the edited one keeps the tag the import gave
+    restored_twice = database.run(
+        "SELECT count(*) FROM contacts c JOIN contact_import_changes ch ON ch.contact_id = c.id "
+        "WHERE ch.import_id = :i AND ch.before IS NOT NULL AND c.id != :e AND c.version != ch.version_after + 1",
+        i=report["import_id"],
+        e=edited,
+    )
+    assert restored_twice == [[0]]
+    undo_events = database.run(
+        "SELECT entity_id, count(*) FROM outbox WHERE payload->>'undo' = 'true' GROUP BY entity_id"
+    )
+    assert len(undo_events) == NEW - 1 + PEOPLE - 1 and {count for _, count in undo_events} == {1}
+    assert again.status_code == 409 and "undone already" in again.json()["detail"]
 
 
 def wait_for(probe, what: str, seconds: float = 60):

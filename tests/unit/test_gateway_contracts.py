@@ -7,9 +7,11 @@ gateway serves is the committed snapshot `contracts/openapi.json`: a change to e
 import json
 
 import pytest
+from marshmallow import ValidationError
 from openapi_spec_validator import validate
 
 from crm_kernel import contracts
+from crm_kernel.schemas import TIME_ZONES, valid_timezone
 from gateway.openapi import SNAPSHOT, snapshot_text
 from gateway.service import openapi
 
@@ -105,3 +107,59 @@ def test_report_parameters_state_their_patterns():
     parameters = {p["name"]: p["schema"] for p in openapi()["paths"]["/api/v1/reports/kpis"]["get"]["parameters"]}
     assert parameters["kpi"]["pattern"].startswith("^(contacts_created|")
     assert parameters["from"]["pattern"] and parameters["user_id"]["maxLength"] == 32
+
+
+def test_every_request_body_is_required():
+    optional = [
+        f"{method.upper()} {path}"
+        for path, item in openapi()["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation and operation["requestBody"].get("required") is not True
+    ]
+    assert optional == []
+
+
+def time_zones_a_client_sends(document: dict):
+    """(where, schema) of every time zone a request states: body properties and query parameters."""
+    for name, described in document["components"]["schemas"].items():
+        for key, stated in described.get("properties", {}).items():
+            if key in ("timezone", "tz") and not stated.get("readOnly"):
+                yield f"{name}.{key}", stated
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", ()):
+                if parameter["name"] in ("timezone", "tz"):
+                    yield f"{method.upper()} {path} ?{parameter['name']}", parameter["schema"]
+
+
+def test_every_time_zone_refers_to_one_component_listing_the_zones_the_api_accepts():
+    document = openapi()
+    stated = dict(time_zones_a_client_sends(document))
+    assert {"Contact.timezone", "Department.timezone", "User.timezone", "GET /api/v1/reports/kpis ?tz"} <= set(stated)
+    assert [where for where, schema in stated.items() if refs(schema) != {"TimeZone"}] == []
+    listed = document["components"]["schemas"]["TimeZone"]["enum"]
+    assert listed == list(TIME_ZONES) and {"Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC"} <= set(listed)
+    assert all(valid_timezone(name) for name in listed)
+
+
+@pytest.mark.parametrize("name", ["posix/Europe/Berlin", "localtime", "Europe", "europe/berlin", "Mars/Olympus"])
+def test_a_zone_the_document_does_not_list_is_refused(name):
+    with pytest.raises(ValidationError, match="unknown IANA time zone"):
+        valid_timezone(name)
+
+
+def test_every_write_that_names_records_says_they_must_exist():
+    """OpenAPI has no keyword for "names an existing record": the operation's description says it."""
+    document = openapi()
+    unsaid = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            named = refs(body)
+            component = document["components"]["schemas"][named.pop()] if len(named) == 1 else body
+            ids = [key for key, stated in component.get("properties", {}).items() if key.endswith("_id")]
+            writable = [key for key in ids if not component["properties"][key].get("readOnly")]
+            if writable and "exist" not in operation.get("description", ""):
+                unsaid.append(f"{method.upper()} {path}")
+    assert unsaid == []
+    assert "contact_id" in document["paths"]["/api/v1/tasks"]["post"]["description"]

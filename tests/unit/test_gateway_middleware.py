@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from crm_kernel.db import utcnow
 from gateway.auth import issue_token
+from gateway.instances import beat
 from gateway.middleware import EdgeMiddleware, fingerprint, purge
 from gateway.models import Base, IdempotencyRecord
 
@@ -96,7 +97,7 @@ class Served:
 
 @pytest.fixture
 def api(memory_engine):
-    middleware = EdgeMiddleware()
+    middleware = EdgeMiddleware(instance="this-gateway")
     middleware._sessions = sessionmaker(memory_engine(Base))
     return middleware
 
@@ -137,6 +138,17 @@ def test_an_upload_route_has_its_own_limit(api, monkeypatch):
     assert within.status_code == 201 and served.calls == 1
     monkeypatch.setenv("CRM_MAX_UPLOAD_BYTES", "1000")
     refused = api(request(f"{V1}/documents", stream=Unreadable(), token=token_for("u1"), **headers), served)
+    assert refused.status_code == 413 and served.calls == 1
+
+
+def test_a_csv_import_has_its_own_limit(api, monkeypatch):
+    monkeypatch.setenv("CRM_MAX_IMPORT_BYTES", str(4 * 1024 * 1024))
+    served = Served(read_body=False)
+    headers = {"Content-Length": str(3 * 1024 * 1024), "Content-Type": "text/csv"}
+    within = api(request(f"{V1}/contacts/import", stream=Unreadable(), token=token_for("u1"), **headers), served)
+    assert within.status_code == 201 and served.calls == 1  # past JSON's 1 MiB, within the import's
+    monkeypatch.setenv("CRM_MAX_IMPORT_BYTES", "1000")
+    refused = api(request(f"{V1}/contacts/import", stream=Unreadable(), token=token_for("u1"), **headers), served)
     assert refused.status_code == 413 and served.calls == 1
 
 
@@ -236,3 +248,64 @@ def test_a_refused_token_is_no_answer_to_keep_so_the_retry_after_a_new_login_run
     assert idempotent(api, refused).status_code == 401
     retried = idempotent(api, served)
     assert retried.status_code == 201 and served.calls == 1 and "Idempotent-Replayed" not in retried.headers
+
+
+def unfinished(api, owner: str | None, path=f"{V1}/contacts", claimed_ago: float = 4, beaten_ago: float | None = None):
+    """A request under key k1 that `owner` claimed `claimed_ago` seconds ago and never finished; the
+    owner's last heartbeat `beaten_ago` seconds ago (None: no row, it ended or never beat)."""
+    now = utcnow()
+    with api.sessions()() as session:
+        print_ = fingerprint_of(path=path)
+        at = now - timedelta(seconds=claimed_ago)
+        session.add(IdempotencyRecord(caller="u:u1", key="k1", fingerprint=print_, created_at=at, owner=owner))
+        if beaten_ago is not None:
+            beat(session, owner, now - timedelta(seconds=beaten_ago))
+        session.commit()
+
+
+def owner_of_k1(api) -> str | None:
+    with api.sessions()() as session:
+        return session.get(IdempotencyRecord, ("u:u1", "k1")).owner
+
+
+def test_a_request_is_claimed_in_the_name_of_the_gateway_process_serving_it(api):
+    served = Served(read_body=False)
+    api(request(body=b'{"a": 1}', token=token_for("u1"), **{"Idempotency-Key": "k1"}), served)
+    assert owner_of_k1(api) == "this-gateway"
+
+
+@pytest.mark.parametrize("beaten_ago", [None, 10.0], ids=["its row is gone", "it stopped beating"])
+def test_a_key_held_by_a_dead_gateway_is_taken_over_long_before_its_lease_ends(api, beaten_ago):
+    unfinished(api, owner="dead-gateway", claimed_ago=4, beaten_ago=beaten_ago)
+    served = Served()
+    assert idempotent(api, served).status_code == 201 and served.calls == 1
+    assert owner_of_k1(api) == "this-gateway"
+    assert idempotent(api, served).headers["Idempotent-Replayed"] == "true" and served.calls == 1
+
+
+def test_a_key_held_by_a_gateway_that_still_beats_stays_in_progress(api):
+    unfinished(api, owner="live-gateway", claimed_ago=20, beaten_ago=0.5)
+    served = Served()
+    assert idempotent(api, served).status_code == 409 and served.calls == 0
+
+
+def test_a_key_claimed_a_moment_ago_is_not_taken_over_even_if_its_owner_has_not_beaten_yet(api):
+    unfinished(api, owner="new-gateway", claimed_ago=0.5, beaten_ago=None)
+    served = Served()
+    assert idempotent(api, served).status_code == 409 and served.calls == 0
+
+
+def test_a_record_from_before_owners_waits_for_its_lease(api):
+    unfinished(api, owner=None, claimed_ago=20)
+    assert idempotent(api, Served()).status_code == 409
+
+
+def test_a_dead_gateways_key_on_a_route_whose_service_does_not_record_keys_waits_for_the_lease(api):
+    """A comment is not an `@idempotent` write: a retry while the dead gateway's call may still be
+    queued could comment twice, so only the lease ends it."""
+    path = f"{V1}/tickets/t1/comments"
+    unfinished(api, owner="dead-gateway", path=path, claimed_ago=4)
+    served = Served()
+    assert idempotent(api, served, path=path).status_code == 409 and served.calls == 0
+    age(api, timedelta(seconds=27))
+    assert idempotent(api, served, path=path).status_code == 201 and served.calls == 1

@@ -6,20 +6,75 @@ from werkzeug.test import EnvironBuilder
 from crm_kernel.errors import Unauthorized
 from crm_kernel.scope import Scope
 from crm_kernel.secrets import WeakSecret
-from crm_kernel.signing import internal_key, signed_headers, verified_scope
+from crm_kernel.signing import internal_key, signed_headers, verified_caller, verified_scope, with_query
 
 KEY = b"k" * 32
 NOW = 1_790_000_000.0
 AGENT = Scope("u1", "agent", "d1", ("d1",))
 
 
-def arriving(method="GET", path="/export", headers=None):
-    return EnvironBuilder(method=method, path=path, query_string="tag=vip", headers=headers or {}).get_request()
+def arriving(method="GET", path="/export", headers=None, query=""):
+    return EnvironBuilder(method=method, path=path, query_string=query, headers=headers or {}).get_request()
 
 
 def test_a_signed_request_carries_the_scope_the_gateway_signed():
     request = arriving(headers=signed_headers(KEY, "GET", "/export", AGENT, now=NOW))
     assert verified_scope(request, KEY, now=NOW + 5) == AGENT
+
+
+def test_the_query_string_is_signed_as_it_is_sent():
+    target = with_query("/export", {"q": "Núñez & Co", "tag": "vip"})
+    assert target == "/export?q=N%C3%BA%C3%B1ez+%26+Co&tag=vip"
+    signed = signed_headers(KEY, "GET", target, AGENT, now=NOW)
+    assert verified_scope(arriving(headers=signed, query=target.split("?", 1)[1]), KEY, now=NOW) == AGENT
+    assert with_query("/export", {}) == "/export"  # no parameters: no `?`
+
+
+@pytest.mark.parametrize(
+    ("signed_query", "sent_query"),
+    [
+        ("mode=create", "mode=upsert"),  # changed: an import that may now update
+        ("", "mode=update"),  # added
+        ("mode=create", ""),  # dropped
+        ("mode=create", "mode=create&match_by=id"),  # extended
+    ],
+)
+def test_a_changed_added_or_dropped_query_is_refused(signed_query, sent_query):
+    target = f"/import?{signed_query}" if signed_query else "/import"
+    request = arriving("POST", "/import", signed_headers(KEY, "POST", target, AGENT, now=NOW), query=sent_query)
+    with pytest.raises(Unauthorized, match="does not match"):
+        verified_caller(request, KEY, now=NOW)
+
+
+def test_the_actor_the_gateway_signed_comes_through_with_the_scope():
+    request = arriving("POST", "/import", signed_headers(KEY, "POST", "/import", AGENT, actor="u1", now=NOW))
+    assert verified_caller(request, KEY, now=NOW) == (AGENT, "u1")
+    unsigned = arriving("POST", "/import", signed_headers(KEY, "POST", "/import", AGENT, now=NOW))
+    assert verified_caller(unsigned, KEY, now=NOW) == (AGENT, None)
+    assert "X-Actor" not in signed_headers(KEY, "POST", "/import", AGENT, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("actor", "tamper"),
+    [
+        ("u1", {"X-Actor": "u-admin"}),  # changed
+        ("u1", {"X-Actor": ""}),  # emptied
+        (None, {"X-Actor": "u-admin"}),  # added to a request signed with no actor
+    ],
+)
+def test_a_changed_or_added_actor_is_refused(actor, tamper):
+    headers = signed_headers(KEY, "POST", "/import", AGENT, actor=actor, now=NOW) | tamper
+    with pytest.raises(Unauthorized, match="does not match"):
+        verified_caller(arriving("POST", "/import", headers), KEY, now=NOW)
+    with pytest.raises(Unauthorized, match="does not match"):
+        verified_scope(arriving("POST", "/import", headers), KEY, now=NOW)
+
+
+def test_a_dropped_actor_is_refused():
+    headers = signed_headers(KEY, "POST", "/import", AGENT, actor="u1", now=NOW)
+    del headers["X-Actor"]
+    with pytest.raises(Unauthorized, match="does not match"):
+        verified_caller(arriving("POST", "/import", headers), KEY, now=NOW)
 
 
 @pytest.mark.parametrize(

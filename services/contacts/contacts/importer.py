@@ -25,7 +25,7 @@ from crm_kernel.config import env
 from crm_kernel.context import ACTOR
 from crm_kernel.db import utcnow
 from crm_kernel.errors import CrmError, PayloadTooLarge, ServiceUnavailable, ValidationFailed, is_transient_failure
-from crm_kernel.scope import Scope
+from crm_kernel.scope import SYSTEM, Scope
 
 BATCH = 4000  # rows a transaction: 4,000 imported 1.13 times as fast as 1,000 (BENCHMARKS.md), in 60 MB more
 ANALYZE_AT = 10_000  # rows written when the import first refreshes PostgreSQL's statistics; then at each doubling
@@ -52,12 +52,13 @@ def max_bytes() -> int:
     return int(env("CRM_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 
 
-def defaults_from(headers) -> dict:
-    """The owner and department the gateway gives rows that name none (the caller's, by default)."""
-    return {
-        "owner_id": headers.get("X-Default-Owner") or None,
-        "department_id": headers.get("X-Default-Department") or None,
-    }
+def defaults_for(scope: Scope) -> dict:
+    """The owner and department of rows that name none: the caller's, from the scope the gateway signed
+    (never from a header of its own, which anyone who saw one signed request could change); none for a
+    call that acts for no user."""
+    if scope.role == SYSTEM:
+        return {"owner_id": None, "department_id": None}
+    return {"owner_id": scope.user_id, "department_id": scope.department_id}
 
 
 def import_csv(
@@ -88,7 +89,8 @@ def import_csv(
     record = start_import(session, outbox, defaults, rules)
     report = ImportReport(import_id=record.id)
     try:
-        _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch)
+        with outbox.importing():
+            _import_rows(session, stream, record, report, outbox, definitions, defaults, scope, rules, batch)
     except (PayloadTooLarge, ValidationFailed) as exc:
         session.rollback()
         if isinstance(exc, ValidationFailed) and not report.rows:

@@ -87,6 +87,18 @@ class FieldDefinitionSchema(EntitySchema):
     type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     required = fields.Boolean(load_default=False)
     choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
+    # How the OpenAPI document states `choices_go_with_choice`.
+    openapi_rules = {
+        "anyOf": [
+            {"properties": {"type": {"enum": ["choice"]}, "choices": {"minItems": 1}}, "required": ["type", "choices"]},
+            {
+                "properties": {
+                    "type": {"enum": [kind for kind in FIELD_TYPES if kind != "choice"]},
+                    "choices": {"maxItems": 0},
+                }
+            },
+        ]
+    }
 
     @validates_schema
     def choices_go_with_choice(self, data, partial=None, **kwargs):
@@ -142,5 +154,11 @@ class HistoryEntrySchema(StrictSchema):
     undo = fields.Boolean()  # the change undid an import's
 
 
+# The first line of an import's CSV as the OpenAPI document states it: `first_name` and the known
+# columns (`rows.COLUMNS`), each at most once. The service takes them in any order, `;` too, and
+# `attr.<key>` for each custom field; a pattern can say one order only, so it gives that one.
+IMPORT_HEADER_PATTERN = (
+    r"^first_name(,last_name)?(,emails)?(,phones)?(,tags)?(,company)?(,timezone)?(,marketing_consent)?\r?\n"
+)
 CONTACT_SORTS = ("created_at", "updated_at", "last_name", "first_name")
 COMPANY_SORTS = ("created_at", "updated_at", "name")

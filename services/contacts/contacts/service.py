@@ -15,7 +15,7 @@ from crm_kernel.outbox import Outbox
 from crm_kernel.rpc import rpc
 from crm_kernel.scope import Scope
 from crm_kernel.service import ServiceBase
-from crm_kernel.signing import InternalKey, verified_scope
+from crm_kernel.signing import InternalKey, verified_caller, verified_scope
 
 
 class ContactsService(ServiceBase):
@@ -139,7 +139,7 @@ class ContactsService(ServiceBase):
             body_stream(request),
             outbox=self.outbox,
             definitions=custom_fields.definitions(self.db),
-            defaults=importer.defaults_from(request.headers),
+            defaults=importer.defaults_for(scope),
             scope=scope,
             rules=rules,
         )
@@ -188,8 +188,8 @@ class ContactsService(ServiceBase):
 
 
 def signed_caller(request, key, context) -> Scope:
-    """The scope of a request the gateway signed; the caller it names acts from now on."""
-    scope = verified_scope(request, key)
-    if request.headers.get("X-Actor"):
-        context.act_as(request.headers["X-Actor"])
+    """The scope of a request the gateway signed; the actor it signed (if any) acts from now on."""
+    scope, actor = verified_caller(request, key)
+    if actor:
+        context.act_as(actor)
     return scope

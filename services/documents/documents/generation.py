@@ -9,7 +9,6 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-from fpdf import FPDF
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -36,6 +35,10 @@ def render_html(template: str, contact: dict, deal: dict | None = None, deal_id:
 
 def render_pdf(template: str, contact: dict, deal: dict | None = None, deal_id: str | None = None) -> bytes:
     """The PDF of `template` (quote or contract) filled with the contact's and the deal's data."""
+    # Imported on first use: fpdf2 (with fontTools) is most of the service's start-up, and a documents
+    # process restarted after a crash should be ready before anyone asks it for a PDF.
+    from fpdf import FPDF
+
     pdf = FPDF()
     pdf.set_title(f"{template.title()} for {contact.get('first_name', '')} {contact.get('last_name', '')}".strip())
     font = unicode_font()

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from crm_kernel.db import utcnow
 from crm_kernel.records import changes
 from crm_kernel.schemas import EntitySchema, PageQuerySchema, StrictSchema, UTCDateTime
-from interactions.sla import MAX_TARGET_MINUTES, PRIORITIES, working_hours_problems
+from interactions.sla import MAX_TARGET_MINUTES, MIN_WEEKLY_MINUTES, PRIORITIES, WEEKDAYS, working_hours_problems
 from interactions.workflow import DEAL_STAGES, OPEN_DEAL_STAGES, TICKET_STATUSES
 
 CHANNELS = ("call", "email", "meeting", "chat", "note", "order", "complaint")
@@ -115,11 +115,22 @@ class SlaTargetsSchema(StrictSchema):
     urgent = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_TARGET_MINUTES))
 
 
+HHMM_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+INTERVAL = {"type": "array", "items": {"type": "string", "pattern": HHMM_PATTERN}, "minItems": 2, "maxItems": 2}
+# How the OpenAPI document states `working_hours_problems` (order and overlaps are in the description).
+WORKING_HOURS = {
+    "description": "per weekday a list of [start, end] intervals in HH:MM, start before end, not overlapping; "
+    f"at least {MIN_WEEKLY_MINUTES} minutes a week, or none",
+    "properties": {day: {"type": "array", "items": INTERVAL} for day in WEEKDAYS},
+    "additionalProperties": False,
+}
+
+
 class SlaPolicySchema(EntitySchema):
     department_id = fields.String(required=True, validate=ID)
     targets = fields.Nested(SlaTargetsSchema, required=True)
     # None: the department's own working hours (from the gateway) apply.
-    working_hours = fields.Dict(allow_none=True, load_default=None)
+    working_hours = fields.Dict(allow_none=True, load_default=None, metadata=WORKING_HOURS)
 
     @validates("working_hours")
     def _working_hours(self, value, **kwargs):
@@ -137,7 +148,8 @@ class Money(fields.Decimal):
     """A decimal amount as a string (never a float), with at most 4 places; dumped with at least 2."""
 
     def __init__(self, **kwargs):
-        metadata = {"type": "string", "format": "decimal", "example": "1250.00"}
+        # The pattern states the rules below (not negative; 14 digits before the point, 4 after).
+        metadata = {"type": "string", "format": "decimal", "example": "1250.00", "pattern": r"^\d{1,14}(\.\d{1,4})?$"}
         super().__init__(as_string=True, allow_nan=False, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):

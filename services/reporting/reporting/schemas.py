@@ -115,6 +115,10 @@ class PlanVsActualQuerySchema(StrictSchema):
         period_dates(value)
 
 
+NULL = {"nullable": True, "enum": [None]}  # in a rule of the OpenAPI document: absent or null
+SHARE_PATTERN = r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$"  # a share from 0 to 1
+
+
 def _not_negative(value) -> bool:
     # A validator function rather than Range: the OpenAPI document needs a numeric minimum, not "0.0000".
     if value < 0:
@@ -136,8 +140,48 @@ class PlanSchema(EntitySchema):
         as_string=True,
         places=4,
         validate=lambda value: _not_negative(value),
-        metadata={"pattern": r"^\d{1,15}(\.\d{1,4})?$"},  # how the OpenAPI document states "0 or more"
+        # How the OpenAPI document states "0 or more": a decimal string (a number is accepted too).
+        metadata={"type": "string", "pattern": r"^\d{1,15}(\.\d{1,4})?$"},
     )
+    # How the OpenAPI document states `check_plan_target`, for a whole plan (a change is checked
+    # merged with the stored plan, which no document can say).
+    openapi_rules = {
+        "allOf": [
+            {
+                "anyOf": [
+                    {
+                        "properties": {"department_id": {"type": "string", "minLength": 1}, "user_id": NULL},
+                        "required": ["department_id"],
+                    },
+                    {
+                        "properties": {"user_id": {"type": "string", "minLength": 1}, "department_id": NULL},
+                        "required": ["user_id"],
+                    },
+                ]
+            },
+            {
+                "anyOf": [
+                    {
+                        "properties": {"metric": {"enum": ["won_amount"]}, "currency": {"type": "string"}},
+                        "required": ["currency"],
+                    },
+                    {
+                        "properties": {
+                            "metric": {"enum": ["sla_compliance"]},
+                            "currency": NULL,
+                            "value": {"pattern": SHARE_PATTERN},
+                        }
+                    },
+                    {
+                        "properties": {
+                            "metric": {"enum": [m for m in PLANNABLE if m not in ("won_amount", "sla_compliance")]},
+                            "currency": NULL,
+                        }
+                    },
+                ]
+            },
+        ]
+    }
 
     @validates("period")
     def check_period(self, value, **kwargs):

@@ -59,8 +59,9 @@ def own_vhost():
 INEXPRESSIBLE = {
     "reference": re.compile(
         r"unknown (contact|company|department|deal|ticket|interaction|campaign|custom field)"
-        r"|not a user you may see|^unknown$|does not exist|not found"
-    ),  # fmt: skip
+        r"|not a user you may (see|hand records to)|: unknown$|does not exist|not found"
+        r"|^attributes: "  # the keys of custom fields, which are records too
+    ),
     "cursor": re.compile(r"^cursor: "),
     "between values": re.compile(
         r"is before|too long|give |only for|required for|required when|not both"

@@ -136,7 +136,9 @@ class PrivatePostgres:
             shutil.chown(root, self.user)
             shutil.chown(self.dir, self.user)
         self.data = self.dir / "data"
-        self.url_base = f"postgresql+pg8000://postgres@127.0.0.1:{self.port}"
+        # No driver named: the services take the project's (`CRM_PG_DRIVER`, psycopg2 by default), so the
+        # rehearsal runs on what production runs.
+        self.url_base = f"postgresql://postgres@127.0.0.1:{self.port}"
 
     def _pg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(

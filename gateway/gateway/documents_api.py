@@ -14,7 +14,7 @@ from crm_kernel.http import (
     query_args,
 )
 from crm_kernel.scope import Scope
-from crm_kernel.signing import signed_headers
+from crm_kernel.signing import signed_headers, with_query
 from gateway.openapi import (
     ERRORS,
     ID_PARAM,
@@ -74,9 +74,9 @@ def uploaded_file(request):
 def store_content(upload, key: bytes, caller: Scope) -> dict:
     """Stream the upload to the blob store; its filename, checked content type, SHA-256 and size."""
     declared = upload.mimetype or "application/octet-stream"
-    signed = signed_headers(key, "PUT", "/blobs", caller)
-    params = {"content_type": declared}
-    stored = documents_http("PUT", "/blobs", params=params, data=upload.stream, headers=signed).json()
+    path = with_query("/blobs", {"content_type": declared})  # signed as sent: the query too
+    signed = signed_headers(key, "PUT", path, caller)
+    stored = documents_http("PUT", path, data=upload.stream, headers=signed).json()
     return {"filename": safe_filename(upload.filename), **stored}
 
 

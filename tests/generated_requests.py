@@ -68,10 +68,10 @@ def record_id_for(operation, seeded: dict[str, str]) -> str | None:
     return seeded.get("/".join(parts[: parts.index("{id}")]))
 
 
-def send_generated(system, operation, examples: int, seeded: dict[str, str], check, prepare=None) -> None:
-    """`examples` requests generated for `operation`, sent as the first admin; `prepare(case)` may change
-    each before it is sent, `check(case, response)` is called on each."""
-    headers = {"Authorization": f"Bearer {system.token()}"}
+def send_generated(system, headers: dict, operation, examples: int, seeded: dict[str, str], check, prepare=None):
+    """`examples` requests generated for `operation`, sent with `headers` (a token: one login for many
+    operations, since a login costs a password hash); `prepare(case)` may change each before it is
+    sent, `check(case, response)` is called on each."""
     record_id = record_id_for(operation, seeded)
 
     @given(case=operation.as_strategy())

@@ -49,5 +49,6 @@ def keeps_its_contract(system, operations, seeded: dict[str, str]) -> None:
             problem = response.json()
             assert problem["status"] == response.status_code and problem["title"]
 
+    headers = {"Authorization": f"Bearer {system.token()}"}
     for operation in operations:
-        send_generated(system, operation, 8, seeded, holds)
+        send_generated(system, headers, operation, 8, seeded, holds)

@@ -7,15 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import eventlet
 import pytest
 from service_workers import Workers
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from crm_kernel.departments import DepartmentTree
 from crm_kernel.migrations import upgrade
 from crm_kernel.scope import Scope
 from reporting import rollup
+from reporting.events import apply
 from reporting.kpis import KPIS, group_keys, kpi_values
 from reporting.models import Fact, OutboxEvent, Rollup
 from reporting.service import ReportingService
@@ -164,6 +166,41 @@ def test_reports_read_from_the_rollup_give_the_definitions_numbers_for_an_admin_
             continue
         got = {group["key"]: (group["kpis"], group["breakdowns"]) for group in report["groups"]}
         assert {key: got[key] for key in want} == want
+
+
+def test_two_batches_adding_to_one_rollup_row_at_once_both_count(database_url):
+    """Two replicas apply contacts of one owner and hour: the second waits for the first's row, then adds."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: nothing runs at once")
+    upgrade("reporting", database_url)
+    engine = create_engine(database_url)
+    first, second, observer = Session(engine), Session(engine), Session(engine)
+    second_pid = second.scalar(text("SELECT pg_backend_pid()"))
+
+    def second_replica():
+        apply(second, [contact_created("2026-03-02T10:40:00+00:00", owner_id="u2", department_id=None)])
+        second.commit()
+
+    def second_waits_for_a_lock() -> bool:
+        query = text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
+        return observer.scalar(query, {"pid": second_pid}) == "Lock"
+
+    try:
+        apply(first, [contact_created("2026-03-02T10:05:00+00:00", owner_id="u2", department_id=None)])
+        replica = eventlet.spawn(second_replica)
+        while not replica.dead and not second_waits_for_a_lock():
+            eventlet.sleep(0.01)  # let the second replica run until it is done or waits on the first
+        waited = second_waits_for_a_lock()
+        first.commit()
+        replica.wait()
+        service = Workers(ReportingService, engine, OutboxEvent)
+        assert waited
+        assert rollup_rows(service) == rollup.changes([], facts_of(service))
+        assert [values[0] for values in rollup_rows(service).values()] == [2]
+    finally:
+        for session in (first, second, observer):
+            session.close()
+        engine.dispose()
 
 
 def test_migrating_to_0004_counts_the_facts_already_recorded_into_the_rollup(database_url):

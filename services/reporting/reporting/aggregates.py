@@ -141,7 +141,11 @@ def report_kpis(session: Session, facts_of, rolled: Select, group_by, params: di
     ]
     own = _in_pieces(facts.where(or_(kpi != "tasks_overdue", when <= now)).subquery("facts"), group_by, pieces)
     tallies = _tally(session, own)
-    amounts = _won_amounts(session, own) if "won_amount" in names else {}
+    if "won_amount" in names:  # its own pass over the won deals' index ranges only
+        won = facts_of(("deals_won",))
+        amounts = _won_amounts(session, _in_pieces(won.subquery("facts"), group_by, pieces))
+    else:
+        amounts = {}
     whole = [(label, first, last) for label, _, _, first, last in spans if first < last]
     _add_rolled(session, rolled, group_by, whole, current, tallies, amounts if "won_amount" in names else None)
     durations = set(DURATION_KPIS) & {FACT_OF[name] for name in names}

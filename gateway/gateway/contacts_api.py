@@ -14,7 +14,6 @@ from crm_kernel.http import (
     problem_response,
     query_args,
 )
-from crm_kernel.signing import signed_headers, with_query
 from gateway.openapi import (
     ERRORS,
     PAGE_PARAMS,
@@ -31,10 +30,10 @@ from gateway.openapi import (
 from gateway.routing import STAFF, V1, PassThroughProblem, in_chunks, internal_http, max_import_bytes
 
 
-def contacts_http(method: str, path: str, headers: dict, **kwargs):
+def contacts_http(method: str, path: str, key: bytes, caller, **kwargs):
     # urllib3 sends a body under the connect timeout: it must outlast the service's pauses between
     # reads (a batch being written), or a large upload is cut off as "not reachable".
-    return internal_http("contacts", method, path, headers=headers, timeout=(60, 3600), **kwargs)
+    return internal_http("contacts", method, path, key, caller, timeout=(60, 3600), **kwargs)
 
 
 CONTACT_RULES = (
@@ -133,10 +132,17 @@ class ContactsApi:
             "Content-Type": request.content_type or "text/csv",
         }
         options = {name: request.args[name] for name in ("mode", "match_by") if name in request.args}
-        target = with_query("/import", options)
-        headers |= signed_headers(self.internal_key, "POST", target, caller, actor=caller.user_id)
         try:
-            report = contacts_http("POST", target, headers, data=body).json()
+            report = contacts_http(
+                "POST",
+                "/import",
+                self.internal_key,
+                caller,
+                actor=caller.user_id,
+                params=options,
+                headers=headers,
+                data=body,
+            ).json()
         except PassThroughProblem as refused:
             if refused.status != 413:
                 raise
@@ -161,22 +167,18 @@ class ContactsApi:
         if not (import_id.isascii() and import_id.isalnum() and len(import_id) <= 32):
             raise NotFound(f"import {import_id} not found")  # and the path below needs no escaping
         path = f"/imports/{import_id}/undo"
-        headers = {
-            "X-Request-Id": self.context.request_id,
-            **signed_headers(self.internal_key, "POST", path, caller, actor=caller.user_id),
-        }
-        return json_response(contacts_http("POST", path, headers).json())
+        headers = {"X-Request-Id": self.context.request_id}
+        undone = contacts_http("POST", path, self.internal_key, caller, actor=caller.user_id, headers=headers)
+        return json_response(undone.json())
 
     @api("GET", f"{V1}/contacts/export")
     def export_contacts(self, request):
         caller = self.auth.require(request, *STAFF)
         # The export runs outside RPC: the caller's scope goes along, signed, so it is filtered the same.
-        target = with_query("/export", query_args(request))
-        headers = {
-            "X-Request-Id": self.context.request_id,
-            **signed_headers(self.internal_key, "GET", target, caller),
-        }
-        upstream = contacts_http("GET", target, headers, stream=True)
+        headers = {"X-Request-Id": self.context.request_id}
+        upstream = contacts_http(
+            "GET", "/export", self.internal_key, caller, params=query_args(request), headers=headers, stream=True
+        )
         return Response(
             upstream.iter_content(64 * 1024),
             mimetype="text/csv",

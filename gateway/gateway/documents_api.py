@@ -14,7 +14,6 @@ from crm_kernel.http import (
     query_args,
 )
 from crm_kernel.scope import Scope
-from crm_kernel.signing import signed_headers, with_query
 from gateway.openapi import (
     ERRORS,
     ID_PARAM,
@@ -45,8 +44,8 @@ def safe_filename(name: str | None) -> str:
     return printable_name(name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
 
 
-def documents_http(method: str, path: str, **kwargs):
-    return internal_http("documents", method, path, timeout=(3, 60), **kwargs)
+def documents_http(method: str, path: str, key: bytes, caller: Scope, **kwargs):
+    return internal_http("documents", method, path, key, caller, timeout=(3, 60), **kwargs)
 
 
 def uploaded_file(request):
@@ -74,9 +73,8 @@ def uploaded_file(request):
 def store_content(upload, key: bytes, caller: Scope) -> dict:
     """Stream the upload to the blob store; its filename, checked content type, SHA-256 and size."""
     declared = upload.mimetype or "application/octet-stream"
-    path = with_query("/blobs", {"content_type": declared})  # signed as sent: the query too
-    signed = signed_headers(key, "PUT", path, caller)
-    stored = documents_http("PUT", path, data=upload.stream, headers=signed).json()
+    params = {"content_type": declared}
+    stored = documents_http("PUT", "/blobs", key, caller, params=params, data=upload.stream).json()
     return {"filename": safe_filename(upload.filename), **stored}
 
 
@@ -125,8 +123,7 @@ class DocumentsApi:
         else:
             raise ValidationFailed("version must be a version number", {"version": ["a positive integer"]})
         path = f"/blobs/{content['sha256']}"
-        signed = signed_headers(self.internal_key, "GET", path, caller)
-        upstream = documents_http("GET", path, stream=True, headers=signed)
+        upstream = documents_http("GET", path, self.internal_key, caller, stream=True)
         headers = {
             "Content-Length": upstream.headers.get("Content-Length", str(content["size"])),
             "Content-Disposition": content_disposition("attachment", content["filename"]),

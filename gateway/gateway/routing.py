@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from crm_kernel.config import env
 from crm_kernel.errors import BadRequest, ServiceUnavailable, ValidationFailed
 from crm_kernel.scope import Scope
+from crm_kernel.signing import signed_headers, with_query
 from gateway.models import Department, User
 
 V1 = "/api/v1"
@@ -73,12 +74,28 @@ INTERNAL_URLS = {"contacts": "http://127.0.0.1:8001", "documents": "http://127.0
 _http = requests.Session()
 
 
-def internal_http(service: str, method: str, path: str, *, timeout: tuple, **kwargs) -> requests.Response:
-    """A request to `service`'s internal HTTP (at `<SERVICE>_URL`): 503 when it is not reachable, and
-    its problem documents pass through."""
+def internal_http(
+    service: str,
+    method: str,
+    path: str,
+    key: bytes,
+    caller: Scope,
+    *,
+    timeout: tuple,
+    actor: str | None = None,
+    params: dict | None = None,
+    headers: dict | None = None,
+    **kwargs,
+) -> requests.Response:
+    """A request to `service`'s internal HTTP (at `<SERVICE>_URL`), signed with `key` for `caller` (and
+    `actor`) over exactly the address it goes to: the path and `params` as its query string, encoded
+    once, here, so what a service verifies is what it received. 503 when it is not reachable; its
+    problem documents pass through."""
     base = env(f"{service.upper()}_URL", INTERNAL_URLS[service]).rstrip("/")
+    target = with_query(path, params)
+    signed = {**(headers or {}), **signed_headers(key, method, target, caller, actor=actor)}
     try:
-        response = _http.request(method, base + path, timeout=timeout, **kwargs)
+        response = _http.request(method, base + target, headers=signed, timeout=timeout, **kwargs)
     except requests.RequestException:
         raise ServiceUnavailable(f"the {service} service is not reachable") from None
     if response.status_code >= 400:

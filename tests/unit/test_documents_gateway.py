@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request
 from crm_kernel.errors import PayloadTooLarge, ValidationFailed
 from crm_kernel.scope import Scope
 from crm_kernel.signing import verified_caller
-from gateway import documents_api
+from gateway import documents_api, routing
 from gateway.documents_api import FORM_ALLOWANCE, uploaded_file
 
 LIMIT = 1000
@@ -66,15 +66,16 @@ def test_an_uploads_blob_is_sent_with_the_query_it_was_signed_with(monkeypatch):
     must sign the query it sends (it once signed `/blobs` alone, and every upload was refused)."""
     sent = {}
 
-    def documents_http(method, path, **kwargs):
-        sent.update(method=method, path=path, **kwargs)
-        return type("Answer", (), {"json": lambda self: {"sha256": "0" * 64, "size": 5}})()
+    class Wire:  # what `routing.internal_http` puts on the wire
+        def request(self, method, url, **kwargs):
+            sent.update(method=method, url=url, **kwargs)
+            return type("Answer", (), {"status_code": 200, "json": lambda self: {"sha256": "0" * 64, "size": 5}})()
 
-    monkeypatch.setattr(documents_api, "documents_http", documents_http)
+    monkeypatch.setattr(routing, "_http", Wire())
     key, caller = b"k" * 32, Scope("u1", "agent", "d1", ("d1",))
     upload = multipart(b"hello").files["file"]
     documents_api.store_content(upload, key, caller)
-    target = urlsplit(sent["path"])
+    target = urlsplit(sent["url"])
     arrived = EnvironBuilder(
         method=sent["method"], path=target.path, query_string=target.query, headers=sent["headers"]
     ).get_request()

@@ -92,11 +92,12 @@ function signedOut(response, path) {
 /**
  * `api(method, path, {query, body, version, signal, raw})`: the parsed JSON (null for 204), or the
  * Response itself with `raw`; a Problem for any error status. `version` is sent as If-Match;
- * `retryThrottled: false` answers a 429 at once instead of waiting for it.
+ * `retryThrottled: false` answers a 429 at once instead of waiting for it; `token` sends that token
+ * instead of the session's.
  */
 export async function api(method, path, options = {}) {
   const headers = { Accept: 'application/json' };
-  const auth = token();
+  const auth = options.token || token();
   if (auth) headers.Authorization = `Bearer ${auth}`;
   let body;
   if (options.body !== undefined) {

@@ -55,9 +55,11 @@ async function loadMe() {
 }
 
 export async function signOut() {
-  try { await post('/auth/logout', {}); } catch { /* the token is dropped either way */ }
+  // The token is dropped before the server is told: a page left or reloaded meanwhile is signed out.
+  const held = token();
   setToken(null);
   session.me = null;
+  try { await post('/auth/logout', {}, { token: held }); } catch { /* signed out here either way */ }
   go('/signin', { replace: true });
 }
 
@@ -85,7 +87,7 @@ export async function route() {
     go(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
     return;
   }
-  if (token() && !session.me) {
+  if (token() && !session.me && path !== '/signin') {  // a stale token never hides the sign-in form
     try { await loadMe(); } catch { return; }
   }
   if (path === '/') { go(home(session.me), { replace: true }); return; }

@@ -68,3 +68,21 @@ def test_after_too_many_wrong_passwords_the_page_says_when_to_try_again_at_once(
     # the lock lasts 30 s and more: said at once, with its time, instead of a retry that waits it out
     expect(page.get_by_role("alert")).to_contain_text(re.compile(r"Too many requests.*try again in \d+ s"))
     expect(page.locator("#status")).to_be_hidden()
+
+
+def test_signing_out_ends_the_session_at_once_and_a_stale_token_never_hides_the_sign_in_form(web, system):
+    agent = make_user(system, "agent")
+    page, expect = web.page, web.expect
+    web.sign_in(agent["email"], agent["password"], then="/desk")
+    stale = page.evaluate("() => sessionStorage.getItem('crm.token')")
+    assert stale
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("E-mail")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.getItem('crm.token')") is None
+
+    # a tab that still holds a token the server has ended (signed out elsewhere, or left mid-sign-out)
+    page.evaluate("(held) => sessionStorage.setItem('crm.token', held)", stale)
+    page.goto("/signin?next=/desk")
+    expect(page.get_by_label("E-mail")).to_be_visible()
+    web.sign_in(agent["email"], agent["password"], then="/desk")
+    expect(page.get_by_role("heading", level=1)).to_have_text("My desk")

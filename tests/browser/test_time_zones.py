@@ -33,4 +33,5 @@ def test_a_user_in_tokyo_and_one_in_berlin_see_the_same_due_time_in_their_own_zo
         assert datetime.fromisoformat(due_time.get_attribute("datetime")) == due  # the same instant
         web.check(f"ticket-due-{zone.split('/')[1].lower()}")
         page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_label("E-mail")).to_be_visible()
     assert shown["Asia/Tokyo"] != shown["Europe/Berlin"]

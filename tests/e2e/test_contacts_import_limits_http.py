@@ -105,6 +105,7 @@ def test_an_upload_the_client_breaks_off_fails_and_its_report_counts_what_it_kep
     api, tag = limited.client(), f"d{uuid.uuid4().hex[:10]}"
     body = people(MAX_ROWS - 1, tag, padding=50)[: MAX_BYTES - 20_000]  # past the checker's 256 KiB
     address = urlparse(limited.base_url)
+    earlier = (newest_import(limited, api) or {}).get("id")  # the module's earlier imports are not this one
     with socket.create_connection((address.hostname, address.port), timeout=30) as raw:
         raw.sendall(
             (
@@ -118,7 +119,7 @@ def test_an_upload_the_client_breaks_off_fails_and_its_report_counts_what_it_kep
         # ... and the client goes away before the last chunk
 
     stopped = wait_for(
-        lambda: (found := newest_import(limited, api)) and found["status"] != "running" and found,
+        lambda: (found := newest_import(limited, api)) and found["id"] != earlier and found["status"] != "running" and found,
         "the broken-off import to stop",
     )
 

@@ -107,18 +107,30 @@ class _Feed:
         try:
             self.sock.sendall(self.settings)
             self._send(self.prefix)
-            while chunk := self.stream.read(CHUNK):
+            while chunk := self._read():
                 self._send(chunk)
             self.sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            self.unreadable.append(exc)
+        except OSError:  # the child's socket failed: the child has gone (or must), its reader says so
             self.child.kill()
+        except _Unreadable as broken:
+            self.unreadable.append(broken.__cause__)
+            self.child.kill()
+
+    def _read(self) -> bytes:
+        """The next piece of the upload. Any error reading it (a reset included, which from the child's
+        socket would mean the child had gone) means the upload is incomplete."""
+        try:
+            return self.stream.read(CHUNK)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            raise _Unreadable from exc
 
     def _send(self, chunk: bytes) -> None:
         self.sock.sendall(chunk)
         self.sent += len(chunk)
+
+
+class _Unreadable(Exception):
+    """Reading the upload failed (its cause says why)."""
 
 
 def _messages(pipe) -> Iterator[tuple]:

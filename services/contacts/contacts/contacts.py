@@ -20,6 +20,7 @@ from crm_kernel.scope import Scope, visible
 ON_DUPLICATE = ("report", "reject")
 COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
 HISTORY = 500  # changes of one contact listed at most
+CONTACT = ContactSchema()  # for dumps, made once: building a schema deep-copies its fields
 
 
 def create(db, scope: Scope | None, data: dict, *, outbox, once, on_duplicate: str = "report") -> dict:
@@ -47,7 +48,7 @@ def get(db, scope: Scope | None, contact_id: str) -> dict:
     contact = records.visible_or_404(
         outside_transaction(db), Contact, contact_id, scope, noun="contact", options=(joinedload(Contact.tag_rows),)
     )
-    return ContactSchema().dump(contact)
+    return CONTACT.dump(contact)
 
 
 def update(db, scope: Scope | None, contact_id: str, data: dict, *, outbox, expected_version=None) -> dict:

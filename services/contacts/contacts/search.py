@@ -7,6 +7,7 @@ from contacts.models import SQLITE_SEARCH_INDEX, Contact, ContactTag
 from contacts.normalise import query_terms
 from contacts.schemas import CONTACT_SORTS, ContactSchema
 from crm_kernel.pagination import after_cursor, keyset_order, page_and_cursor, sort_key
+from crm_kernel.schemas import dump_rows
 from crm_kernel.scope import Scope, visible
 
 RANGES = {
@@ -101,4 +102,4 @@ def contact_page(session, scope: Scope | None, params: dict, *, limit: int, curs
         select(page, tags_of(session, page).label("tags")).order_by(*keyset_order(page.c, name, descending))
     ).all()
     rows, next_cursor = page_and_cursor(rows, limit, name)
-    return ContactSchema(many=True).dump([{**row._mapping, "tags": row.tags or []} for row in rows]), next_cursor
+    return dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []} for row in rows]), next_cursor

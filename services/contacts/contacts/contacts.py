@@ -7,13 +7,12 @@ from contacts import companies, custom_fields
 from contacts.duplicates import rank_duplicates
 from contacts.models import Contact, ContactKey, OutboxEvent, contact_keys
 from contacts.placement import owner_errors, placement_errors
-from contacts.schemas import CONTACT_SORTS, ContactQuerySchema, ContactSchema, DuplicateSchema, HistoryEntrySchema
-from contacts.search import contacts_matching
+from contacts.schemas import ContactQuerySchema, ContactSchema, DuplicateSchema, HistoryEntrySchema
+from contacts.search import contact_page
 from crm_kernel import records
 from crm_kernel.db import outside_transaction, utcnow
 from crm_kernel.errors import Conflict, ValidationFailed
 from crm_kernel.outbox import audit_trail
-from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
 from crm_kernel.scope import Scope, visible
 
@@ -101,18 +100,13 @@ def history(db, scope: Scope | None, contact_id: str) -> dict:
 
 
 def listed(db, scope: Scope | None, query: dict) -> dict:
+    """One page of the contacts matching `query` that the caller may see, in one statement outside a
+    transaction (`search.contact_page`)."""
     params = load(ContactQuerySchema(), query)
-    stmt = contacts_matching(db, params)
-    rows, next_cursor = keyset_page(
-        db,
-        visible(stmt, Contact, scope),
-        Contact,
-        limit=params["limit"],
-        cursor=params["cursor"],
-        sort=params["sort"],
-        sortable=CONTACT_SORTS,
+    items, next_cursor = contact_page(
+        outside_transaction(db), scope, params, limit=params["limit"], cursor=params["cursor"], sort=params["sort"]
     )
-    return {"items": ContactSchema(many=True).dump(rows), "next_cursor": next_cursor}
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def duplicates_of(db, scope: Scope | None, contact_id: str) -> dict:

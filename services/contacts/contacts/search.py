@@ -112,4 +112,3 @@ def contact_by_id(session, scope: Scope | None, contact_id: str) -> dict | None:
     one = one.subquery("one")
     row = session.execute(select(one, tags_of(session, one).label("tags"))).first()
     return None if row is None else dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []}])[0]
-

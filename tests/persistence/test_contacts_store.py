@@ -4,11 +4,11 @@ import io
 
 import pytest
 from service_workers import CALLER, Workers
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.orm import Session
 
 from contacts.importer import import_csv
-from contacts.models import Contact, OutboxEvent
+from contacts.models import Contact, ContactKey, OutboxEvent
 from contacts.service import ContactsService
 from crm_kernel.migrations import upgrade
 from crm_kernel.outbox import OutboxRecorder
@@ -137,3 +137,29 @@ def test_phone_digits_and_addresses_match_whole_though_the_index_is_asked_for_a_
     assert found("ada.k@example") == ["Ada"]
     assert found("ada.k@") == ["Ada", "Bob"]
     assert found("k@elsewhere.org") == ["Bob"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
+def test_a_create_on_postgresql_is_its_reads_and_one_write_each_committing_on_its_own(contacts):
+    keyed = contacts.with_key("k" * 64)
+    keyed.create_contact({"first_name": "Ada", "emails": ["ada@example.com"]})
+    sent = []  # each statement, and whether the driver sent it outside a transaction
+    listen = ("before_cursor_execute", lambda conn, *args: sent.append((args[1], conn.connection.autocommit)))
+    event.listen(contacts.engine, *listen)
+
+    created = keyed.with_key("l" * 64).create_contact(
+        {"first_name": "Ada", "last_name": "Byron", "emails": ["ada@example.com", "ab@example.com"], "tags": ["vip"]}
+    )
+    event.remove(contacts.engine, *listen)
+
+    writes = [statement for statement, _ in sent if not statement.lstrip().startswith("SELECT")]
+    assert len(writes) == 1 and len(sent) == 4  # the key, the custom fields, the duplicates; the write
+    assert all(autocommit for _, autocommit in sent)  # no BEGIN, no COMMIT: four round trips in all
+    assert [d["reasons"] for d in created["duplicates"]] == [["same e-mail ada@example.com"]]
+    with Session(contacts.engine) as session:
+        keys = session.scalars(select(ContactKey.key).where(ContactKey.contact_id == created["id"]))
+        event_of = session.scalar(
+            select(OutboxEvent.entity_id).where(OutboxEvent.type == "contact.created").order_by(OutboxEvent.id.desc())
+        )
+        assert sorted(keys) == ["e:ab@example.com", "e:ada@example.com"]
+        assert event_of == created["id"]

@@ -50,6 +50,22 @@ class ContactSchema(EntitySchema):
         return data
 
 
+CONTACT_DUMP = ContactSchema()
+DUMPED_TIMES = {name for name, f in CONTACT_DUMP.dump_fields.items() if isinstance(f, fields.DateTime)}
+
+
+def created_entity(contact: dict) -> dict:
+    """A new contact's row (every column, and its tags) as `ContactSchema().dump` gives it, for its answer
+    and its `contact.created` event.
+
+    Its values are already loaded and normalised, so only the times need formatting; dumping through
+    marshmallow again cost a tenth of the import's time. A unit test holds the two equal.
+    """
+    return {
+        name: contact[name].isoformat() if name in DUMPED_TIMES else contact[name] for name in CONTACT_DUMP.dump_fields
+    }
+
+
 class DuplicateSchema(StrictSchema):
     """A contact that may be the same person: how sure (0-100) and why."""
 

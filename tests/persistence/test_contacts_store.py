@@ -1,6 +1,7 @@
 """The contacts service on each engine, from its migrations: search, import, history and merge."""
 
 import io
+import select as select_module
 
 import pytest
 from service_workers import CALLER, Workers
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from contacts.importer import import_csv
 from contacts.models import Contact, ContactKey, OutboxEvent
 from contacts.service import ContactsService
+from crm_kernel.errors import ValidationFailed
 from crm_kernel.migrations import upgrade
 from crm_kernel.outbox import OutboxRecorder
 from crm_kernel.scope import Scope
@@ -153,8 +155,8 @@ def test_a_create_on_postgresql_is_its_reads_and_one_write_each_committing_on_it
     event.remove(contacts.engine, *listen)
 
     writes = [statement for statement, _ in sent if not statement.lstrip().startswith("SELECT")]
-    assert len(writes) == 1 and len(sent) == 4  # the key, the custom fields, the duplicates; the write
-    assert all(autocommit for _, autocommit in sent)  # no BEGIN, no COMMIT: four round trips in all
+    assert len(writes) == 1 and len(sent) == 3  # the key, the duplicates; the write (custom fields: kept)
+    assert all(autocommit for _, autocommit in sent)  # no BEGIN, no COMMIT: three round trips in all
     assert [d["reasons"] for d in created["duplicates"]] == [["same e-mail ada@example.com"]]
     with Session(contacts.engine) as session:
         keys = session.scalars(select(ContactKey.key).where(ContactKey.contact_id == created["id"]))
@@ -163,3 +165,60 @@ def test_a_create_on_postgresql_is_its_reads_and_one_write_each_committing_on_it
         )
         assert sorted(keys) == ["e:ab@example.com", "e:ada@example.com"]
         assert event_of == created["id"]
+
+
+@pytest.fixture
+def replicas(database_url):
+    """Two processes of the contacts service on one database: each with its own pool (of one connection)."""
+    upgrade("contacts", database_url)
+    engines = [create_engine(database_url, pool_size=1) for _ in range(2)]
+    yield [Workers(ContactsService, engine, OutboxEvent) for engine in engines]
+    for engine in engines:
+        engine.dispose()
+
+
+def notice_arrived(engine) -> bool:
+    """Wait (10 s at most) until PostgreSQL's notice of a change can be read on the process's connection,
+    as it can long before a client's next request reaches the process; at once on SQLite (no notices)."""
+    if engine.dialect.name != "postgresql":
+        return True
+    connection = engine.raw_connection()  # the pool's one connection, which listens
+    try:
+        return bool(select_module.select([connection.dbapi_connection], [], [], 10)[0])
+    finally:
+        connection.close()
+
+
+def test_a_custom_field_defined_changed_or_deleted_through_one_replica_applies_on_the_other(replicas):
+    one, other = replicas
+    one.create_contact({"first_name": "Ada"})  # `one` has read (and on PostgreSQL keeps) the definitions
+
+    other.create_field_definition({"key": "tier", "label": "Tier", "type": "choice", "choices": ["a", "b"]})
+    assert notice_arrived(one.engine)
+    assert one.create_contact({"first_name": "Grace", "attributes": {"tier": "a"}})["attributes"] == {"tier": "a"}
+
+    other.update_field_definition("tier", {"required": True})
+    assert notice_arrived(one.engine)
+    with pytest.raises(ValidationFailed) as refused:
+        one.create_contact({"first_name": "Alan"})
+    assert refused.value.errors == {"attributes.tier": ["required"]}
+
+    other.delete_field_definition("tier")
+    assert notice_arrived(one.engine)
+    with pytest.raises(ValidationFailed) as refused:
+        one.create_contact({"first_name": "Alan", "attributes": {"tier": "a"}})
+    assert list(refused.value.errors) == ["attributes.tier"]
+    assert one.create_contact({"first_name": "Alan"})["attributes"] == {}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # kept only where reading costs a round trip
+def test_creates_read_the_custom_fields_once_while_nothing_changes(replicas):
+    one, _ = replicas
+    read = []
+    listen = ("before_cursor_execute", lambda *args: read.append("contact_fields" in args[2] and "SELECT" in args[2]))
+    event.listen(one.engine, *listen)
+    for name in ("Ada", "Grace", "Alan"):
+        one.create_contact({"first_name": name})
+    event.remove(one.engine, *listen)
+
+    assert read.count(True) == 1

@@ -9,6 +9,7 @@ from contacts.models import Contact, ContactKey, ContactTag, OutboxEvent, contac
 from contacts.normalise import search_text
 from contacts.placement import owner_errors, placement_errors
 from contacts.schemas import (
+    CONTACT_SCHEMA,
     CONTACT_SORTS,
     ContactQuerySchema,
     ContactSchema,
@@ -29,6 +30,7 @@ ON_DUPLICATE = ("report", "reject")
 COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
 HISTORY = 500  # changes of one contact listed at most
 # What `rank_duplicates` compares and reports: read as columns, not as contacts with their tags.
+DUPLICATES = DuplicateSchema(many=True)
 COMPARED = (Contact.id, Contact.first_name, Contact.last_name, Contact.emails, Contact.phones, Contact.company_id)
 
 
@@ -73,7 +75,7 @@ def create(db, scope: Scope | None, data: dict, *, outbox, once, on_duplicate: s
             (ContactTag.__table__, [{"contact_id": contact["id"], "tag": tag} for tag in contact["tags"]]),
             (OutboxEvent.__table__, [{**event, "entity_id": contact["id"]}]),
         ]
-        answer = {**dumped, "duplicates": DuplicateSchema(many=True).dump(duplicates)}
+        answer = {**dumped, "duplicates": DUPLICATES.dump(duplicates)}
         return once.commit(db, answer, inserts=written)
 
 
@@ -169,7 +171,7 @@ def checked_input(db, scope: Scope | None, data: dict, partial: bool = False) ->
     may put the contact and to whom they may hand it."""
     errors = {}
     try:
-        fields = load(ContactSchema(), data, partial=partial)
+        fields = load(CONTACT_SCHEMA, data, partial=partial)
     except ValidationFailed as exc:
         errors, fields = dict(exc.errors), {}
     attributes = data.get("attributes", None if partial else {}) if isinstance(data, dict) else None

@@ -18,17 +18,19 @@ from interactions.known_contacts import require_contact
 from interactions.models import Interaction, OutboxEvent
 from interactions.schemas import INTERACTION_SORTS, InteractionQuerySchema, InteractionSchema, assign
 
+INTERACTION_SCHEMA = InteractionSchema()  # building a schema costs more than loading or dumping with it
+
 
 def create(db: Session, scope: Scope, data: dict, *, events, contacts, once) -> dict:
     """Record an interaction once its contact is known to the caller; committed with its event (and the
     idempotency record) in one statement, outside a transaction on PostgreSQL."""
-    fields = load(InteractionSchema(), data)
+    fields = load(INTERACTION_SCHEMA, data)
     check_placement(db, scope, Interaction, fields)
     require_contact(contacts, fields["contact_id"])
     interaction = Interaction(**fields)
     interaction.refresh_search_text()
     row = records.new_row(interaction)
-    dumped = InteractionSchema().dump(interaction)
+    dumped = INTERACTION_SCHEMA.dump(interaction)
     with statement_by_statement(db):  # after the call to contacts: no connection held while it runs
         return once.commit(
             db,

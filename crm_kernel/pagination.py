@@ -31,28 +31,47 @@ def decode_cursor(cursor: str, column) -> tuple:
         raise ValidationFailed("the cursor is not one this API returned", {"cursor": ["invalid cursor"]}) from None
 
 
-def keyset_page(session: Session, stmt, model, *, limit: int, cursor: str | None, sort: str, sortable: tuple):
-    """Run `stmt` for one page sorted by `sort` (`name` or `-name`, one of `sortable`).
-
-    Returns the rows and the cursor of the next page (None on the last page).
-    """
+def sort_key(sort: str, sortable: tuple) -> tuple[str, bool]:
+    """The column name and direction of `sort` (`name` or `-name`, one of `sortable`); 422 otherwise."""
     name = sort.removeprefix("-")
     if name not in sortable:
         raise ValidationFailed(
             f"cannot sort by {name!r}; choose one of {', '.join(sortable)}", {"sort": [f"one of {', '.join(sortable)}"]}
         )
-    descending = sort.startswith("-")
+    return name, sort.startswith("-")
+
+
+def after_cursor(stmt, model, name: str, descending: bool, cursor: str | None):
+    """`stmt` restricted to the rows that follow `cursor` in the order of `name` then id."""
+    if not cursor:
+        return stmt
     column = getattr(model, name)
-    if cursor:
-        value, last_id = decode_cursor(cursor, column)
-        if descending:
-            stmt = stmt.where(or_(column < value, and_(column == value, model.id < last_id)))
-        else:
-            stmt = stmt.where(or_(column > value, and_(column == value, model.id > last_id)))
-    order = (column.desc(), model.id.desc()) if descending else (column.asc(), model.id.asc())
-    rows = session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(getattr(rows[-1], name), rows[-1].id)
-    return rows, next_cursor
+    value, last_id = decode_cursor(cursor, column)
+    if descending:
+        return stmt.where(or_(column < value, and_(column == value, model.id < last_id)))
+    return stmt.where(or_(column > value, and_(column == value, model.id > last_id)))
+
+
+def keyset_order(columns, name: str, descending: bool) -> tuple:
+    """The ORDER BY of a page: `name` then id, of `columns` (a model, or a subquery's `.c`)."""
+    column, id_ = getattr(columns, name), columns.id
+    return (column.desc(), id_.desc()) if descending else (column.asc(), id_.asc())
+
+
+def page_and_cursor(rows: list, limit: int, name: str) -> tuple[list, str | None]:
+    """The first `limit` of `rows` (read with `limit + 1`), and the cursor of the next page (None on the last)."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(getattr(rows[-1], name), rows[-1].id)
+
+
+def keyset_page(session: Session, stmt, model, *, limit: int, cursor: str | None, sort: str, sortable: tuple):
+    """Run `stmt` for one page sorted by `sort` (`name` or `-name`, one of `sortable`).
+
+    Returns the rows and the cursor of the next page (None on the last page).
+    """
+    name, descending = sort_key(sort, sortable)
+    stmt = after_cursor(stmt, model, name, descending, cursor)
+    rows = session.scalars(stmt.order_by(*keyset_order(model, name, descending)).limit(limit + 1)).all()
+    return page_and_cursor(rows, limit, name)

@@ -1,11 +1,11 @@
 """Marshmallow base schemas: the wire format of every resource starts here."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tzdata
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
 
 from crm_kernel.errors import ValidationFailed
 
@@ -81,6 +81,97 @@ class EntitySchema(StrictSchema):
     version = fields.Integer(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True, default_timezone=UTC)
     updated_at = fields.AwareDateTime(dump_only=True, default_timezone=UTC)
+
+
+# Field classes whose serialization returns a value of these exact types unchanged (None too), as long
+# as the class does not override it: `dump_rows` then copies such values without calling marshmallow.
+_UNCHANGED = ((fields.String, (str,)), (fields.Integer, (int,)), (fields.Boolean, (bool,)))
+_MISSING = object()
+
+
+def _unchanged_types(field: fields.Field) -> tuple | None:
+    for cls, types in _UNCHANGED:
+        if isinstance(field, cls) and type(field)._serialize is cls._serialize:
+            if isinstance(field, fields.Number) and field.as_string:
+                return None
+            return types
+    return None
+
+
+def _converter(field: fields.Field):
+    """A function of a value to what `field` serializes it to, for the values whose serialization is
+    known without marshmallow, None excepted (None when it knows of none): a copy of a list of
+    `_UNCHANGED` values or of a dict with text keys, an ISO time's function; `_MISSING` for a value it
+    does not know. (`_UNCHANGED` values need none.)"""
+    if isinstance(field, fields.List) and type(field)._serialize is fields.List._serialize:
+        inner = _unchanged_types(field.inner)
+        if inner is not None:
+            return lambda value: list(value) if all(type(v) in inner for v in value) else _MISSING
+    if type(field) is fields.Dict and field.value_field is None:
+        keys = (str,) if field.key_field is None else _unchanged_types(field.key_field)
+        if keys is not None:
+            return lambda value: dict(value) if all(type(k) in keys for k in value) else _MISSING
+    if isinstance(field, fields.DateTime) and type(field)._serialize is fields.DateTime._serialize:
+        to_text = field.SERIALIZATION_FUNCS.get(field.format or field.DEFAULT_FORMAT)
+        if to_text is not None:
+            return lambda value: to_text(value) if isinstance(value, datetime) else _MISSING
+    return None
+
+
+_plans: dict[type, tuple] = {}
+
+
+def _dump_plan(schema_cls: type[Schema]) -> tuple:
+    if schema_cls not in _plans:
+        schema = schema_cls()
+        dumps_itself = any(hooks for tag, hooks in schema._hooks.items() if "dump" in str(tag))
+        steps = tuple(
+            (
+                name,
+                field.data_key if field.data_key is not None else name,
+                field,
+                _unchanged_types(field),
+                _converter(field),
+            )
+            for name, field in schema.dump_fields.items()
+        )
+        _plans[schema_cls] = (schema, None if dumps_itself else steps)
+    return _plans[schema_cls]
+
+
+def dump_rows(schema_cls: type[Schema], rows) -> list[dict]:
+    """`schema_cls(many=True).dump(rows)` for rows that are mappings (a page read without the ORM):
+    the same dicts, key for key and in the schema's order, at a fraction of marshmallow's cost.
+
+    The schema stays the one wire format: keys, order and formats come from its fields; a field's
+    value is copied or formatted here only where its class's serialization is known to give exactly
+    that (`_converter`), and any other field or value goes through the field itself. A schema with
+    dump hooks dumps itself.
+    """
+    schema, steps = _dump_plan(schema_cls)
+    if steps is None:
+        return schema_cls(many=True).dump(rows)
+    dumped = []
+    for row in rows:
+        item = {}
+        for name, key, field, unchanged, convert in steps:
+            value = row.get(name, _MISSING)
+            if value is None and (unchanged or convert):
+                pass  # every field this copies or converts serializes None as None
+            elif unchanged is not None:
+                if type(value) not in unchanged:
+                    value = _MISSING
+            elif convert is not None and value is not _MISSING:
+                value = convert(value)
+            else:
+                value = _MISSING
+            if value is _MISSING:
+                value = field.serialize(name, row, accessor=schema.get_attribute)
+                if value is missing:
+                    continue
+            item[key] = value
+        dumped.append(item)
+    return dumped
 
 
 class PageQuerySchema(StrictSchema):

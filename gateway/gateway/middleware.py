@@ -13,6 +13,7 @@ from collections import OrderedDict, deque
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import eventlet
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -72,6 +73,16 @@ def has_body(request) -> bool:
 def idempotency_lease() -> timedelta:
     """How long an unfinished request holds its key; a retry after that runs the request again."""
     return timedelta(seconds=float(env("CRM_IDEMPOTENCY_LEASE_SECONDS", "30")))
+
+
+def idempotency_wait() -> float:
+    """How long a retry that finds its key held waits for the holder to finish (or to be found dead
+    and taken over) before answering 409 "in progress"; longer than a dead gateway takes to be found
+    (`CRM_GATEWAY_HEARTBEAT_STALE_SECONDS` and a beat), so a retry after a gateway was killed is served."""
+    return float(env("CRM_IDEMPOTENCY_WAIT_SECONDS", "5"))
+
+
+WAIT_STEP = 0.25  # seconds between two looks at a held key
 
 
 def idempotency_ttl() -> timedelta:
@@ -226,6 +237,7 @@ class EdgeMiddleware:
 
     def __init__(self, instance: str = INSTANCE_ID):
         self.instance = instance  # this gateway process, the owner of the records it claims
+        self.pause = eventlet.sleep  # how a retry waits for a held key (green: other requests go on)
         # Answers not stored because the database was away: (caller, key, claimed_at, kept). Bounded:
         # past it, the oldest keys wait for their lease instead.
         self.unfinished: deque = deque(maxlen=10_000)
@@ -304,15 +316,21 @@ class EdgeMiddleware:
             print_ = fingerprint(request)
         except (PayloadTooLarge, RequestEntityTooLarge):
             return _unread(problem_response(413, "Payload too large", "the request body is larger than allowed"))
-        claimed_at = utcnow()
-        try:
-            with self._session() as session:
-                guarded = GUARDED_WRITES.match(request.path) is not None
-                record = claim(session, caller, key, print_, claimed_at, self.instance, guarded)
-                if record is not None:
-                    return self._replay(record, print_)
-        except DATABASE_ERRORS as exc:
-            return _database_down(exc)
+        guarded = GUARDED_WRITES.match(request.path) is not None
+        waited_until = time.monotonic() + idempotency_wait()
+        while True:
+            claimed_at = utcnow()
+            try:
+                with self._session() as session:
+                    record = claim(session, caller, key, print_, claimed_at, self.instance, guarded)
+            except DATABASE_ERRORS as exc:
+                return _database_down(exc)
+            if record is None:
+                break  # claimed: this request runs
+            held = record.status is None and record.fingerprint == print_
+            if not held or time.monotonic() >= waited_until:
+                return self._replay(record, print_)
+            self.pause(WAIT_STEP)  # the holder may finish meanwhile, or be found dead and taken over
         request.environ[ENVIRON_KEY] = call_key(caller, key)  # to the service: recorded with its write
         response = serve(request)
         kept = kept_answer(response)

@@ -53,6 +53,7 @@ def signing_key(monkeypatch):
     monkeypatch.setenv("CRM_SECRET_KEY", KEY)
     monkeypatch.setenv("CRM_RATE_LIMIT_PER_MINUTE", "600")
     monkeypatch.setenv("CRM_RATE_LIMIT_BURST", "100")
+    monkeypatch.setenv("CRM_IDEMPOTENCY_WAIT_SECONDS", "0")  # a held key answers 409 at once, unless a test waits
 
 
 def token_for(user_id: str, generation: int = 0) -> str:
@@ -309,6 +310,65 @@ def test_a_dead_gateways_key_on_a_route_whose_service_does_not_record_keys_waits
     assert idempotent(api, served, path=path).status_code == 409 and served.calls == 0
     age(api, timedelta(seconds=27))
     assert idempotent(api, served, path=path).status_code == 201 and served.calls == 1
+
+
+class WhileWaiting:
+    """The middleware's pause between two looks at a held key: does `meanwhile` (what another gateway
+    or the passing time would do) at the first pause, and counts the pauses."""
+
+    def __init__(self, api, meanwhile=None):
+        self.api, self.meanwhile, self.pauses = api, meanwhile, 0
+
+    def __call__(self, seconds):
+        self.pauses += 1
+        if self.pauses == 1 and self.meanwhile:
+            with self.api.sessions()() as session:
+                self.meanwhile(session)
+                session.commit()
+
+
+def test_a_retry_waits_for_the_attempt_holding_its_key_and_gets_that_answer(api, monkeypatch):
+    monkeypatch.setenv("CRM_IDEMPOTENCY_WAIT_SECONDS", "5")
+    unfinished(api, owner="live-gateway", claimed_ago=0.5, beaten_ago=0.1)
+
+    def first_attempt_finishes(session):
+        record = session.get(IdempotencyRecord, ("u:u1", "k1"))
+        record.status, record.body = 201, '{"id": "from-the-first-attempt"}'
+        record.headers = {"Content-Type": "application/json"}
+
+    api.pause = waiting = WhileWaiting(api, first_attempt_finishes)
+    served = Served()
+    retry = idempotent(api, served)
+    assert retry.status_code == 201 and retry.json == {"id": "from-the-first-attempt"}
+    assert retry.headers["Idempotent-Replayed"] == "true" and served.calls == 0 and waiting.pauses == 1
+
+
+def test_a_retry_waits_until_the_killed_gateway_holding_its_key_is_found_dead_then_runs(api, monkeypatch):
+    """The retry of a request in flight on a gateway that was killed: the owner's last beat is still
+    fresh when the retry comes, stale a moment later; the retry is served, not told 409."""
+    monkeypatch.setenv("CRM_IDEMPOTENCY_WAIT_SECONDS", "5")
+    unfinished(api, owner="killed-gateway", claimed_ago=4, beaten_ago=0.5)
+    api.pause = waiting = WhileWaiting(api, lambda s: beat(s, "killed-gateway", utcnow() - timedelta(seconds=10)))
+    served = Served()
+    assert idempotent(api, served).status_code == 201 and served.calls == 1 and waiting.pauses == 1
+    assert owner_of_k1(api) == "this-gateway"
+
+
+def test_a_key_still_held_when_the_wait_is_over_is_409_in_progress(api, monkeypatch):
+    monkeypatch.setenv("CRM_IDEMPOTENCY_WAIT_SECONDS", "0.2")
+    unfinished(api, owner="live-gateway", claimed_ago=20, beaten_ago=0.1)
+    api.pause = waiting = WhileWaiting(api)
+    served = Served()
+    answer = idempotent(api, served)
+    assert answer.status_code == 409 and answer.headers["Retry-After"] == "1" and served.calls == 0
+    assert waiting.pauses >= 1
+
+
+def test_a_retry_with_another_body_does_not_wait_for_the_key(api, monkeypatch):
+    monkeypatch.setenv("CRM_IDEMPOTENCY_WAIT_SECONDS", "5")
+    unfinished(api, owner="live-gateway", claimed_ago=0.5, beaten_ago=0.1)
+    api.pause = waiting = WhileWaiting(api)
+    assert idempotent(api, Served(), body=b'{"a": 2}').status_code == 422 and waiting.pauses == 0
 
 
 class DatabaseAwayWhenFinishing:

@@ -1,7 +1,6 @@
 """Contacts: the people the company talks to. Plain functions over an explicit session and scope."""
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from contacts import companies, custom_fields
 from contacts.duplicates import rank_duplicates
@@ -10,19 +9,17 @@ from contacts.normalise import search_text
 from contacts.placement import owner_errors, placement_errors
 from contacts.schemas import (
     CONTACT_SCHEMA,
-    CONTACT_SORTS,
     ContactQuerySchema,
     ContactSchema,
     DuplicateSchema,
     HistoryEntrySchema,
     created_entity,
 )
-from contacts.search import contacts_matching
+from contacts.search import contact_by_id, contact_page
 from crm_kernel import records
 from crm_kernel.db import new_id, outside_transaction, statement_by_statement, utcnow
-from crm_kernel.errors import Conflict, ValidationFailed
+from crm_kernel.errors import Conflict, NotFound, ValidationFailed
 from crm_kernel.outbox import audit_trail
-from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
 from crm_kernel.scope import Scope, visible
 
@@ -80,11 +77,12 @@ def create(db, scope: Scope | None, data: dict, *, outbox, once, on_duplicate: s
 
 
 def get(db, scope: Scope | None, contact_id: str) -> dict:
-    """The contact and its tags, read in one statement outside a transaction (one round trip)."""
-    contact = records.visible_or_404(
-        outside_transaction(db), Contact, contact_id, scope, noun="contact", options=(joinedload(Contact.tag_rows),)
-    )
-    return ContactSchema().dump(contact)
+    """The contact and its tags, read in one statement outside a transaction (one round trip); a
+    contact that is absent, deleted or out of sight is the same 404."""
+    found = contact_by_id(outside_transaction(db), scope, contact_id) if records.plausible_id(contact_id) else None
+    if found is None:
+        raise NotFound(f"contact {contact_id} not found")
+    return found
 
 
 def update(db, scope: Scope | None, contact_id: str, data: dict, *, outbox, expected_version=None) -> dict:
@@ -137,18 +135,13 @@ def history(db, scope: Scope | None, contact_id: str) -> dict:
 
 
 def listed(db, scope: Scope | None, query: dict) -> dict:
+    """One page of the contacts matching `query` that the caller may see, in one statement outside a
+    transaction (`search.contact_page`)."""
     params = load(ContactQuerySchema(), query)
-    stmt = contacts_matching(db, params)
-    rows, next_cursor = keyset_page(
-        db,
-        visible(stmt, Contact, scope),
-        Contact,
-        limit=params["limit"],
-        cursor=params["cursor"],
-        sort=params["sort"],
-        sortable=CONTACT_SORTS,
+    items, next_cursor = contact_page(
+        outside_transaction(db), scope, params, limit=params["limit"], cursor=params["cursor"], sort=params["sort"]
     )
-    return {"items": ContactSchema(many=True).dump(rows), "next_cursor": next_cursor}
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def duplicates_of(db, scope: Scope | None, contact_id: str) -> dict:

@@ -6,14 +6,12 @@ import io
 from sqlalchemy.orm import Session
 
 from contacts import companies
-from contacts.models import Contact
 from contacts.rows import formula_safe
-from contacts.schemas import CONTACT_SORTS, ContactQuerySchema, ContactSchema
-from contacts.search import contacts_matching
+from contacts.schemas import CONTACT_SORTS, ContactQuerySchema
+from contacts.search import contact_page, contacts_matching
 from crm_kernel.errors import ValidationFailed
-from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
-from crm_kernel.scope import Scope, visible
+from crm_kernel.scope import Scope
 
 EXPORT_PAGE = 1000
 EXPORT_COLUMNS = (
@@ -54,17 +52,9 @@ def export_rows(engine, params: dict, attribute_keys: list[str], scope: Scope | 
     while True:
         # A session per page: on SQLite the process has one connection, and a slow reader must not hold it.
         with Session(engine) as session:
-            rows, cursor = keyset_page(
-                session,
-                visible(contacts_matching(session, params), Contact, scope),
-                Contact,
-                limit=EXPORT_PAGE,
-                cursor=cursor,
-                sort=params["sort"],
-                sortable=CONTACT_SORTS,
-            )
-            names = companies.names_seen_by(session, scope, {c.company_id for c in rows if c.company_id})
-            for item in ContactSchema(many=True).dump(rows):
+            items, cursor = contact_page(session, scope, params, limit=EXPORT_PAGE, cursor=cursor, sort=params["sort"])
+            names = companies.names_seen_by(session, scope, {c["company_id"] for c in items if c["company_id"]})
+            for item in items:
                 writer.writerow(export_row(item, names, attribute_keys))
         yield buffer.getvalue().encode()
         buffer.seek(0)

@@ -63,6 +63,11 @@ class Contact(Entity, Base):
         # Every list is of live contacts, newest first, paged by (created_at, id): one index walked
         # backwards answers it, and a search for a common word filters its rows in that order.
         Index("ix_contacts_live_created", "created_at", "id", **_where("deleted_at IS NULL")),
+        # The other sorts of a list, and an agent's own contacts in page order (their scope is `owner_id =
+        # me`): without these a million-row page sorted every row, or walked them all for a new agent.
+        Index("ix_contacts_live_last_name", "last_name", "id", **_where("deleted_at IS NULL")),
+        Index("ix_contacts_live_first_name", "first_name", "id", **_where("deleted_at IS NULL")),
+        Index("ix_contacts_live_owner_created", "owner_id", "created_at", "id", **_where("deleted_at IS NULL")),
         # Nearly every row has no deletion time and no merge target: indexing those NULLs costs every
         # insert of an import and answers no query.
         Index("ix_contacts_deleted_at", "deleted_at", **_where("deleted_at IS NOT NULL")),
@@ -74,7 +79,7 @@ class Contact(Entity, Base):
     emails: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     phones: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     company_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    owner_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(32))  # see __table_args__
     department_id: Mapped[str | None] = mapped_column(String(32), index=True)
     tag_rows: Mapped[list["ContactTag"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ContactTag.tag"

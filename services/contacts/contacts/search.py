@@ -1,9 +1,14 @@
-"""Which contacts a list, search or export returns: one function for both engines."""
+"""Which contacts a list, search or export returns, and how a page of them is read: one function for
+both engines."""
 
-from sqlalchemy import column, func, literal_column, select, table
+from sqlalchemy import JSON, column, func, literal_column, select, table
 
 from contacts.models import SQLITE_SEARCH_INDEX, Contact, ContactTag
 from contacts.normalise import query_terms
+from contacts.schemas import CONTACT_SORTS, ContactSchema
+from crm_kernel.pagination import after_cursor, keyset_order, page_and_cursor, sort_key
+from crm_kernel.schemas import dump_rows
+from crm_kernel.scope import Scope, visible
 
 RANGES = {
     "created_from": (Contact.created_at, ">="),
@@ -64,3 +69,47 @@ def contacts_matching(session, params: dict):
         if params.get(name) is not None:
             stmt = stmt.where(column_ >= params[name] if op == ">=" else column_ < params[name])
     return stmt
+
+
+# What a page reads of each contact: the columns of the wire format (`ContactSchema`), nothing more
+# (not `search_text`, the longest column, which no reader is shown); `tags` comes from its own table.
+PAGE_COLUMNS = tuple(Contact.__table__.c[name] for name in ContactSchema().dump_fields if name in Contact.__table__.c)
+
+
+def tags_of(session, page):
+    """The tags of each row of `page` (a subquery of contacts) as one value, sorted as
+    `Contact.tag_rows` sorts them: a PostgreSQL array, or SQLite's JSON array (3.40 has no ORDER BY
+    inside an aggregate: it aggregates in its subquery's order, which SQLite keeps)."""
+    mine = select(ContactTag.tag).where(ContactTag.contact_id == page.c.id).correlate(page)
+    if session.get_bind().dialect.name == "sqlite":
+        ordered = mine.order_by(ContactTag.tag).subquery()
+        return select(func.json_group_array(ordered.c.tag, type_=JSON)).scalar_subquery()
+    return mine.with_only_columns(func.array_agg(ContactTag.tag).aggregate_order_by(ContactTag.tag)).scalar_subquery()
+
+
+def contact_page(session, scope: Scope | None, params: dict, *, limit: int, cursor: str | None, sort: str):
+    """One page of the contacts matching `params` that `scope` may see, as `ContactSchema().dump` gives
+    each, and the next page's cursor: one statement, rows read without the ORM.
+
+    The page (ids, sort and cursor) is chosen first, in a subquery; each of its rows then gets its tags,
+    so tags are aggregated for the page's rows only, whatever plan finds them.
+    """
+    name, descending = sort_key(sort, CONTACT_SORTS)
+    stmt = visible(contacts_matching(session, params), Contact, scope).with_only_columns(*PAGE_COLUMNS)
+    stmt = after_cursor(stmt, Contact, name, descending, cursor)
+    page = stmt.order_by(*keyset_order(Contact, name, descending)).limit(limit + 1).subquery("page")
+    rows = session.execute(
+        select(page, tags_of(session, page).label("tags")).order_by(*keyset_order(page.c, name, descending))
+    ).all()
+    rows, next_cursor = page_and_cursor(rows, limit, name)
+    return dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []} for row in rows]), next_cursor
+
+
+def contact_by_id(session, scope: Scope | None, contact_id: str) -> dict | None:
+    """The live contact `contact_id` as `ContactSchema().dump` gives it, if `scope` may see it, else
+    None: one statement, read as a page's rows are (no ORM object, tags aggregated in it)."""
+    one = visible(select(*PAGE_COLUMNS).where(Contact.id == contact_id, Contact.deleted_at.is_(None)), Contact, scope)
+    one = one.subquery("one")
+    row = session.execute(select(one, tags_of(session, one).label("tags"))).first()
+    return None if row is None else dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []}])[0]
+

@@ -26,8 +26,8 @@ from crm_kernel.scope import Scope, visible
 ON_DUPLICATE = ("report", "reject")
 COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
 HISTORY = 500  # changes of one contact listed at most
-# What `rank_duplicates` compares and reports: read as columns, not as contacts with their tags.
 DUPLICATES = DuplicateSchema(many=True)
+# What `rank_duplicates` compares and reports: read as columns, not as contacts with their tags.
 COMPARED = (Contact.id, Contact.first_name, Contact.last_name, Contact.emails, Contact.phones, Contact.company_id)
 
 

@@ -9,7 +9,8 @@ sent, so reporting stays idle; starts the system as `make run` does (`scripts/ru
 naive baseline of `naive_services.py` (a bare `@http` route; a route making one RPC that returns a
 fixed dict: the shape of nameko-examples) in the same run; then drives each with wrk (Debian:
 `apt-get install wrk`) at 1 and 16 connections: the naive routes, `GET /healthz`, `GET /contacts/{id}`,
-the first page of the list and of a search, `POST /contacts` and `POST /interactions`. With
+the first page of the list and of a search, `POST /contacts` (without and with an `Idempotency-Key`)
+and `POST /interactions`. With
 `--replicas`, it measures again with a second gateway and a second contacts process (two wrk, one
 per gateway, half the connections each: how Kubernetes would spread them). Prints Markdown tables
 for BENCHMARKS.md; ratios are within this one run.
@@ -55,6 +56,27 @@ request = function()
   local body = string.format('{"first_name": "Load", "last_name": "Bench%d", "emails": ["load.%d.%d@example.com"]}',
     n, n, math.random(1000000000))
   return wrk.format(nil, nil, nil, body)
+end
+"""
+# The same creates, each with an Idempotency-Key of its own (what a client that retries sends): the
+# gateway claims the key and stores the answer, the service records it with the write.
+POST_CONTACT_KEYED = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+n = 0
+request = function()
+  n = n + 1
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Idempotency-Key"] = string.format("RUN-%d-%d", tid, n)
+  local body = string.format('{"first_name": "Keyed", "last_name": "B%d", "emails": ["keyed.RUN.%d.%d@example.com"]}',
+    n, tid, n)
+  return wrk.format(nil, nil, headers, body)
 end
 """
 POST_INTERACTION = """
@@ -107,7 +129,9 @@ def measure(targets: list[tuple], connections: list[int], seconds: int, token: s
     results = {}
     for name, url, script, authenticated in targets:
         for count in connections:
-            results[(name, count)] = wrk(url, count, seconds, token if authenticated else None, script)
+            # A prefix of its own for each run's Idempotency-Keys (and e-mails), so no run replays another's.
+            run_script = script.replace("RUN", uuid.uuid4().hex[:12]) if script else script
+            results[(name, count)] = wrk(url, count, seconds, token if authenticated else None, run_script)
             print(f"  {name} at {count}: {results[(name, count)]}", flush=True)
     return results
 
@@ -190,6 +214,7 @@ def main() -> int:
             ("GET /contacts?limit=50", f"{api}/api/v1/contacts?limit=50", None, True),
             (f"GET /contacts?q={search}&limit=50", f"{api}/api/v1/contacts?q={search}&limit=50", None, True),
             ("POST /contacts", f"{api}/api/v1/contacts", POST_CONTACT, True),
+            ("POST /contacts with Idempotency-Key", f"{api}/api/v1/contacts", POST_CONTACT_KEYED, True),
             ("POST /interactions", f"{api}/api/v1/interactions", POST_INTERACTION % created, True),
         ]
         targets = [target for target in targets if target[0].startswith("naive") or args.only in target[0]]

@@ -11,7 +11,7 @@ processes (the CLI, tests) out of the writer's way.
 import logging
 import socket
 import time
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -215,6 +215,41 @@ def outside_transaction(session: Session) -> Session:
 
 
 AUTOCOMMIT = "crm.autocommit"
+
+
+@contextmanager
+def statement_by_statement(session: Session):
+    """Within the block, each statement of `session` on PostgreSQL commits on its own (the driver's
+    autocommit), when the connection has no transaction open; after it, statements run in a
+    transaction again (psycopg2 sends `BEGIN` before the next).
+
+    For a worker whose reads are each one statement and whose writes are one statement together
+    (`crm_kernel.bulk.insert_together`): it saves the `BEGIN` and `COMMIT` round trips, and one
+    statement is as atomic as a transaction. A connection already in a transaction stays in it (the
+    block's statements are then part of it), and so does SQLite, which has no round trips to save.
+    """
+    connection = session.connection()
+    fairy = connection.connection
+    dbapi = fairy.dbapi_connection
+    if connection.dialect.name != "postgresql" or dbapi.autocommit or _in_transaction(dbapi):
+        yield session
+        return
+    dbapi.autocommit = True
+    fairy.info[AUTOCOMMIT] = True  # should the reset below fail, the pool resets it at the next checkout
+    try:
+        yield session
+    finally:
+        with suppress(Exception):  # a dropped connection: the pool replaces it (`_in_transactions_again`)
+            dbapi.autocommit = False
+            del fairy.info[AUTOCOMMIT]
+
+
+def _in_transaction(dbapi_connection) -> bool:
+    """Whether the driver's connection has a transaction open (psycopg2 or pg8000)."""
+    status = getattr(dbapi_connection, "status", None)
+    if status is not None:  # psycopg2: STATUS_READY (1) outside a transaction
+        return status != 1
+    return bool(getattr(dbapi_connection, "_in_transaction", True))
 
 
 def _in_transactions_again(dbapi_connection, record, _proxy) -> None:

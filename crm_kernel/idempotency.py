@@ -29,7 +29,8 @@ from sqlalchemy import JSON, String
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from crm_kernel.db import UTCDateTime, utcnow
+from crm_kernel.bulk import insert_together
+from crm_kernel.db import UTCDateTime, statement_by_statement, utcnow
 
 IDEMPOTENCY_KEY = "idempotency_key"
 ENVIRON_KEY = "crm.idempotency_key"  # where the gateway's middleware leaves it for the HTTP entrypoint
@@ -62,16 +63,23 @@ class IdempotentWrites:
     def first_answer(self, session: Session) -> dict | None:
         if not self.key:
             return None
-        row = session.get(self.model, (self.key, self.method))
+        with statement_by_statement(session):  # one statement: no BEGIN for it when it opens the worker
+            row = session.get(self.model, (self.key, self.method))
         return None if row is None else row.answer
 
-    def commit(self, session: Session, answer: dict) -> dict:
-        """Commit the session's write with `answer` recorded under the key; return the answer to give."""
-        if not self.key:
+    def commit(self, session: Session, answer: dict, *, inserts: list = ()) -> dict:
+        """Commit the session's write with `answer` recorded under the key; return the answer to give.
+
+        `inserts`, `(table, rows)` pairs, are written with the record in one statement
+        (`crm_kernel.bulk.insert_together`) after the session's own pending changes.
+        """
+        if not self.key and not inserts:
             session.commit()
             return answer
-        session.add(self.model(key=self.key, method=self.method, answer=answer))
+        record = {"key": self.key, "method": self.method, "answer": answer, "created_at": utcnow()}
         try:
+            session.flush()
+            insert_together(session, [*inserts, *([(self.model.__table__, [record])] if self.key else [])])
             session.commit()
         except IntegrityError:
             session.rollback()

@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 
 import eventlet
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from crm_kernel.config import database_url, env
-from crm_kernel.db import close_safely, get_engine, utcnow
+from crm_kernel.db import close_safely, get_engine, statement_by_statement, utcnow
 from crm_kernel.errors import PayloadTooLarge, Unauthorized
 from crm_kernel.http import bound_body, is_chunked, max_json_bytes, problem_response
 from crm_kernel.idempotency import ENVIRON_KEY, call_key
@@ -142,17 +143,18 @@ def claim(
     """None when this request may run under the key (a new key, an expired lease or a dead owner's
     guarded request, an expired record), claimed for it by `owner` as of `now`; else the record to
     answer from."""
-    record = session.get(IdempotencyRecord, (caller, key))
-    if record is None:
-        try:
-            session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=print_, created_at=now, owner=owner))
-            session.commit()
+    record = None
+    for _ in range(2):  # a key freed between the two statements is claimed on the second try
+        if claimed_new(
+            session, {"caller": caller, "key": key, "fingerprint": print_, "created_at": now, "owner": owner}
+        ):
             return None
-        except IntegrityError:
-            session.rollback()
-            record = session.get(IdempotencyRecord, (caller, key))
-            if record is None:
-                raise
+        record = session.get(IdempotencyRecord, (caller, key))
+        if record is not None:
+            break
+    if record is None:
+        # As the insert's failure was before: a 503, and the client's retry finds the key settled.
+        raise SQLAlchemyError("an idempotency key was claimed and freed twice while this request claimed it")
     expired = record.created_at <= now - idempotency_ttl()
     unfinished = record.status is None and record.fingerprint == print_
     if not (expired or (unfinished and lease_over(session, record, now, guarded))):
@@ -183,19 +185,31 @@ def kept_answer(response: Response) -> dict | None:
     return {"status": response.status_code, "headers": headers, "body": response.get_data(as_text=True)}
 
 
+def claimed_new(session: Session, values: dict) -> bool:
+    """Whether the key of `values` was new and is now claimed with them: one statement that commits on
+    its own (one round trip on PostgreSQL, where a read, an insert and a commit took four)."""
+    table = IdempotencyRecord.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    with statement_by_statement(session):
+        claimed = session.execute(insert(table).values(headers={}, **values).on_conflict_do_nothing()).rowcount
+        session.commit()
+    return claimed == 1
+
+
 def finish(session: Session, caller: str, key: str, claimed_at: datetime, kept: dict | None) -> None:
     """Store `kept` (`kept_answer`) as the answer under the key, or free the key when there is none.
-    Nothing changes when another retry took the lease meanwhile."""
+    Nothing changes when another retry took the lease meanwhile. One statement, committed on its own."""
     mine = (
         IdempotencyRecord.caller == caller,
         IdempotencyRecord.key == key,
         IdempotencyRecord.created_at == claimed_at,
     )
-    if kept is None:
-        session.execute(delete(IdempotencyRecord).where(*mine))
-    else:
-        session.execute(update(IdempotencyRecord).where(*mine).values(**kept))
-    session.commit()
+    with statement_by_statement(session):
+        if kept is None:
+            session.execute(delete(IdempotencyRecord).where(*mine))
+        else:
+            session.execute(update(IdempotencyRecord).where(*mine).values(**kept))
+        session.commit()
 
 
 def purge(session: Session, now: datetime) -> int:

@@ -1,15 +1,18 @@
 """The contacts service on each engine, from its migrations: search, import, history and merge."""
 
 import io
+import select as select_module
 
 import pytest
 from service_workers import CALLER, Workers
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.orm import Session
 
 from contacts.importer import import_csv
-from contacts.models import Contact, OutboxEvent
+from contacts.models import Contact, ContactKey, OutboxEvent
 from contacts.service import ContactsService
+from crm_kernel.errors import ValidationFailed
 from crm_kernel.migrations import upgrade
 from crm_kernel.outbox import OutboxRecorder
 from crm_kernel.scope import Scope
@@ -137,3 +140,92 @@ def test_phone_digits_and_addresses_match_whole_though_the_index_is_asked_for_a_
     assert found("ada.k@example") == ["Ada"]
     assert found("ada.k@") == ["Ada", "Bob"]
     assert found("k@elsewhere.org") == ["Bob"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
+def test_a_create_on_postgresql_is_its_reads_and_one_write_each_committing_on_its_own(contacts):
+    keyed = contacts.with_key("k" * 64)
+    keyed.create_contact({"first_name": "Ada", "emails": ["ada@example.com"]})
+    sent = []  # each statement, whether the driver sent it outside a transaction, and if it was compiled before
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, conn.connection.autocommit, context.cache_hit == CACHE_HIT))
+
+    event.listen(contacts.engine, "before_cursor_execute", record)
+    created = keyed.with_key("l" * 64).create_contact(
+        {"first_name": "Ada", "last_name": "Byron", "emails": ["ada@example.com", "ab@example.com"], "tags": ["vip"]}
+    )
+    keyed.with_key("m" * 64).create_contact({"first_name": "Alan", "emails": ["alan@example.com"], "tags": ["b2b"]})
+    event.remove(contacts.engine, "before_cursor_execute", record)
+
+    writes = [(cached, autocommit) for statement, autocommit, cached in sent if not statement.startswith("SELECT")]
+    assert len(writes) == 2 and len(sent) == 6  # each: the key, the duplicates; the write (custom fields: kept)
+    assert all(autocommit for _, autocommit, _ in sent)  # no BEGIN, no COMMIT: three round trips a create
+    assert writes[1] == (True, True)  # a write of the same tables as the one before: not compiled again
+    assert [d["reasons"] for d in created["duplicates"]] == [["same e-mail ada@example.com"]]
+    with Session(contacts.engine) as session:
+        keys = session.scalars(select(ContactKey.key).where(ContactKey.contact_id == created["id"]))
+        event_of = session.scalar(
+            select(OutboxEvent.payload).where(
+                OutboxEvent.type == "contact.created", OutboxEvent.entity_id == created["id"]
+            )
+        )
+        assert sorted(keys) == ["e:ab@example.com", "e:ada@example.com"]
+        assert event_of["entity"] == {name: value for name, value in created.items() if name != "duplicates"}
+
+
+@pytest.fixture
+def replicas(database_url):
+    """Two processes of the contacts service on one database: each with its own pool (of one connection)."""
+    upgrade("contacts", database_url)
+    engines = [create_engine(database_url, pool_size=1) for _ in range(2)]
+    yield [Workers(ContactsService, engine, OutboxEvent) for engine in engines]
+    for engine in engines:
+        engine.dispose()
+
+
+def notice_arrived(engine) -> bool:
+    """Wait (10 s at most) until PostgreSQL's notice of a change can be read on the process's connection,
+    as it can long before a client's next request reaches the process; at once on SQLite (no notices)."""
+    if engine.dialect.name != "postgresql":
+        return True
+    connection = engine.raw_connection()  # the pool's one connection, which listens
+    try:
+        return bool(select_module.select([connection.dbapi_connection], [], [], 10)[0])
+    finally:
+        connection.close()
+
+
+def test_a_custom_field_defined_changed_or_deleted_through_one_replica_applies_on_the_other(replicas):
+    one, other = replicas
+    one.create_contact({"first_name": "Ada"})  # `one` has read (and on PostgreSQL keeps) the definitions
+
+    other.create_field_definition({"key": "tier", "label": "Tier", "type": "choice", "choices": ["a", "b"]})
+    assert notice_arrived(one.engine)
+    assert one.create_contact({"first_name": "Grace", "attributes": {"tier": "a"}})["attributes"] == {"tier": "a"}
+
+    other.update_field_definition("tier", {"required": True})
+    assert notice_arrived(one.engine)
+    with pytest.raises(ValidationFailed) as refused:
+        one.create_contact({"first_name": "Alan"})
+    assert refused.value.errors == {"attributes.tier": ["required"]}
+
+    other.delete_field_definition("tier")
+    assert notice_arrived(one.engine)
+    with pytest.raises(ValidationFailed) as refused:
+        one.create_contact({"first_name": "Alan", "attributes": {"tier": "a"}})
+    assert list(refused.value.errors) == ["attributes.tier"]
+    assert one.create_contact({"first_name": "Alan"})["attributes"] == {}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # kept only where reading costs a round trip
+def test_creates_read_the_custom_fields_once_while_nothing_changes(replicas):
+    one, _ = replicas
+    read = []
+    listen = ("before_cursor_execute", lambda *args: read.append("contact_fields" in args[2] and "SELECT" in args[2]))
+    event.listen(one.engine, *listen)
+    for name in ("Ada", "Grace", "Alan"):
+        one.create_contact({"first_name": name})
+    event.remove(one.engine, *listen)
+
+    assert read.count(True) == 1

@@ -5,13 +5,13 @@ from zoneinfo import ZoneInfo
 
 import eventlet
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from contacts.models import Contact, OutboxEvent
 from crm_kernel.db import get_engine
 from crm_kernel.migrations import upgrade
-from crm_kernel.outbox import OutboxRecorder, audit_trail, backlog, relay_batch
+from crm_kernel.outbox import Outbox, OutboxRecorder, audit_trail, backlog, relay_batch
 
 
 @pytest.fixture
@@ -175,4 +175,44 @@ def test_two_relays_over_one_table_publish_each_event_exactly_once(session, data
     recorded = session.scalars(select(OutboxEvent.event_id)).all()
     assert sorted(everything) == sorted(recorded)  # each once: none twice, none missed
     assert published["first"] and published["second"]  # both relays really shared the work
+    assert backlog(session, OutboxEvent) == 0
+
+
+def test_a_batch_is_read_and_marked_sent_with_one_statement_each(session):
+    for name in ("Ada", "Alan", "Grace"):
+        OutboxRecorder(OutboxEvent, {}).add(session, "contact.created", {"first_name": name})
+    session.commit()
+    statements = []
+    engine = session.get_bind()
+    listen = ("before_cursor_execute", lambda *args: statements.append(args[2].split()[0]))
+    event.listen(engine, *listen)
+
+    assert relay_batch(session, OutboxEvent, None, limit=10, publish_many=lambda events: None) == 3
+    event.remove(engine, *listen)
+
+    assert statements == ["SELECT", "UPDATE"]  # not an UPDATE per event
+    assert backlog(session, OutboxEvent) == 0
+
+
+def test_a_relay_round_that_sends_less_than_a_batch_ends_without_looking_or_counting_again(session):
+    for name in ("Ada", "Alan", "Grace"):
+        OutboxRecorder(OutboxEvent, {}).add(session, "contact.created", {"first_name": name})
+    session.commit()
+    engine = session.get_bind()
+    relay = Outbox(OutboxEvent)  # what `setup` makes, without a broker
+    relay.service, relay.running, relay.importing, relay.batch = "contacts", True, 0, 10
+    relay.make_session = sessionmaker(engine, expire_on_commit=False)
+    published, reads = [], []
+    relay.publish_many = published.extend
+    listen = (
+        "before_cursor_execute",
+        lambda *args: reads.append(args[2]) if args[2].lstrip().startswith("SELECT") else None,
+    )
+    event.listen(engine, *listen)
+
+    assert relay._relay_until_empty(0.0) == 0.0
+    event.remove(engine, *listen)
+
+    assert [e["entity"]["first_name"] for e in published] == ["Ada", "Alan", "Grace"]
+    assert len(reads) == 1  # the batch; a kick from the next commit starts the next round
     assert backlog(session, OutboxEvent) == 0

@@ -1,13 +1,14 @@
 """Round trips a PostgreSQL request does not need: a connection is pinged when it comes out of the pool
 after sitting idle, not at every checkout (a dead one is replaced, a busy one that died is a
-disconnect the HTTP layer calls a 503); a one-statement read runs outside a transaction."""
+disconnect the HTTP layer calls a 503); a one-statement read runs outside a transaction,
+and so may a worker whose statements are each whole (`statement_by_statement`)."""
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from crm_kernel.db import _create_engine, outside_transaction, ping_when_idle
+from crm_kernel.db import _create_engine, outside_transaction, ping_when_idle, statement_by_statement
 from crm_kernel.http import database_unavailable
 
 
@@ -119,4 +120,39 @@ def test_a_write_in_the_next_session_rolls_back_as_a_transaction_does(url):
         session.rollback()
     with Session(engine) as session:
         assert session.execute(text("SELECT count(*) FROM notes")).scalar() == 0
+    engine.dispose()
+
+
+def notes(engine) -> list[str]:
+    with Session(engine) as session:
+        return session.scalars(text("SELECT body FROM notes ORDER BY body")).all()
+
+
+def test_statement_by_statement_commits_each_statement_and_then_works_in_a_transaction_again(url):
+    engine = _create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (body text)"))
+    with Session(engine) as session:
+        with statement_by_statement(session):
+            session.execute(text("INSERT INTO notes VALUES ('a: its own commit')"))
+            assert not in_transaction(session)
+        session.execute(text("INSERT INTO notes VALUES ('b: in a transaction')"))
+        assert in_transaction(session)
+        session.rollback()
+
+    assert notes(engine) == ["a: its own commit"]
+    engine.dispose()
+
+
+def test_statement_by_statement_inside_an_open_transaction_stays_in_it(url):
+    engine = _create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (body text)"))
+    with Session(engine) as session:
+        session.execute(text("INSERT INTO notes VALUES ('before')"))
+        with statement_by_statement(session):
+            session.execute(text("INSERT INTO notes VALUES ('within')"))
+        session.rollback()
+
+    assert notes(engine) == []
     engine.dispose()

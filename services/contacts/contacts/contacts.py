@@ -4,12 +4,20 @@ from sqlalchemy import select
 
 from contacts import companies, custom_fields
 from contacts.duplicates import rank_duplicates
-from contacts.models import Contact, ContactKey, OutboxEvent, contact_keys
+from contacts.models import Contact, ContactKey, ContactTag, OutboxEvent, contact_keys
+from contacts.normalise import search_text
 from contacts.placement import owner_errors, placement_errors
-from contacts.schemas import ContactQuerySchema, ContactSchema, DuplicateSchema, HistoryEntrySchema
+from contacts.schemas import (
+    CONTACT_SCHEMA,
+    ContactQuerySchema,
+    ContactSchema,
+    DuplicateSchema,
+    HistoryEntrySchema,
+    created_entity,
+)
 from contacts.search import contact_by_id, contact_page
 from crm_kernel import records
-from crm_kernel.db import outside_transaction, utcnow
+from crm_kernel.db import new_id, outside_transaction, statement_by_statement, utcnow
 from crm_kernel.errors import Conflict, NotFound, ValidationFailed
 from crm_kernel.outbox import audit_trail
 from crm_kernel.schemas import load
@@ -18,26 +26,54 @@ from crm_kernel.scope import Scope, visible
 ON_DUPLICATE = ("report", "reject")
 COMPANY_CANDIDATES = 5000  # contacts of one company compared by name on a create
 HISTORY = 500  # changes of one contact listed at most
+DUPLICATES = DuplicateSchema(many=True)
+# What `rank_duplicates` compares and reports: read as columns, not as contacts with their tags.
+COMPARED = (Contact.id, Contact.first_name, Contact.last_name, Contact.emails, Contact.phones, Contact.company_id)
 
 
 def create(db, scope: Scope | None, data: dict, *, outbox, once, on_duplicate: str = "report") -> dict:
-    """Create a contact; the answer lists existing contacts it may duplicate (`on_duplicate=reject`: 409)."""
+    """Create a contact; the answer lists existing contacts it may duplicate (`on_duplicate=reject`: 409).
+
+    On PostgreSQL each read is one statement outside a transaction, and the writes (the contact, its
+    matching keys and tags, its event, the idempotency record) are one statement: two round trips for
+    a create with no custom fields or company to check, where a transaction of ORM flushes took nine.
+    """
     if on_duplicate not in ON_DUPLICATE:
         raise ValidationFailed("on_duplicate is report or reject", {"on_duplicate": ["report or reject"]})
-    fields = checked_input(db, scope, data)
-    duplicates = find_duplicates(db, scope, fields)
-    if duplicates and on_duplicate == "reject":
-        raise Conflict(
-            "this contact may already exist",
-            {"duplicates": [f"{d['id']}: {', '.join(d['reasons'])}" for d in duplicates]},
+    with statement_by_statement(db):
+        fields = checked_input(db, scope, data)
+        duplicates = find_duplicates(db, scope, fields)
+        if duplicates and on_duplicate == "reject":
+            raise Conflict(
+                "this contact may already exist",
+                {"duplicates": [f"{d['id']}: {', '.join(d['reasons'])}" for d in duplicates]},
+            )
+        now = utcnow()
+        contact = {**fields, "id": new_id(), "version": 1, "created_at": now, "updated_at": now}
+        contact.update(deleted_at=None, merged_into=None)
+        contact["search_text"] = search_text(
+            contact["first_name"],
+            contact["last_name"],
+            contact["emails"],
+            contact["phones"],
+            companies.live_name(db, contact["company_id"]),
         )
-    contact = Contact(**fields)
-    contact.refresh_search_text(companies.live_name(db, contact.company_id))
-    db.add(contact)
-    db.flush()
-    dumped = ContactSchema().dump(contact)
-    outbox.add(db, "contact.created", dumped)
-    return once.commit(db, {**dumped, "duplicates": DuplicateSchema(many=True).dump(duplicates)})
+        dumped = created_entity(contact)
+        [event] = outbox.event_rows("contact.created", [dumped])
+        written = [
+            (Contact.__table__, [{name: value for name, value in contact.items() if name != "tags"}]),
+            (
+                ContactKey.__table__,
+                [
+                    {"contact_id": contact["id"], "key": key}
+                    for key in contact_keys(contact["emails"], contact["phones"])
+                ],
+            ),
+            (ContactTag.__table__, [{"contact_id": contact["id"], "tag": tag} for tag in contact["tags"]]),
+            (OutboxEvent.__table__, [{**event, "entity_id": contact["id"]}]),
+        ]
+        answer = {**dumped, "duplicates": DUPLICATES.dump(duplicates)}
+        return once.commit(db, answer, inserts=written)
 
 
 def get(db, scope: Scope | None, contact_id: str) -> dict:
@@ -128,7 +164,7 @@ def checked_input(db, scope: Scope | None, data: dict, partial: bool = False) ->
     may put the contact and to whom they may hand it."""
     errors = {}
     try:
-        fields = load(ContactSchema(), data, partial=partial)
+        fields = load(CONTACT_SCHEMA, data, partial=partial)
     except ValidationFailed as exc:
         errors, fields = dict(exc.errors), {}
     attributes = data.get("attributes", None if partial else {}) if isinstance(data, dict) else None
@@ -156,13 +192,13 @@ def find_duplicates(db, scope: Scope | None, contact: dict) -> list[dict]:
     keys = contact_keys(contact.get("emails") or [], contact.get("phones") or [])
     candidates = {}
     if keys:
-        stmt = select(Contact).join(ContactKey).where(ContactKey.key.in_(keys), Contact.deleted_at.is_(None))
-        candidates.update((c.id, c) for c in db.scalars(visible(stmt, Contact, scope)).unique())
+        stmt = select(*COMPARED).join(ContactKey).where(ContactKey.key.in_(keys), Contact.deleted_at.is_(None))
+        candidates.update((row.id, dict(row._mapping)) for row in db.execute(visible(stmt, Contact, scope)))
     if contact.get("company_id"):
         stmt = (
-            select(Contact)
+            select(*COMPARED)
             .where(Contact.company_id == contact["company_id"], Contact.deleted_at.is_(None))
             .limit(COMPANY_CANDIDATES)
         )
-        candidates.update((c.id, c) for c in db.scalars(visible(stmt, Contact, scope)))
-    return rank_duplicates(contact, ContactSchema(many=True).dump(candidates.values()))
+        candidates.update((row.id, dict(row._mapping)) for row in db.execute(visible(stmt, Contact, scope)))
+    return rank_duplicates(contact, list(candidates.values()))

@@ -1,9 +1,10 @@
 """Custom fields (`/contact-fields`): the definitions an admin manages, and checking a contact's
 `attributes` (or a CSV cell) against them."""
 
+import itertools
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from contacts.models import FieldDefinition
@@ -13,6 +14,8 @@ from crm_kernel.errors import Conflict, NotFound, ValidationFailed
 from crm_kernel.schemas import load
 
 TRUE_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+CHANGED = "contact_fields"  # PostgreSQL's channel for the notice that definitions changed
+LISTENING = "crm.contact_fields.listening"  # a pooled connection's info: when it began to listen
 
 
 def create(db, data: dict, *, outbox) -> dict:
@@ -25,6 +28,7 @@ def create(db, data: dict, *, outbox) -> dict:
         raise Conflict(f"a custom field {definition.key!r} exists", {"key": ["already defined"]}) from None
     dumped = FieldDefinitionSchema().dump(definition)
     outbox.add(db, "contact_field.created", dumped)
+    announce_change(db)
     db.commit()
     return dumped
 
@@ -56,6 +60,7 @@ def update(db, key: str, data: dict, *, outbox) -> dict:
     changed = records.changes(before, dumped, fields)
     if changed:
         outbox.add(db, "contact_field.updated", dumped, changes=changed)
+        announce_change(db)
     db.commit()
     return dumped
 
@@ -65,13 +70,77 @@ def delete(db, key: str, *, outbox) -> None:
     definition = _definition(db, key)
     outbox.add(db, "contact_field.deleted", FieldDefinitionSchema().dump(definition))
     db.delete(definition)
+    announce_change(db)
     db.commit()
 
 
 def definitions(db) -> dict[str, dict]:
-    """Every definition by key, as `validate_attributes` and the import take them."""
+    """Every definition by key, as `validate_attributes` and the import take them (not to be changed).
+
+    On PostgreSQL through psycopg2, when the session works outside a transaction
+    (`crm_kernel.db.statement_by_statement`, as a create does), they are read once per process and
+    kept while the database announces no change: every write of a definition notifies `CHANGED` in
+    its commit, each pooled connection listens from its first use here on, and a notice waiting on
+    the worker's connection (read from its socket, no round trip) drops what the process kept. So a
+    change through any replica applies to the creates that come after its notice. Elsewhere (a
+    transaction, SQLite, pg8000) they are read every time.
+    """
+    connection = db.connection()
+    dbapi = connection.connection.dbapi_connection
+    if connection.dialect.driver != "psycopg2" or not dbapi.autocommit:
+        return _read_definitions(db)
+    info = connection.connection.info
+    if LISTENING not in info:
+        db.execute(text(f"LISTEN {CHANGED}"))  # in autocommit: from this statement on
+        info[LISTENING] = next(_moments)
+    kept = _kept.setdefault(connection.engine, KeptDefinitions())
+    dbapi.poll()  # takes in the notices the server has sent, without waiting for more
+    if any(notice.channel == CHANGED for notice in dbapi.notifies):
+        dbapi.notifies.clear()
+        kept.forget()
+    known = kept.get(listening_since=info[LISTENING])
+    return known if known is not None else kept.read(db)
+
+
+def announce_change(db) -> None:
+    """Tell every process that keeps definitions (`definitions`) that they change, when this commits."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text(f"NOTIFY {CHANGED}"))
+
+
+def _read_definitions(db) -> dict[str, dict]:
     rows = db.scalars(select(FieldDefinition)).all()
     return {row.key: {"type": row.type, "required": row.required, "choices": row.choices} for row in rows}
+
+
+_moments = itertools.count(1)  # orders when connections began to listen and when definitions were read
+
+
+class KeptDefinitions:
+    """The definitions a process read last, for the connections that listened before that read began
+    (a connection that began later may have missed a notice sent meanwhile, and reads for itself)."""
+
+    def __init__(self):
+        self.definitions: dict | None = None
+        self.read_from = 0  # the moment the kept read began
+        self.changes = 0  # notices seen; a read that saw one begin meanwhile is not kept
+
+    def get(self, listening_since: int) -> dict | None:
+        return self.definitions if listening_since < self.read_from else None
+
+    def read(self, db) -> dict[str, dict]:
+        changes, began = self.changes, next(_moments)
+        definitions = _read_definitions(db)
+        if changes == self.changes:
+            self.definitions, self.read_from = definitions, began
+        return definitions
+
+    def forget(self) -> None:
+        self.changes += 1
+        self.definitions = None
+
+
+_kept: dict = {}  # per engine
 
 
 def _definition(db, key: str) -> FieldDefinition:

@@ -11,7 +11,7 @@ import re
 
 from contacts.custom_fields import from_text, validate_attributes
 from contacts.placement import placement_errors
-from contacts.schemas import ContactSchema
+from contacts.schemas import CONTACT_SCHEMA
 from crm_kernel.errors import ValidationFailed
 from crm_kernel.schemas import load
 from crm_kernel.scope import Scope
@@ -39,7 +39,6 @@ ROW_ID = "row_id"  # the contact an `id` cell names, among a checked row's field
 # A cell a spreadsheet would run as a formula is exported behind an apostrophe (see `formula_safe`).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 LISTS = ("emails", "phones", "tags")
-CONTACT_SCHEMA = ContactSchema()  # one instance: building a schema costs more than loading a row
 NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
 
 

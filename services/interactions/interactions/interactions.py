@@ -1,33 +1,45 @@
 """Interactions: every contact between the company and a customer, on any channel.
 
 Like every entity module here: plain functions over an explicit session, the caller's scope and the
-clients they need; they change the session and record events, and the entrypoint commits.
+clients they need; they change the session and record events, and the entrypoint commits (a create
+commits itself: its row, its event and its idempotency record are one statement).
 """
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_kernel.db import utcnow
+from crm_kernel import records
+from crm_kernel.db import statement_by_statement, utcnow
 from crm_kernel.pagination import keyset_page
 from crm_kernel.schemas import load
 from crm_kernel.scope import Scope
 from interactions.access import check_placement, flush_or_stale, scoped, visible_or_404
 from interactions.known_contacts import require_contact
-from interactions.models import Interaction
+from interactions.models import Interaction, OutboxEvent
 from interactions.schemas import INTERACTION_SORTS, InteractionQuerySchema, InteractionSchema, assign
 
+INTERACTION_SCHEMA = InteractionSchema()  # building a schema costs more than loading or dumping with it
 
-def create(db: Session, scope: Scope, data: dict, *, events, contacts) -> dict:
-    fields = load(InteractionSchema(), data)
+
+def create(db: Session, scope: Scope, data: dict, *, events, contacts, once) -> dict:
+    """Record an interaction once its contact is known to the caller; committed with its event (and the
+    idempotency record) in one statement, outside a transaction on PostgreSQL."""
+    fields = load(INTERACTION_SCHEMA, data)
     check_placement(db, scope, Interaction, fields)
     require_contact(contacts, fields["contact_id"])
     interaction = Interaction(**fields)
     interaction.refresh_search_text()
-    db.add(interaction)
-    db.flush()
-    dumped = InteractionSchema().dump(interaction)
-    events.add(db, "interaction.created", dumped)
-    return dumped
+    row = records.new_row(interaction)
+    dumped = INTERACTION_SCHEMA.dump(interaction)
+    with statement_by_statement(db):  # after the call to contacts: no connection held while it runs
+        return once.commit(
+            db,
+            dumped,
+            inserts=[
+                (Interaction.__table__, [row]),
+                (OutboxEvent.__table__, events.event_rows("interaction.created", [dumped])),
+            ],
+        )
 
 
 def get(db: Session, scope: Scope, interaction_id: str) -> dict:

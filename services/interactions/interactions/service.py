@@ -37,8 +37,8 @@ class InteractionsService(EventConsumers, ServiceBase):
     @rpc
     @idempotent
     def create_interaction(self, data: dict) -> dict:
-        created = interactions.create(self.db, self.context.scope, data, events=self.outbox, contacts=self.contacts)
-        return self.once.commit(self.db, created)
+        scope = self.context.scope
+        return interactions.create(self.db, scope, data, events=self.outbox, contacts=self.contacts, once=self.once)
 
     @rpc
     def get_interaction(self, interaction_id: str) -> dict:

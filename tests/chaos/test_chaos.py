@@ -82,6 +82,12 @@ def test_no_key_stays_in_progress(rehearsal):
     assert all(row["stuck_keys"] == 0 for row in rehearsal.values())
 
 
+@pytest.mark.parametrize("scenario", ["replica-kill", "gateway-kill-upload"])
+def test_a_retry_of_a_write_in_flight_on_a_killed_gateway_is_served_not_told_in_progress(rehearsal, scenario):
+    """The retry waits until the killed gateway is found dead (CRM_IDEMPOTENCY_WAIT_SECONDS) and runs."""
+    assert rehearsal[scenario]["in_progress_409"] == 0
+
+
 def test_a_poison_event_is_parked_not_looped(rehearsal):
     assert rehearsal["poison-event"]["dead_lettered"] >= 1
 

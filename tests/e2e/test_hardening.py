@@ -207,6 +207,9 @@ def test_internal_routes_refuse_what_the_gateway_did_not_sign(system):
     )
     assert imported.status_code == 401
     assert count_contacts(system, api) == before
+    contact = api.post(system.url(f"{V1}/contacts"), json={"first_name": "Signed", "last_name": "Reads"}).json()
+    read = system.http.get(service_url(system, 1, f"/contacts/{contact['id']}"), headers=forged)
+    assert read.status_code == 401 and "Reads" not in read.text
     files = {"file": ("note.txt", b"signed blobs only\n", "text/plain")}
     document = api.post(system.url(f"{V1}/documents"), files=files, data={"title": "Note"}).json()
     blob = system.http.get(service_url(system, 3, f"/blobs/{document['sha256']}"), headers=forged)

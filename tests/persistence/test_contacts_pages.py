@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from service_workers import Workers
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from contacts.models import Contact, OutboxEvent
 from contacts.schemas import CONTACT_SORTS, ContactSchema
-from contacts.search import contact_page, contacts_matching
+from contacts.search import contact_by_id, contact_page, contacts_matching
 from contacts.service import ContactsService
 from crm_kernel.migrations import upgrade
 from crm_kernel.pagination import keyset_page
@@ -171,3 +171,30 @@ def test_the_service_lists_through_the_new_page(engine, contacts):
     expected = walk(engine, new_page, MANAGER, {}, "-updated_at", limit=3)
     assert [first["items"], second["items"]] == [expected[0][0], expected[1][0]]
     assert first["next_cursor"] == expected[0][1]
+
+
+@pytest.mark.parametrize("scope", [ADMIN, MANAGER, AGENT, AGENT_IN_SUPPORT, None], ids=lambda s: s and s.role)
+def test_one_contact_read_without_the_orm_is_what_the_orm_dumped_and_only_within_scope(engine, contacts, scope):
+    """`GET /contacts/{id}`'s read (`search.contact_by_id`) against the ORM object dumped by the schema,
+    for every contact: the same dict, or None exactly where the old read found nothing (deleted, out of
+    sight, no scope)."""
+    with Session(engine) as session:
+        seen = 0
+        for n in range(12):
+            stmt = visible(
+                select(Contact).where(Contact.id == f"c{n:02d}", Contact.deleted_at.is_(None)), Contact, scope
+            )
+            old = session.scalar(stmt)
+            new = contact_by_id(session, scope, f"c{n:02d}")
+            assert new == (None if old is None else ContactSchema().dump(old)), f"c{n:02d}"
+            if new is not None:
+                assert list(new) == list(ContactSchema().dump(old))  # the keys in the wire order too
+                seen += 1
+            session.expunge_all()
+        assert contact_by_id(session, scope, "no-such-contact") is None
+    if scope is None:
+        assert seen == 0  # no scope sees nothing
+    elif scope.role == "admin":
+        assert seen == 11  # every live contact
+    else:
+        assert 0 < seen < 11

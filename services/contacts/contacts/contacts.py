@@ -1,17 +1,16 @@
 """Contacts: the people the company talks to. Plain functions over an explicit session and scope."""
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from contacts import companies, custom_fields
 from contacts.duplicates import rank_duplicates
 from contacts.models import Contact, ContactKey, OutboxEvent, contact_keys
 from contacts.placement import owner_errors, placement_errors
 from contacts.schemas import ContactQuerySchema, ContactSchema, DuplicateSchema, HistoryEntrySchema
-from contacts.search import contact_page
+from contacts.search import contact_by_id, contact_page
 from crm_kernel import records
 from crm_kernel.db import outside_transaction, utcnow
-from crm_kernel.errors import Conflict, ValidationFailed
+from crm_kernel.errors import Conflict, NotFound, ValidationFailed
 from crm_kernel.outbox import audit_trail
 from crm_kernel.schemas import load
 from crm_kernel.scope import Scope, visible
@@ -42,11 +41,12 @@ def create(db, scope: Scope | None, data: dict, *, outbox, once, on_duplicate: s
 
 
 def get(db, scope: Scope | None, contact_id: str) -> dict:
-    """The contact and its tags, read in one statement outside a transaction (one round trip)."""
-    contact = records.visible_or_404(
-        outside_transaction(db), Contact, contact_id, scope, noun="contact", options=(joinedload(Contact.tag_rows),)
-    )
-    return ContactSchema().dump(contact)
+    """The contact and its tags, read in one statement outside a transaction (one round trip); a
+    contact that is absent, deleted or out of sight is the same 404."""
+    found = contact_by_id(outside_transaction(db), scope, contact_id) if records.plausible_id(contact_id) else None
+    if found is None:
+        raise NotFound(f"contact {contact_id} not found")
+    return found
 
 
 def update(db, scope: Scope | None, contact_id: str, data: dict, *, outbox, expected_version=None) -> dict:

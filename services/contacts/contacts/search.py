@@ -110,3 +110,13 @@ def contact_page(session, scope: Scope | None, params: dict, *, limit: int, curs
     read = select(*PAGE_COLUMNS, tags).join_from(page, Contact, Contact.id == page.c.id).order_by(*order)
     rows, next_cursor = page_and_cursor(session.execute(read).all(), limit, name)
     return dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []} for row in rows]), next_cursor
+
+
+def contact_by_id(session, scope: Scope | None, contact_id: str) -> dict | None:
+    """The live contact `contact_id` as `ContactSchema().dump` gives it, if `scope` may see it, else
+    None: one statement, read as a page's rows are (no ORM object, tags aggregated in it)."""
+    one = visible(select(*PAGE_COLUMNS).where(Contact.id == contact_id, Contact.deleted_at.is_(None)), Contact, scope)
+    one = one.subquery("one")
+    row = session.execute(select(one, tags_of(session, one).label("tags"))).first()
+    return None if row is None else dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []}])[0]
+

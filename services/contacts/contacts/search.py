@@ -115,8 +115,7 @@ def contact_page(session, scope: Scope | None, params: dict, *, limit: int, curs
 def contact_by_id(session, scope: Scope | None, contact_id: str) -> dict | None:
     """The live contact `contact_id` as `ContactSchema().dump` gives it, if `scope` may see it, else
     None: one statement, read as a page's rows are (no ORM object, tags aggregated in it)."""
-    one = visible(select(*PAGE_COLUMNS).where(Contact.id == contact_id, Contact.deleted_at.is_(None)), Contact, scope)
-    one = one.subquery("one")
-    row = session.execute(select(one, tags_of(session, one).label("tags"))).first()
+    tags = TAGS_OF_EACH_CONTACT[session.get_bind().dialect.name]
+    one = select(*PAGE_COLUMNS, tags).where(Contact.id == contact_id, Contact.deleted_at.is_(None))
+    row = session.execute(visible(one, Contact, scope)).first()
     return None if row is None else dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []}])[0]
-

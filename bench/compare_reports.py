@@ -7,7 +7,8 @@
 Each version runs in a process of its own (both import a package named `reporting`), every report
 shape of `bench_reports.py` three times per process (the first call of a shape compiles its SQL and is
 not timed), the two versions alternating `--runs` times so that the machine's load falls on both alike.
-Prints each shape's contacts counted by both (they must agree) and a Markdown table of medians.
+Prints each shape's contacts counted by both, whether the two versions' whole reports (every KPI, group,
+median and p90) are identical, and a Markdown table of medians.
 Connection: CRM_BENCH_PG_USER / _HOST / _PORT (default postgres@127.0.0.1:5432).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
-import json, sys, time
+import hashlib, json, sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/services/reporting"]
 from nameko.testing.services import worker_factory
 from sqlalchemy import create_engine
@@ -40,8 +41,10 @@ for role, group_by, tz in json.loads(sys.argv[3]) * 3:
         worker = worker_factory(ReportingService, db=session, context=context)
         started = time.perf_counter()
         report = worker.kpis(query)
+        whole = json.dumps({k: v for k, v in report.items() if k != "fresh_as_of"}, sort_keys=True, default=str)
         out.setdefault(f"{role}, {group_by or 'total'}, {tz}", []).append(
-            [(time.perf_counter() - started) * 1000, report["kpis"]["contacts_created"]]
+            [(time.perf_counter() - started) * 1000, report["kpis"]["contacts_created"],
+             hashlib.sha256(whole.encode()).hexdigest()[:16]]
         )
 print("RESULT" + json.dumps(out))
 """
@@ -73,12 +76,17 @@ def main() -> int:
     host, port = os.environ.get("CRM_BENCH_PG_HOST", "127.0.0.1"), os.environ.get("CRM_BENCH_PG_PORT", "5432")
     url = f"postgresql+psycopg2://{user}@{host}:{port}/{args.database}"
     times: dict = {"before": {}, "now": {}}
+    digests: dict = {"before": {}, "now": {}}
     for turn in range(args.runs):
         for label, tree in (("before", args.before), ("now", str(ROOT))):
             for shape, calls in run(tree, url).items():
-                times[label].setdefault(shape, []).extend(ms for ms, _ in calls[1:])
+                times[label].setdefault(shape, []).extend(ms for ms, *_ in calls[1:])
+                digests[label].setdefault(shape, set()).update(digest for *_, digest in calls)
                 if turn == 0:
                     print(f"{label}: {shape}: contacts_created {calls[0][1]:,}")
+    for shape, before in digests["before"].items():
+        same = "identical" if before == digests["now"][shape] and len(before) == 1 else "DIFFERENT"
+        print(f"{shape}: whole reports {same} (before {sorted(before)}, now {sorted(digests['now'][shape])})")
     print("\n| report | before, median ms | now, median ms | now, p95 ms | before / now |")
     print("| --- | --- | --- | --- | --- |")
     for shape, before in times["before"].items():

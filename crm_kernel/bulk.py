@@ -11,7 +11,8 @@ import io
 import json
 
 import orjson
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, String, Table, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 
@@ -97,3 +98,13 @@ def _insert_json(connection, table: Table, columns: list[str], rows: list[dict])
         f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM json_populate_recordset(NULL::"{table.name}", %s)',  # noqa: S608 - the table's own names
         (payload,),
     )
+
+
+def one_of(session: Session, column, values: list[str]):
+    """`column IN values` for a batch's hundreds of keys. On PostgreSQL one array parameter
+    (`column = ANY(...)`): an `IN` list is a bound parameter per value, each rendered by SQLAlchemy and
+    adapted by the driver, which cost a batch of reporting more than the lookups themselves. SQLite has
+    no arrays (and the caller keeps each list within its parameter limit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    return column.in_(values)

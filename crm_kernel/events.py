@@ -33,14 +33,15 @@ from nameko.events import EventHandler
 from prometheus_client import Counter
 from sqlalchemy import select
 
-from crm_kernel import metrics
-from crm_kernel.bulk import insert_rows
+from crm_kernel import metrics, wire_json
+from crm_kernel.bulk import insert_rows, one_of
 from crm_kernel.config import amqp_uri, env
 from crm_kernel.db import utcnow
 from crm_kernel.errors import is_transient_failure
 from crm_kernel.rpc import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
+wire_json.install()  # every process that consumes events decodes them with orjson (same values, faster)
 
 # Not `crm.dead-letters`: that is the broker's own dead-letter exchange in Kubernetes (a fanout, fed by
 # the quorum queues' delivery limit); these names also stay outside its `^evt-` policy.
@@ -127,7 +128,7 @@ event_consumer = EventConsumer.decorator
 def _apply_once(service, method, events: list[dict], batch: bool) -> None:
     db, model = service.db, service.processed_events
     ids = [event["event_id"] for event in events]
-    seen = set(db.scalars(select(model.event_id).where(model.event_id.in_(ids)))) if ids else set()
+    seen = set(db.scalars(select(model.event_id).where(one_of(db, model.event_id, ids)))) if ids else set()
     fresh = []
     for event in events:
         if event["event_id"] not in seen:
@@ -145,8 +146,7 @@ def _apply_once(service, method, events: list[dict], batch: bool) -> None:
         rows = [{"event_id": event["event_id"], "type": event["type"], "processed_at": now} for event in fresh]
         insert_rows(db, model.__table__, rows)
     db.commit()
-    for event in events:
-        metrics.observe_event_lag(service.name, event)
+    metrics.observe_event_lag(service.name, events)
 
 
 def consumer(source_service: str, event_type: str, *, batch: bool = False, **options):

@@ -119,7 +119,9 @@ def test_an_upload_the_client_breaks_off_fails_and_its_report_counts_what_it_kep
         # ... and the client goes away before the last chunk
 
     stopped = wait_for(
-        lambda: (found := newest_import(limited, api)) and found["id"] != earlier and found["status"] != "running" and found,
+        lambda: (
+            (found := newest_import(limited, api)) and found["id"] != earlier and found["status"] != "running" and found
+        ),
         "the broken-off import to stop",
     )
 

@@ -138,8 +138,10 @@ def kpi_report(db: Session, scope: Scope, params: dict) -> dict:
     wanted = tuple(params.get("kpi") or KPIS)
     tree, now = department_tree(db, scope), utcnow()
     facts_of = lambda kpis: fact_query(db, scope, params, kpis, tree)  # noqa: E731
+    durations_of = lambda kpis: duration_query(db, scope, params, kpis, tree)  # noqa: E731
     rolled = rollup_query(db, scope, params, tuple({FACT_OF[name] for name in wanted}), tree)
-    totals, grouped = report_kpis(db, facts_of, rolled, params.get("group_by"), params, tree, wanted, now)
+    sources = {"facts": facts_of, "durations": durations_of, "rolled": rolled}
+    totals, grouped = report_kpis(db, sources, params.get("group_by"), params, tree, wanted, now)
     report = kpi_table(totals, grouped, params | {"kpi": wanted}, tree, names(db), now)
     return report | {"fresh_as_of": fresh_as_of(db)}
 
@@ -159,6 +161,21 @@ def fact_query(db: Session, scope: Scope, params: dict, fact_kpis: tuple, tree: 
         select(
             Fact.kpi, Fact.occurred_at, Fact.user_id, department.label("department_id"), Fact.dimensions, Fact.source
         )
+        .outerjoin(User, User.id == Fact.user_id)
+        .where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
+    )
+    return _narrowed(db, stmt, Fact.user_id, department, scope, params, tree)
+
+
+def duration_query(db: Session, scope: Scope, params: dict, fact_kpis: tuple, tree: DepartmentTree | None = None):
+    """The duration facts of `fact_kpis` (`reporting.kpis.DURATION_KPIS`) in the period that the caller
+    may count, narrowed as `fact_query` narrows them: kpi, occurred_at, user_id, department_id, seconds.
+    Only the columns of the durations' own index (`ix_kpi_facts_durations`), so PostgreSQL reads them
+    from it alone and parses no JSON."""
+    opens, closes = period_bounds(params["from_"], params["to"], params["tz"])
+    department = effective_department()
+    stmt = (
+        select(Fact.kpi, Fact.occurred_at, Fact.user_id, department.label("department_id"), Fact.seconds)
         .outerjoin(User, User.id == Fact.user_id)
         .where(Fact.kpi.in_(fact_kpis), Fact.occurred_at >= opens, Fact.occurred_at < closes)
     )

@@ -7,7 +7,9 @@ carry try/except ladders and a client never sees a stack trace.
 import io
 import json
 import logging
+import socket
 import unicodedata
+from contextlib import suppress
 from urllib.parse import quote
 
 from nameko.exceptions import ContainerBeingKilled
@@ -58,10 +60,22 @@ def call_context(request) -> dict:
 
 
 class ApiServer(WebServer):
-    """Nameko's web server, whose hook for a worker's context data gives it the call context."""
+    """Nameko's web server, whose hook for a worker's context data gives it the call context, and whose
+    connections send each write at once (`TCP_NODELAY`).
+
+    eventlet's server writes through a 16 KiB buffer: a response larger than that leaves in two writes,
+    the headers and then the body, and with Nagle's algorithm on the body waited for the client to
+    acknowledge the headers, which clients delay (40 ms on Linux). A page of 50 contacts is about 25 KiB:
+    every list page waited so (BENCHMARKS.md, issue 17, the contacts list).
+    """
 
     def context_data_from_headers(self, request):
         return call_context(request)
+
+    def process_request(self, sock, address):
+        with suppress(OSError):  # not a TCP socket: nothing to switch off
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().process_request(sock, address)
 
 
 class Route(HttpRequestHandler):

@@ -1,5 +1,8 @@
 """The kernel's HTTP entrypoint in a running container: results, problem documents, request ids."""
 
+import socket
+from unittest.mock import Mock
+
 import pytest
 import requests
 from nameko import config
@@ -9,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from crm_kernel.context import RequestContext
 from crm_kernel.errors import NotFound, ServiceUnavailable
-from crm_kernel.http import api, route
+from crm_kernel.http import ApiServer, api, route
 
 
 class Echo:
@@ -160,3 +163,23 @@ def test_a_plain_route_shares_the_server_and_skips_the_middleware(serve):
 
     assert response.status_code == 200 and response.text == "plain"
     assert "X-Wrapped" not in response.headers
+
+
+def test_the_api_server_sends_each_write_of_a_connection_at_once():
+    """A response over the 16 KiB write buffer leaves as headers then body: with Nagle's algorithm the
+    body would wait for the client's delayed acknowledgement of the headers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    accepted, address = listener.accept()
+    server = ApiServer()
+    server._serv = Mock()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+
+        server.process_request(accepted, address)
+
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        server._serv.process_request.assert_called_once()
+    finally:
+        for sock in (client, accepted, listener):
+            sock.close()

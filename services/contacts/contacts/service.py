@@ -54,6 +54,11 @@ class ContactsService(ServiceBase):
     def restore_contact(self, contact_id: str) -> dict:
         return contacts.restore(self.db, self.context.scope, contact_id, outbox=self.outbox)
 
+    @api("GET", "/contacts")
+    def read_contacts(self, request):
+        """`GET /api/v1/contacts` (a page of the list or of a search) from the gateway, signed."""
+        return contacts.listed(self.db, verified_scope(request, self.internal_key), query_args(request))
+
     @api("GET", "/contacts/<contact_id>")
     def read_contact(self, request, contact_id):
         """`GET /api/v1/contacts/{id}` from the gateway, signed: the busiest read, kept off the broker."""

@@ -71,7 +71,7 @@ class ContactsApi:
     @api("GET", f"{V1}/contacts/<string:contact_id>")
     def get_contact(self, request, contact_id):
         """The busiest read goes over the contacts service's internal HTTP on a kept-alive connection,
-        not through the broker (docs/decisions.md, "The busiest read off the broker")."""
+        not through the broker (docs/decisions.md, "The busiest reads off the broker")."""
         caller = self.auth.require(request, *STAFF)
         if not (contact_id.isascii() and contact_id.isalnum() and len(contact_id) <= 64):
             raise NotFound(f"contact {contact_id} not found")  # no id has other characters; the path needs no escaping

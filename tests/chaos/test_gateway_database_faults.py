@@ -20,8 +20,13 @@ class ResetSession:
     def __init__(self):
         self.closed = False
 
+    def get_bind(self, *args, **kwargs):  # the engine is still there; its connection is not
+        return SimpleNamespace(dialect=SimpleNamespace(name="postgresql"))
+
     def get(self, *args, **kwargs):
         raise ConnectionResetError(104, "Connection reset by peer")
+
+    execute = connection = scalar = get
 
     def in_transaction(self):
         return False

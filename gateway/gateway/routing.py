@@ -69,7 +69,7 @@ class PassThroughProblem(BadRequest):
             self.retry_after = int(retry_after)
 
 
-# Where `make run` starts the services that stream over HTTP (CSV and document content).
+# Where `make run` starts the services the gateway reaches over HTTP (CSV and document content, contact reads).
 INTERNAL_URLS = {"contacts": "http://127.0.0.1:8001", "documents": "http://127.0.0.1:8003"}
 _http = requests.Session()
 _http.trust_env = False  # internal calls go straight to the service, never through a proxy from the environment

@@ -109,7 +109,7 @@ def contact_page(session, scope: Scope | None, params: dict, *, limit: int, curs
     tags = TAGS_OF_EACH_CONTACT[session.get_bind().dialect.name]
     read = select(*PAGE_COLUMNS, tags).join_from(page, Contact, Contact.id == page.c.id).order_by(*order)
     rows, next_cursor = page_and_cursor(session.execute(read).all(), limit, name)
-    return dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []} for row in rows]), next_cursor
+    return _dumped(rows), next_cursor
 
 
 def contact_by_id(session, scope: Scope | None, contact_id: str) -> dict | None:
@@ -118,4 +118,9 @@ def contact_by_id(session, scope: Scope | None, contact_id: str) -> dict | None:
     tags = TAGS_OF_EACH_CONTACT[session.get_bind().dialect.name]
     one = select(*PAGE_COLUMNS, tags).where(Contact.id == contact_id, Contact.deleted_at.is_(None))
     row = session.execute(visible(one, Contact, scope)).first()
-    return None if row is None else dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []}])[0]
+    return None if row is None else _dumped([row])[0]
+
+
+def _dumped(rows) -> list[dict]:
+    """Rows of `PAGE_COLUMNS` and `tags` as `ContactSchema().dump` gives each (no tags: an empty list)."""
+    return dump_rows(ContactSchema, [{**row._mapping, "tags": row.tags or []} for row in rows])
